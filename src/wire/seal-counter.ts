@@ -1,0 +1,112 @@
+/**
+ * The message counter that makes every COSE nonce unique under an epoch key.
+ *
+ * A (key, nonce) pair must never repeat, also across reboots and power cuts at any instant. As with
+ * LoRaWAN frame counters and OSCORE sequence numbers, the counter is not written for every message:
+ * the store holds a ceiling, and values below it may already be in use. At boot the counter resumes
+ * at the stored ceiling, and a ceiling one block further is committed before any value is handed
+ * out; whenever the counter reaches the ceiling, the next block is committed first. A power cut
+ * therefore skips at most one block of numbers and never reuses one.
+ *
+ * Record under store key "seal.ctr", 20 bytes, big-endian:
+ *   [0..1] "CN"  [2] version 1  [3] 0  [4..7] epoch  [8..11] ceiling / 2^32  [12..15] ceiling mod 2^32
+ *   [16..19] CRC-32 of bytes 0..15
+ */
+import type { KeyValueStore } from "../platform.js";
+import { crc32 } from "./crc32.js";
+import { MAX_COUNTER } from "./cose-encrypt0.js";
+
+export const SEAL_COUNTER_KEY = "seal.ctr";
+const RECORD_BYTES = 20;
+
+/** The stored counter record exists but cannot be trusted: sealing must not resume from a guess. */
+export class SealCounterCorruptError extends Error {
+  override name = "SealCounterCorruptError";
+}
+
+/** The epoch's counter space is used up: the key must change before anything else is sealed. */
+export class SealCounterExhaustedError extends Error {
+  override name = "SealCounterExhaustedError";
+}
+
+export interface SealCounterState {
+  readonly epoch: number;
+  readonly ceiling: number;
+}
+
+export class SealCounter {
+  readonly #store: KeyValueStore;
+  readonly #block: number;
+  #epoch = 0;
+  #next = 0;
+  #ceiling = 0;
+  #loaded = false;
+
+  /** `block`: how many counter values each commit reserves (wear vs. numbers skipped per reboot). */
+  constructor(store: KeyValueStore, block: number) {
+    if (!Number.isInteger(block) || block < 1 || block > 65536) throw new RangeError("counter block must be 1..65536");
+    this.#store = store;
+    this.#block = block;
+  }
+
+  /**
+   * Reads the record and reserves a fresh block. A missing record starts epoch 0 at 0 (a newly
+   * provisioned device); a corrupt one throws SealCounterCorruptError.
+   */
+  load(): void {
+    const record = this.#store.get(SEAL_COUNTER_KEY);
+    const state = record === undefined ? { epoch: 0, ceiling: 0 } : decodeCounterRecord(record);
+    if (state === undefined) throw new SealCounterCorruptError("seal counter record is corrupt");
+    this.#epoch = state.epoch;
+    this.#next = state.ceiling;
+    this.#ceiling = state.ceiling;
+    this.#reserve();
+    this.#loaded = true;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** The value the next call to `take()` returns. */
+  get peek(): number {
+    return this.#next;
+  }
+
+  /** Hands out the next unused counter value, committing a new block first when needed. */
+  take(): number {
+    if (!this.#loaded) throw new Error("SealCounter.load() first");
+    if (this.#next > MAX_COUNTER) throw new SealCounterExhaustedError("counter space of this epoch is used up");
+    if (this.#next >= this.#ceiling) this.#reserve();
+    return this.#next++;
+  }
+
+  #reserve(): void {
+    const ceiling = Math.min(this.#next + this.#block, MAX_COUNTER + 1);
+    this.#store.commit([{ key: SEAL_COUNTER_KEY, value: encodeCounterRecord({ epoch: this.#epoch, ceiling }) }]);
+    this.#ceiling = ceiling;
+  }
+}
+
+export function encodeCounterRecord(state: SealCounterState): Uint8Array {
+  const record = new Uint8Array(RECORD_BYTES);
+  const view = new DataView(record.buffer);
+  record[0] = 0x43; // "C"
+  record[1] = 0x4e; // "N"
+  record[2] = 1;
+  view.setUint32(4, state.epoch);
+  view.setUint32(8, Math.floor(state.ceiling / 0x100000000));
+  view.setUint32(12, state.ceiling >>> 0);
+  view.setUint32(16, crc32(record, 0, 16));
+  return record;
+}
+
+/** The state a record holds, or undefined when it is not a valid record. */
+export function decodeCounterRecord(record: Uint8Array): SealCounterState | undefined {
+  if (record.length !== RECORD_BYTES || record[0] !== 0x43 || record[1] !== 0x4e || record[2] !== 1 || record[3] !== 0) return undefined;
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  if (view.getUint32(16) !== crc32(record, 0, 16)) return undefined;
+  const ceiling = view.getUint32(8) * 0x100000000 + view.getUint32(12);
+  if (ceiling > MAX_COUNTER + 1) return undefined;
+  return { epoch: view.getUint32(4), ceiling };
+}
