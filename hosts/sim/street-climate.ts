@@ -52,7 +52,10 @@ export interface StreetClimateSample extends ClimateSample {
 }
 
 export interface StreetClimateOptions {
+  /** Seeds the regional weather: nodes of one street share it. */
   readonly seed: Seed;
+  /** Seeds this site's offsets (sun/shade, range, dew point); default: `seed`. */
+  readonly siteSeed?: Seed;
   /** Default 48 (a temperate city); negative for the southern hemisphere. */
   readonly latitudeDeg?: number;
   /** Default 11.5 (central Europe); with the UTC offset it places solar noon on the local clock. */
@@ -217,9 +220,10 @@ export class StreetClimate implements ClimateSource {
     this.depressionSummerC = options.dewPointDepressionSummerC ?? 7;
 
     const prng = new Prng(options.seed).fork("street-climate");
-    const drawnOffset = prng.range(-1.5, 1.5);
-    const drawnFactor = prng.range(0.8, 1.2);
-    const drawnDewOffset = prng.range(-1, 1);
+    const sitePrng = options.siteSeed === undefined ? prng : new Prng(options.siteSeed).fork("street-climate");
+    const drawnOffset = sitePrng.range(-1.5, 1.5);
+    const drawnFactor = sitePrng.range(0.8, 1.2);
+    const drawnDewOffset = sitePrng.range(-1, 1);
     this.site = {
       offsetC: options.siteOffsetC ?? drawnOffset,
       rangeFactor: options.siteRangeFactor ?? drawnFactor,

@@ -1,0 +1,74 @@
+/**
+ * A key-value store in RAM with the limits of ESP32 NVS and, for tests, power-cut injection: the
+ * store can be told to fail at its n-th commit, which then changes nothing, as an atomic store
+ * cut off mid-write must behave.
+ */
+import { STORE_KEY_MAX_LENGTH, STORE_VALUE_MAX_BYTES, type KeyValueStore, type StoreWrite } from "../../src/platform.js";
+
+const KEY_PATTERN = /^[a-z0-9._-]+$/;
+
+export class StoreLimitError extends Error {
+  override name = "StoreLimitError";
+}
+
+/** Thrown by a store whose commit was cut (simulated power loss or flash failure). */
+export class StoreCommitError extends Error {
+  override name = "StoreCommitError";
+}
+
+/** Throws StoreLimitError when a write breaks the platform's store contract. */
+export function assertStoreWrite(write: StoreWrite): void {
+  if (write.key.length === 0 || write.key.length > STORE_KEY_MAX_LENGTH || !KEY_PATTERN.test(write.key)) {
+    throw new StoreLimitError(`store key ${JSON.stringify(write.key)} must be 1-${STORE_KEY_MAX_LENGTH} characters of [a-z0-9._-]`);
+  }
+  if (write.value !== undefined && write.value.length > STORE_VALUE_MAX_BYTES) {
+    throw new StoreLimitError(`store value for ${write.key} exceeds ${STORE_VALUE_MAX_BYTES} bytes`);
+  }
+}
+
+export class MemoryStore implements KeyValueStore {
+  readonly #entries = new Map<string, Uint8Array>();
+  /** Commits that succeeded. */
+  commits = 0;
+  #failAtCommit = -1;
+
+  get(key: string): Uint8Array | undefined {
+    return this.#entries.get(key)?.slice();
+  }
+
+  commit(writes: readonly StoreWrite[]): void {
+    writes.forEach(assertStoreWrite);
+    if (this.#failAtCommit === this.commits) {
+      this.#failAtCommit = -1;
+      throw new StoreCommitError("simulated power cut during commit");
+    }
+    for (const { key, value } of writes) {
+      if (value === undefined) this.#entries.delete(key);
+      else this.#entries.set(key, value.slice());
+    }
+    this.commits++;
+  }
+
+  /** Makes the commit with index `commits + n` fail (0: the next one). */
+  failCommitIn(n: number): void {
+    this.#failAtCommit = this.commits + n;
+  }
+
+  keys(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** Every stored byte, concatenated: for tests that search the store for secrets. */
+  allBytes(): Uint8Array {
+    const parts = [...this.#entries.entries()];
+    const total = parts.reduce((sum, [key, value]) => sum + key.length + value.length, 0);
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const [key, value] of parts) {
+      for (let i = 0; i < key.length; i++) all[at++] = key.charCodeAt(i);
+      all.set(value, at);
+      at += value.length;
+    }
+    return all;
+  }
+}
