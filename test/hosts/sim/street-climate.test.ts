@@ -168,4 +168,16 @@ describe("StreetClimate", () => {
     expect(relativeHumidityPct(20, 10)).toBeGreaterThan(51);
     expect(relativeHumidityPct(20, 10)).toBeLessThan(53);
   });
+
+  it("shares the weather among the sites of one street: neighbours differ only by their site", () => {
+    const a = new StreetClimate({ seed: "one-street", siteSeed: "node-a" });
+    const b = new StreetClimate({ seed: "one-street", siteSeed: "node-b" });
+    expect(a.site).not.toEqual(b.site);
+    let maxGap = 0;
+    for (let t = Date.UTC(2026, 3, 1); t < Date.UTC(2026, 3, 8); t += 600_000) {
+      maxGap = Math.max(maxGap, Math.abs(a.at(t).temperatureC - b.at(t).temperatureC));
+    }
+    // offsets within ±1.5 °C each, range factors within 0.8..1.2 of a ≤10 °C diurnal range
+    expect(maxGap).toBeLessThan(3 + 0.4 * 5 + 0.01);
+  });
 });

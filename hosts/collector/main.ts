@@ -1,0 +1,64 @@
+/**
+ * `npm run collector -- --broker mqtt://host:port [--state DIR]`: the reference collector on its
+ * own, against a real deployment's broker. It reads the keyring from the state folder and appends
+ * decoded summaries to <state>/summaries.jsonl until stopped.
+ */
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Collector } from "./collector.js";
+import { Keyring, KEYRING_FILE } from "./keyring.js";
+
+const USAGE = `civicnode collector
+
+Usage: npm run collector -- --broker mqtt://host:port [--state DIR]
+
+  --broker URL   the MQTT broker the nodes publish to (required)
+  --state DIR    folder holding keyring.json; summaries.jsonl is written there (default ./.civicnode)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, strict: true, options: { broker: { type: "string" }, state: { type: "string" }, help: { type: "boolean" } } }));
+  } catch (error) {
+    process.stderr.write(`collector: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!values.broker || !/^mqtts?:\/\//.test(values.broker)) {
+    process.stderr.write(`collector: --broker mqtt://host:port is required\n${USAGE}`);
+    return 2;
+  }
+  const stateDir = resolve(values.state ?? ".civicnode");
+  const keyring = Keyring.load(stateDir);
+  if (keyring.devices.length === 0) {
+    process.stderr.write(`collector: no devices in ${join(stateDir, KEYRING_FILE)}\n`);
+    return 1;
+  }
+  const collector = new Collector({
+    brokerUrl: values.broker,
+    keyring,
+    outputFile: join(stateDir, "summaries.jsonl"),
+    log: (level, event, detail) => process.stderr.write(`${level} ${event} ${detail ? JSON.stringify(detail) : ""}\n`),
+  });
+  collector.onSummary((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
+  await collector.start();
+  await new Promise<void>((done) => {
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+  await collector.stop();
+  process.stderr.write(`collector: ${collector.stats.accepted} accepted, ${collector.rejectedTotal} rejected ${JSON.stringify(collector.stats.rejected)}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`collector: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,201 @@
+/**
+ * Verifies, decrypts and decodes a summary as it arrives from the broker. Everything from the
+ * broker is untrusted input: each check below either passes or rejects the message with a cause,
+ * and nothing here throws for bad input.
+ *
+ *   topic shape -> size -> COSE envelope -> kid names the topic's device -> device in keyring, zone
+ *   matches -> replay window -> AEAD (key of the kid's epoch, topic as external AAD) -> SenML ->
+ *   base name names the device -> accept (and only now move the replay window)
+ */
+import { CoseOpenError, openEncrypt0, parseEncrypt0 } from "../../src/wire/cose-encrypt0.js";
+import { epochKeysFromRoot, type EpochKeys } from "../../src/wire/key-schedule.js";
+import { decodeKid } from "../../src/wire/kid.js";
+import { ReplayWindow } from "../../src/wire/replay-window.js";
+import { readSenmlPack, SenmlError, type SenmlRecord } from "../../src/wire/senml.js";
+import { utf8Encode } from "../../src/wire/utf8.js";
+import { parseNodeTopic } from "../../src/uplink/topics.js";
+import type { Keyring } from "./keyring.js";
+
+/** Why a message was rejected. */
+export type RejectCause =
+  | "topic" // not a civicnode summary topic
+  | "oversized"
+  | "malformed" // not a well-formed COSE_Encrypt0
+  | "unsupported" // another algorithm or header layout
+  | "unknown-device" // kid or topic names a device the keyring does not hold
+  | "kid-mismatch" // kid names another device than the topic, or the zone differs
+  | "replay" // counter already accepted, or older than the replay window
+  | "authentication" // AEAD tag mismatch: forged, altered, wrong key or wrong topic
+  | "payload"; // authenticated but not a valid civicnode SenML summary
+
+export const REJECT_CAUSES: readonly RejectCause[] = [
+  "topic",
+  "oversized",
+  "malformed",
+  "unsupported",
+  "unknown-device",
+  "kid-mismatch",
+  "replay",
+  "authentication",
+  "payload",
+];
+
+/** One channel of a decoded summary: its released statistics, or the status that replaced them. */
+export interface ChannelSummary {
+  unit?: string;
+  count?: number;
+  mean?: number;
+  min?: number;
+  max?: number;
+  status?: string;
+  [stat: string]: number | string | undefined;
+}
+
+export interface DecodedSummary {
+  readonly zone: string;
+  readonly device: string;
+  readonly epoch: number;
+  readonly counter: number;
+  /** Window start, Unix seconds. */
+  readonly windowStart: number;
+  readonly windowSeconds: number;
+  readonly channels: Record<string, ChannelSummary>;
+}
+
+export type OpenResult = { readonly ok: true; readonly summary: DecodedSummary } | { readonly ok: false; readonly cause: RejectCause; readonly detail: string };
+
+export interface SummaryOpenerOptions {
+  /** Largest message accepted (bytes). */
+  readonly maxMessageBytes?: number;
+  /** Replay window width per (device, epoch); at least 64. */
+  readonly replayWindow?: number;
+  /** Epoch keys kept derived at once (an LRU bound, so a flood of kids cannot grow memory). */
+  readonly keyCacheSize?: number;
+}
+
+export class SummaryOpener {
+  readonly #keyring: Keyring;
+  readonly #maxMessageBytes: number;
+  readonly #replaySize: number;
+  readonly #keyCacheSize: number;
+  /** Replay windows by "device/epoch"; one per known device and epoch seen with a valid tag. */
+  readonly #windows = new Map<string, ReplayWindow>();
+  readonly #keys = new Map<string, EpochKeys>();
+
+  constructor(keyring: Keyring, options: SummaryOpenerOptions = {}) {
+    this.#keyring = keyring;
+    this.#maxMessageBytes = options.maxMessageBytes ?? 4096;
+    this.#replaySize = Math.max(64, options.replayWindow ?? 128);
+    this.#keyCacheSize = options.keyCacheSize ?? 256;
+  }
+
+  open(topic: string, payload: Uint8Array): OpenResult {
+    const parsedTopic = parseNodeTopic(topic);
+    if (!parsedTopic || parsedTopic.kind !== "summary") return reject("topic", "not a civicnode summary topic");
+    if (payload.length > this.#maxMessageBytes) return reject("oversized", `${payload.length} bytes`);
+
+    let envelope;
+    try {
+      envelope = parseEncrypt0(payload);
+    } catch (error) {
+      if (error instanceof CoseOpenError) return reject(error.failure === "unsupported" ? "unsupported" : "malformed", error.message);
+      throw error;
+    }
+    const kid = decodeKid(envelope.kid);
+    if (!kid) return reject("malformed", "kid is not a civicnode key id");
+    if (kid.device !== parsedTopic.device) return reject("kid-mismatch", `kid names ${kid.device}, topic ${parsedTopic.device}`);
+    const entry = this.#keyring.get(kid.device);
+    if (!entry) return reject("unknown-device", kid.device);
+    if (entry.zone !== parsedTopic.zone) return reject("kid-mismatch", `device ${kid.device} belongs to zone ${entry.zone}`);
+
+    const windowKey = `${kid.device}/${kid.epoch}`;
+    const window = this.#windows.get(windowKey);
+    if (window) {
+      const verdict = window.check(envelope.counter);
+      if (verdict !== "new") return reject("replay", `${verdict}: counter ${envelope.counter}`);
+    }
+
+    let plaintext;
+    try {
+      plaintext = openEncrypt0(envelope, this.#epochKeys(windowKey, entry.rootKey, kid.device, kid.epoch), utf8Encode(topic));
+    } catch (error) {
+      if (error instanceof CoseOpenError) return reject("authentication", error.message);
+      throw error;
+    }
+
+    let summary;
+    try {
+      summary = summaryFromRecords(readSenmlPack(plaintext), parsedTopic.zone, kid.device, kid.epoch, envelope.counter);
+    } catch (error) {
+      if (error instanceof SenmlError) return reject("payload", error.message);
+      throw error;
+    } finally {
+      plaintext.fill(0);
+    }
+
+    // Authentic and well-formed: only now does the counter count as seen.
+    if (window) window.accept(envelope.counter);
+    else {
+      const fresh = new ReplayWindow(this.#replaySize);
+      fresh.accept(envelope.counter);
+      this.#windows.set(windowKey, fresh);
+    }
+    return { ok: true, summary };
+  }
+
+  #epochKeys(cacheKey: string, rootKey: Uint8Array, device: string, epoch: number): EpochKeys {
+    const cached = this.#keys.get(cacheKey);
+    if (cached) {
+      this.#keys.delete(cacheKey);
+      this.#keys.set(cacheKey, cached); // most recently used last
+      return cached;
+    }
+    const keys = epochKeysFromRoot(rootKey, device, epoch);
+    this.#keys.set(cacheKey, keys);
+    if (this.#keys.size > this.#keyCacheSize) {
+      const [oldestKey, oldest] = this.#keys.entries().next().value!;
+      oldest.wipe();
+      this.#keys.delete(oldestKey);
+    }
+    return keys;
+  }
+}
+
+function reject(cause: RejectCause, detail: string): OpenResult {
+  return { ok: false, cause, detail };
+}
+
+/** Groups "<device>/<channel>/<stat>" records into channels; checks the pack is this device's summary. */
+function summaryFromRecords(records: readonly SenmlRecord[], zone: string, device: string, epoch: number, counter: number): DecodedSummary {
+  const prefix = `${device}/`;
+  let windowSeconds: number | undefined;
+  const channels: Record<string, ChannelSummary> = {};
+  const windowStart = records[0]?.time;
+  if (windowStart === undefined || !Number.isInteger(windowStart)) throw new SenmlError("summary has no integer base time");
+  for (const record of records) {
+    if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
+    if (record.time !== windowStart) throw new SenmlError("records of one summary must share the window time");
+    const local = record.name.slice(prefix.length);
+    if (local === "window") {
+      if (record.value === undefined || record.unit !== "s") throw new SenmlError("window record must be a value in seconds");
+      windowSeconds = record.value;
+      continue;
+    }
+    const slash = local.indexOf("/");
+    if (slash <= 0 || slash === local.length - 1) throw new SenmlError(`record name ${record.name} is not <channel>/<stat>`);
+    const channelName = local.slice(0, slash);
+    const stat = local.slice(slash + 1);
+    if (stat === "unit") throw new SenmlError("reserved statistic name");
+    const channel = (channels[channelName] ??= {});
+    if (stat === "status") {
+      if (record.stringValue === undefined) throw new SenmlError(`${record.name} must carry a string`);
+      channel.status = record.stringValue;
+    } else {
+      if (record.value === undefined) throw new SenmlError(`${record.name} must carry a number`);
+      channel[stat] = record.value;
+      if (record.unit !== undefined) channel.unit = record.unit;
+    }
+  }
+  if (windowSeconds === undefined) throw new SenmlError("summary has no window record");
+  return { zone, device, epoch, counter, windowStart, windowSeconds, channels };
+}

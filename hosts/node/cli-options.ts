@@ -1,0 +1,92 @@
+/**
+ * Options of `npm start`. Bad options produce a message that says what is wrong and exit code 2.
+ */
+import { parseArgs } from "node:util";
+
+export interface SimulatorOptions {
+  /** External broker URL, or undefined for the embedded one. */
+  readonly broker: string | undefined;
+  readonly nodes: number;
+  readonly speed: number;
+  /** Exit after this many summaries per node reached the collector; undefined runs until Ctrl-C. */
+  readonly windows: number | undefined;
+  readonly state: string;
+  readonly help: boolean;
+}
+
+export const USAGE = `civicnode street simulator
+
+Usage: npm start -- [options]
+
+Runs a street of simulated civicnode nodes (simulated sensors at the bus level, the real firmware
+core) against an MQTT broker, with the reference collector decrypting what they send.
+
+Options:
+  --broker URL    external broker, mqtt://host:port (default: an embedded broker on a free
+                  localhost port)
+  --nodes N       number of nodes in the street, 1-256 (default 8)
+  --speed X       simulated seconds per real second, 1-36000 (default 60)
+  --windows N     exit 0 once every node's N-th summary has been decrypted (default: run until
+                  Ctrl-C)
+  --state DIR     state folder: keyring, node flash, decoded summaries, log (default ./.civicnode)
+  --help          show this text
+`;
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        broker: { type: "string" },
+        nodes: { type: "string" },
+        speed: { type: "string" },
+        windows: { type: "string" },
+        state: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const values = parsed.values;
+  return {
+    broker: values.broker === undefined ? undefined : brokerUrl(values.broker),
+    nodes: integer(values.nodes, "--nodes", 8, 1, 256),
+    speed: number(values.speed, "--speed", 60, 1, 36000),
+    windows: values.windows === undefined ? undefined : integer(values.windows, "--windows", 0, 1, 100000),
+    state: values.state ?? ".civicnode",
+    help: values.help ?? false,
+  };
+}
+
+function brokerUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--broker: "${text}" is not a URL; expected mqtt://host:port`);
+  }
+  if (url.protocol !== "mqtt:") throw new UsageError(`--broker: unsupported scheme "${url.protocol}"; expected mqtt://host:port`);
+  if (!url.hostname) throw new UsageError("--broker: missing host");
+  return `mqtt://${url.hostname}:${url.port || "1883"}`;
+}
+
+function number(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max) throw new UsageError(`${name}: "${text}" must be a number from ${min} to ${max}`);
+  return value;
+}
+
+function integer(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  const value = number(text, name, fallback, min, max);
+  if (!Number.isInteger(value)) throw new UsageError(`${name}: "${text}" must be a whole number`);
+  return value;
+}

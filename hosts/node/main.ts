@@ -1,0 +1,190 @@
+/**
+ * `npm start`: a street of simulated civicnode nodes, an MQTT broker and the reference collector,
+ * with a live console view. See `USAGE` in cli-options.ts.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { LogDetail, LogLevel } from "../../src/platform.js";
+import { Collector, type SummaryLine } from "../collector/collector.js";
+import { Keyring, KEYRING_FILE } from "../collector/keyring.js";
+import { DEFAULT_ZONE, streetDeviceId } from "../sim/street.js";
+import { writeFileAtomic } from "./atomic-file.js";
+import { parseSimulatorOptions, UsageError, USAGE, type SimulatorOptions } from "./cli-options.js";
+import { ConsoleView } from "./console-view.js";
+import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
+import { Fleet } from "./fleet.js";
+
+/** The built-in street's window, which the simulated clock starts aligned to. */
+const WINDOW_MS = 300_000;
+const SIMULATOR_STATE_FILE = "simulator.json";
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: SimulatorOptions;
+  try {
+    options = parseSimulatorOptions(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`civicnode: ${error.message}\nRun "npm start -- --help" for the options.\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  const view = new ConsoleView();
+  const stateDir = resolve(options.state);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const logFile = join(stateDir, "simulator.log");
+  const noisy = new Map<string, number>();
+  const log = (level: LogLevel, event: string, detail?: LogDetail) => {
+    appendFileSync(logFile, JSON.stringify({ time: new Date().toISOString(), level, event, ...detail }) + "\n");
+    if (level === "warn" || level === "error") {
+      // Show problems on the console too, but a repeating one (a broker that is down) once per 10 s.
+      const key = `${event}/${detail?.device ?? ""}`;
+      const now = Date.now();
+      if ((noisy.get(key) ?? 0) + 10_000 <= now) {
+        noisy.set(key, now);
+        view.message(`${level}: ${event}${detail ? " " + JSON.stringify(detail) : ""}`);
+      }
+    }
+  };
+
+  // Keys first: one per device, from the OS CSPRNG, kept in the state folder (never printed).
+  const devices = Array.from({ length: options.nodes }, (_, i) => streetDeviceId(i + 1));
+  const keyring = Keyring.load(stateDir);
+  const added = devices.filter((device) => keyring.provision(device, DEFAULT_ZONE));
+  if (added.length > 0 || !existsSync(join(stateDir, KEYRING_FILE))) keyring.save(stateDir);
+  if (Keyring.isExposed(stateDir)) view.message(`warning: ${join(stateDir, KEYRING_FILE)} is readable by other users; chmod 600 it`);
+  view.message(
+    added.length > 0
+      ? `provisioned ${added.length} new device key(s) into ${join(stateDir, KEYRING_FILE)} (mode 0600)`
+      : `using device keys from ${join(stateDir, KEYRING_FILE)}`,
+  );
+
+  let broker: EmbeddedBroker | undefined;
+  let brokerUrl = options.broker;
+  if (brokerUrl === undefined) {
+    broker = await startEmbeddedBroker();
+    brokerUrl = broker.url;
+    view.message(`embedded MQTT broker (aedes) on ${brokerUrl}`);
+  } else view.message(`using external MQTT broker ${brokerUrl}`);
+
+  const collector = new Collector({ brokerUrl, keyring, outputFile: join(stateDir, "summaries.jsonl"), log });
+  const perDevice = new Map<string, number>(devices.map((d) => [d, 0]));
+  collector.onSummary((line: SummaryLine) => {
+    if (perDevice.has(line.device)) perDevice.set(line.device, perDevice.get(line.device)! + 1);
+    view.summary(line);
+  });
+  try {
+    await withTimeout(collector.start(), 15_000, `cannot reach the MQTT broker at ${brokerUrl}`);
+  } catch (error) {
+    view.message(`civicnode: ${(error as Error).message}`);
+    await collector.stop().catch(() => {});
+    await broker?.close();
+    return 1;
+  }
+  view.message(`collector subscribed; decoded summaries go to ${join(stateDir, "summaries.jsonl")}`);
+
+  const startWallMs = simulatedStartTime(stateDir);
+  const fleet = new Fleet({ brokerUrl, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
+  fleet.start();
+  view.message(
+    `street of ${devices.length} nodes from ${new Date(startWallMs).toISOString().slice(0, 16)}Z at ${options.speed}x` +
+      (options.windows ? `, until ${options.windows} window(s) per node` : ", Ctrl-C to stop"),
+  );
+
+  const windowsDone = () => Math.min(...perDevice.values());
+  const showStatus = (force = false) =>
+    view.status(
+      {
+        simWallMs: fleet.wallMs,
+        speed: options.speed,
+        nodes: devices.length,
+        windowsDone: windowsDone(),
+        windowsGoal: options.windows,
+        accepted: collector.stats.accepted,
+        rejected: collector.rejectedTotal,
+        rejectedByCause: collector.stats.rejected,
+        queued: fleet.nodes.reduce((sum, { node }) => sum + node.outbox.depth, 0),
+        brokerConnected: fleet.nodes.filter(({ transport }) => transport.connected).length,
+      },
+      force,
+    );
+
+  let ticker: NodeJS.Timeout | undefined;
+  const code = await new Promise<number>((finish) => {
+    ticker = setInterval(() => {
+      showStatus();
+      if (options.windows !== undefined && windowsDone() >= options.windows) finish(0);
+    }, 250);
+    process.once("SIGINT", () => finish(0));
+    process.once("SIGTERM", () => finish(0));
+    if (options.windows !== undefined) {
+      // Generous: three times the simulated time the windows need, plus connection time.
+      const budgetMs = ((options.windows + 1) * WINDOW_MS * 3) / options.speed + 30_000;
+      setTimeout(() => {
+        view.message(`civicnode: gave up: only ${windowsDone()} of ${options.windows} windows per node arrived within ${Math.round(budgetMs / 1000)} s`);
+        finish(1);
+      }, budgetMs).unref();
+    }
+  });
+  clearInterval(ticker);
+  showStatus(true);
+  view.finish();
+  await fleet.stop();
+  await collector.stop();
+  await broker?.close();
+  saveSimulatedTime(stateDir, fleet.wallMs);
+  view.message(`stopped: ${collector.stats.accepted} summaries decrypted, ${collector.rejectedTotal} rejected`);
+  return code;
+}
+
+/**
+ * The simulated street resumes where its clock stopped last time (its time never runs backwards,
+ * so windows never repeat in the collector's output), or starts at the current window.
+ */
+function simulatedStartTime(stateDir: string): number {
+  const now = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS;
+  const path = join(stateDir, SIMULATOR_STATE_FILE);
+  if (!existsSync(path)) return now;
+  try {
+    const saved = JSON.parse(readFileSync(path, "utf8")) as { simulatedWallMs?: unknown };
+    if (typeof saved.simulatedWallMs === "number" && Number.isFinite(saved.simulatedWallMs)) {
+      return Math.max(now, Math.ceil(saved.simulatedWallMs / WINDOW_MS) * WINDOW_MS);
+    }
+  } catch {
+    // An unreadable file only costs the resume point.
+  }
+  return now;
+}
+
+function saveSimulatedTime(stateDir: string, wallMs: number): void {
+  writeFileAtomic(join(stateDir, SIMULATOR_STATE_FILE), JSON.stringify({ simulatedWallMs: wallMs }) + "\n", 0o600);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolvePromise(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(new Error(`${message}: ${(error as Error).message}`));
+      },
+    );
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`civicnode: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runSimulator } from "../../support/run-simulator.js";
+
+describe("npm start (the built simulator)", () => {
+  it("prints its options with --help and exits 0", async () => {
+    const run = await runSimulator(["--help"]);
+    expect(run.code).toBe(0);
+    for (const option of ["--broker", "--nodes", "--speed", "--windows", "--state", "--help"]) expect(run.stdout).toContain(option);
+  });
+
+  it.each([
+    [["--nodes", "0"], "--nodes"],
+    [["--nodes", "many"], "--nodes"],
+    [["--speed", "-5"], "--speed"],
+    [["--windows", "1.5"], "--windows"],
+    [["--broker", "http://example.org"], "--broker"],
+    [["--frobnicate"], "frobnicate"],
+  ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
+    const run = await runSimulator(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(mention);
+    expect(run.stdout).toBe("");
+  });
+
+  it("runs a street on the embedded broker, exits 0 after N windows, and keeps its keys private", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-cli-"));
+    try {
+      const run = await runSimulator(["--nodes", "3", "--speed", "600", "--windows", "2", "--state", state]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      for (const device of ["street-01", "street-02", "street-03"]) {
+        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+temperature -?\\d+\\.\\d °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
+      }
+      expect(run.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
+      const keyringPath = join(state, "keyring.json");
+      expect(statSync(keyringPath).mode & 0o777).toBe(0o600);
+      const keyring = JSON.parse(readFileSync(keyringPath, "utf8"));
+      expect(Object.keys(keyring.devices)).toEqual(["street-01", "street-02", "street-03"]);
+      const printed = run.stdout + readFileSync(join(state, "simulator.log"), "utf8") + readFileSync(join(state, "summaries.jsonl"), "utf8");
+      for (const { rootKey } of Object.values<{ rootKey: string }>(keyring.devices)) {
+        expect(printed).not.toContain(rootKey.slice(0, 16));
+        expect(printed).not.toContain(Buffer.from(rootKey, "hex").toString("base64").slice(0, 12));
+      }
+
+      // A second run resumes: same keys, counters continue, simulated time moves on.
+      const again = await runSimulator(["--nodes", "3", "--speed", "600", "--windows", "1", "--state", state]);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain("using device keys from");
+      const lines = readFileSync(join(state, "summaries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const first = lines.filter((l) => l.device === "street-01");
+      expect(first.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(first.map((l) => l.counter)).size).toBe(first.length);
+      expect(new Set(first.map((l) => l.windowStart)).size).toBe(first.length);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("exits 1 with a clear message when the external broker is unreachable", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-cli-"));
+    try {
+      const run = await runSimulator(["--broker", "mqtt://127.0.0.1:1", "--windows", "1", "--state", state], 40_000);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain("cannot reach the MQTT broker at mqtt://127.0.0.1:1");
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * Starts a real Mosquitto broker (Debian package `mosquitto`) on a free loopback port for a test.
+ * `.ci/run` installs it and sets CIVICNODE_REQUIRE_MOSQUITTO=1, so CI never skips these tests;
+ * on a developer machine without mosquitto they are skipped with a notice.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const MOSQUITTO_BINARY = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"].find(
+  (path) => spawnSync(path, ["-h"]).error === undefined,
+);
+
+/** True when the real-broker tests must run (CI), so a missing mosquitto is a failure, not a skip. */
+export const MOSQUITTO_REQUIRED = process.env.CIVICNODE_REQUIRE_MOSQUITTO === "1";
+
+export interface RunningMosquitto {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export async function startMosquitto(): Promise<RunningMosquitto> {
+  if (!MOSQUITTO_BINARY) throw new Error("mosquitto is not installed (apt-get install mosquitto)");
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "civicnode-mosquitto-"));
+  const config = join(dir, "mosquitto.conf");
+  writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
+  const child: ChildProcess = spawn(MOSQUITTO_BINARY, ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr!.on("data", (chunk) => (log += chunk));
+  await waitForPort(port, 5000).catch((error) => {
+    child.kill("SIGKILL");
+    throw new Error(`mosquitto did not start: ${(error as Error).message}\n${log}`);
+  });
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        });
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} not open after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
