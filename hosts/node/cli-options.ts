@@ -4,6 +4,8 @@
 import { parseArgs } from "node:util";
 
 export interface SimulatorOptions {
+  /** Where the nodes' firmware cores run: Node.js, or the XS engine (one xsnap-worker per node). */
+  readonly engine: "node" | "xs";
   /** External broker URL, or undefined for the embedded one. */
   readonly broker: string | undefined;
   readonly nodes: number;
@@ -29,6 +31,8 @@ Options:
   --windows N     exit 0 once every node's N-th summary has been decrypted (default: run until
                   Ctrl-C)
   --state DIR     state folder: keyring, node flash, decoded summaries, log (default ./.civicnode)
+  --engine E      where the nodes' firmware cores run: node (default) or xs, the XS engine of
+                  the Moddable SDK (one xsnap-worker process per node)
   --help          show this text
 `;
 
@@ -49,6 +53,7 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
         speed: { type: "string" },
         windows: { type: "string" },
         state: { type: "string" },
+        engine: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -56,7 +61,10 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
     throw new UsageError((error as Error).message);
   }
   const values = parsed.values;
+  const engine = values.engine ?? "node";
+  if (engine !== "node" && engine !== "xs") throw new UsageError(`--engine: "${engine}" is not an engine; expected node or xs`);
   return {
+    engine,
     broker: values.broker === undefined ? undefined : brokerUrl(values.broker),
     nodes: integer(values.nodes, "--nodes", 8, 1, 256),
     speed: number(values.speed, "--speed", 60, 1, 36000),

@@ -36,7 +36,8 @@ export class FileStore implements KeyValueStore {
   }
 
   get(key: string): Uint8Array | undefined {
-    return this.#entries.get(key)?.slice();
+    const value = this.#entries.get(key);
+    return value === undefined ? undefined : new Uint8Array(value);
   }
 
   commit(writes: readonly StoreWrite[]): void {
@@ -44,7 +45,7 @@ export class FileStore implements KeyValueStore {
     const next = new Map(this.#entries);
     for (const { key, value } of writes) {
       if (value === undefined) next.delete(key);
-      else next.set(key, value.slice());
+      else next.set(key, new Uint8Array(value));
     }
     const entries: Record<string, string> = {};
     for (const [key, value] of next) entries[key] = Buffer.from(value).toString("base64");

@@ -1,8 +1,11 @@
 /**
- * Runs a street of simulated nodes in one Node.js process: each node is the real firmware core on
- * its own platform (its own flash file, its own MQTT session, OS randomness, a simulated reference
- * board), and all of them share one virtual clock that a real-time pump drives `speed` times faster
- * than the wall clock.
+ * Runs a street of simulated nodes: each node is the real firmware core on its own platform (its
+ * own flash file, its own MQTT session, OS randomness, a simulated reference board). A real-time
+ * pump drives simulated time `speed` times faster than the wall clock.
+ *
+ * Engine "node": every core runs in this process, all on one virtual clock.
+ * Engine "xs": every core runs in its own xsnap-worker (the XS engine) with its board and virtual
+ * clock; flash, randomness, MQTT and log are bridged to this process.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -17,8 +20,13 @@ import { streetNodeConfig } from "../sim/street.js";
 import { FileStore } from "./file-store.js";
 import { MqttTransport } from "./mqtt-transport.js";
 import { OsRandom } from "./os-random.js";
+import { bundleForXs } from "../xs/bundle.js";
+import { XsStreetNode } from "../xs/xs-street-node.js";
+
+export type Engine = "node" | "xs";
 
 export interface FleetOptions {
+  readonly engine?: Engine;
   readonly brokerUrl: string;
   readonly devices: readonly string[];
   readonly zone: string;
@@ -30,6 +38,7 @@ export interface FleetOptions {
   readonly log: Log;
 }
 
+/** A node whose core runs in this process. */
 export interface FleetNode {
   readonly device: string;
   readonly node: CivicNode;
@@ -37,12 +46,22 @@ export interface FleetNode {
   readonly parts: SimulatedParts;
 }
 
+/** What the fleet knows of every node, whichever engine runs it. */
+export interface FleetMember {
+  readonly device: string;
+  readonly transport: MqttTransport;
+  readonly outboxDepth: number;
+}
+
 /** How often the pump advances virtual time, in real milliseconds. */
 const PUMP_INTERVAL_MS = 20;
 
 export class Fleet {
   readonly clock: SimClock;
+  /** Nodes running in this process (engine "node"). */
   readonly nodes: FleetNode[] = [];
+  /** Nodes running in XS workers (engine "xs"). */
+  readonly xsNodes: XsStreetNode[] = [];
   readonly #options: FleetOptions;
   #pump: NodeJS.Timeout | undefined;
   #realStart = 0;
@@ -56,31 +75,55 @@ export class Fleet {
   }
 
   /** Provisions and boots every node, connects them, and starts the clock. */
-  start(): void {
+  async start(): Promise<void> {
     const { devices, zone, stateDir, keyring, brokerUrl, log } = this.#options;
+    const xsBundle = this.#options.engine === "xs" ? bundleForXs("street-node").code : undefined;
     for (const device of devices) {
       const store = provisionedStore(join(stateDir, "nodes", device, "store.json"), keyring, device);
       const transport = new MqttTransport({ url: brokerUrl, clientId: device, log: prefixed(log, device) });
-      const { board, parts } = simulatedReferenceBoard(device, zone, this.clock);
-      const platform: Platform = {
-        clock: this.clock,
-        timers: this.clock,
-        random: new OsRandom(),
-        store,
-        transport,
-        buses: board,
-        log: prefixed(log, device),
-      };
-      const node = new CivicNode(platform, parseNodeConfig(streetNodeConfig(device, zone)));
-      node.start();
+      if (xsBundle !== undefined) {
+        const node = await XsStreetNode.start({
+          device,
+          street: zone,
+          configJson: JSON.stringify(streetNodeConfig(device, zone)),
+          startWallMs: this.#options.startWallMs,
+          bundle: xsBundle,
+          store,
+          random: new OsRandom(),
+          transport,
+          log: prefixed(log, device),
+        });
+        this.xsNodes.push(node);
+      } else {
+        const { board, parts } = simulatedReferenceBoard(device, zone, this.clock);
+        const platform: Platform = {
+          clock: this.clock,
+          timers: this.clock,
+          random: new OsRandom(),
+          store,
+          transport,
+          buses: board,
+          log: prefixed(log, device),
+        };
+        const node = new CivicNode(platform, parseNodeConfig(streetNodeConfig(device, zone)));
+        node.start();
+        this.nodes.push({ device, node, transport, parts });
+      }
       transport.start();
-      this.nodes.push({ device, node, transport, parts });
     }
     this.#realStart = performance.now();
     this.#pump = setInterval(() => this.#advance(), PUMP_INTERVAL_MS);
   }
 
-  /** Simulated wall time now. */
+  /** Every node, with what the console view shows of it. */
+  get members(): FleetMember[] {
+    return [
+      ...this.nodes.map(({ device, transport, node }) => ({ device, transport, outboxDepth: node.outbox.depth })),
+      ...this.xsNodes.map((node) => ({ device: node.device, transport: node.transport, outboxDepth: node.outboxDepth })),
+    ];
+  }
+
+  /** Simulated wall time now (the XS nodes' clocks follow the same target). */
   get wallMs(): number {
     return this.clock.wallMs();
   }
@@ -89,11 +132,14 @@ export class Fleet {
     if (this.#pump) clearInterval(this.#pump);
     this.#pump = undefined;
     for (const { node } of this.nodes) node.stop();
-    await Promise.all(this.nodes.map(({ transport }) => transport.close()));
+    await Promise.all(this.xsNodes.map((node) => node.stop()));
+    await Promise.all(this.members.map(({ transport }) => transport.close()));
   }
 
   #advance(): void {
-    this.clock.advanceTo((performance.now() - this.#realStart) * this.#options.speed);
+    const target = (performance.now() - this.#realStart) * this.#options.speed;
+    this.clock.advanceTo(target);
+    for (const node of this.xsNodes) node.advance(target);
   }
 }
 

@@ -89,10 +89,18 @@ async function main(argv: readonly string[]): Promise<number> {
   view.message(`collector subscribed; decoded summaries go to ${join(stateDir, "summaries.jsonl")}`);
 
   const startWallMs = simulatedStartTime(stateDir);
-  const fleet = new Fleet({ brokerUrl, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
-  fleet.start();
+  const fleet = new Fleet({ engine: options.engine, brokerUrl, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
+  try {
+    await fleet.start();
+  } catch (error) {
+    view.message(`civicnode: cannot start the street: ${(error as Error).message}`);
+    await fleet.stop().catch(() => {});
+    await collector.stop();
+    await broker?.close();
+    return 1;
+  }
   view.message(
-    `street of ${devices.length} nodes from ${new Date(startWallMs).toISOString().slice(0, 16)}Z at ${options.speed}x` +
+    `street of ${devices.length} nodes (${options.engine === "xs" ? "cores in the XS engine" : "cores in Node.js"}) from ${new Date(startWallMs).toISOString().slice(0, 16)}Z at ${options.speed}x` +
       (options.windows ? `, until ${options.windows} window(s) per node` : ", Ctrl-C to stop"),
   );
 
@@ -108,8 +116,8 @@ async function main(argv: readonly string[]): Promise<number> {
         accepted: collector.stats.accepted,
         rejected: collector.rejectedTotal,
         rejectedByCause: collector.stats.rejected,
-        queued: fleet.nodes.reduce((sum, { node }) => sum + node.outbox.depth, 0),
-        brokerConnected: fleet.nodes.filter(({ transport }) => transport.connected).length,
+        queued: fleet.members.reduce((sum, member) => sum + member.outboxDepth, 0),
+        brokerConnected: fleet.members.filter(({ transport }) => transport.connected).length,
       },
       force,
     );

@@ -13,17 +13,23 @@ export interface LoopbackMessage {
 }
 
 export class LoopbackTransport implements Transport {
-  /** Every message accepted, in order (copies). */
+  /** Every message accepted, in order (copies), unless constructed with `keep` false. */
   readonly published: LoopbackMessage[] = [];
+  /** Messages and payload bytes accepted, also when they are not kept (long runs). */
+  messageCount = 0;
+  payloadBytes = 0;
   /** When false, acknowledgements wait for `acknowledgeAll()`. */
   autoAcknowledge = true;
+  readonly #keep: boolean;
   #connected: boolean;
   #listener: ((connected: boolean) => void) | undefined;
   readonly #pending: PublishSettled[] = [];
   readonly #subscriptions: Array<{ filter: string; onMessage: (topic: string, payload: Uint8Array) => void }> = [];
 
-  constructor(connected = true) {
+  /** `keep`: record every message in `published`; false only counts them, so memory stays flat. */
+  constructor(connected = true, keep = true) {
     this.#connected = connected;
+    this.#keep = keep;
   }
 
   get connected(): boolean {
@@ -32,7 +38,9 @@ export class LoopbackTransport implements Transport {
 
   publish(topic: string, payload: Uint8Array, options: PublishOptions, onSettled: PublishSettled): boolean {
     if (!this.#connected) return false;
-    this.published.push({ topic, payload: payload.slice(), qos: options.qos, retain: options.retain ?? false });
+    this.messageCount++;
+    this.payloadBytes += payload.length;
+    if (this.#keep) this.published.push({ topic, payload: payload.slice(), qos: options.qos, retain: options.retain ?? false });
     if (this.autoAcknowledge) onSettled(true);
     else this.#pending.push(onSettled);
     return true;

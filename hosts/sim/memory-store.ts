@@ -33,7 +33,8 @@ export class MemoryStore implements KeyValueStore {
   #failAtCommit = -1;
 
   get(key: string): Uint8Array | undefined {
-    return this.#entries.get(key)?.slice();
+    const value = this.#entries.get(key);
+    return value === undefined ? undefined : new Uint8Array(value); // a copy, also when given a Node Buffer
   }
 
   commit(writes: readonly StoreWrite[]): void {
@@ -44,7 +45,7 @@ export class MemoryStore implements KeyValueStore {
     }
     for (const { key, value } of writes) {
       if (value === undefined) this.#entries.delete(key);
-      else this.#entries.set(key, value.slice());
+      else this.#entries.set(key, new Uint8Array(value));
     }
     this.commits++;
   }

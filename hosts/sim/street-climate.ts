@@ -136,7 +136,9 @@ function softLimit(x: number): number {
  */
 class GridProcess {
   private readonly weights: Float64Array;
-  private readonly cache = new Map<number, number>();
+  /** A direct-mapped cache of knots (index k at slot k mod 64): fixed memory, so long runs stay flat. */
+  private readonly cachedIndex = new Float64Array(64).fill(NaN);
+  private readonly cachedValue = new Float64Array(64);
 
   constructor(
     private readonly key0: number,
@@ -159,16 +161,16 @@ class GridProcess {
 
   /** The value at grid index `k` (unit variance, mean 0). */
   knot(k: number): number {
-    const cached = this.cache.get(k);
-    if (cached !== undefined) return cached;
+    const slot = ((k % 64) + 64) % 64;
+    if (this.cachedIndex[slot] === k) return this.cachedValue[slot]!;
     let sum = 0;
     const weights = this.weights;
     for (let j = 0; j < weights.length; j++) {
       // uniform noise scaled to unit variance
       sum += weights[j]! * (hashUnit(this.key0, this.key1, k - j) * 2 - 1) * SQRT3;
     }
-    if (this.cache.size >= 64) this.cache.clear();
-    this.cache.set(k, sum);
+    this.cachedIndex[slot] = k;
+    this.cachedValue[slot] = sum;
     return sum;
   }
 

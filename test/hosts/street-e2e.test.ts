@@ -52,7 +52,7 @@ describe("a street end to end over a real broker", () => {
     spy.on("message", (topic, payload) => captured.push({ topic, payload: new Uint8Array(payload) }));
     await spy.subscribeAsync("civicnode/#", { qos: 1 });
     fleet = new Fleet({ brokerUrl: broker.url, devices: DEVICES, zone: ZONE, speed: 1200, stateDir, keyring, startWallMs: START, log: () => {} });
-    fleet.start();
+    await fleet.start();
     await waitFor(() => DEVICES.every((d) => lines.filter((l) => l.device === d).length >= WINDOWS), 20_000);
     await fleet.stop();
   });

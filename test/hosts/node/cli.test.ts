@@ -18,6 +18,7 @@ describe("npm start (the built simulator)", () => {
     [["--windows", "1.5"], "--windows"],
     [["--broker", "http://example.org"], "--broker"],
     [["--frobnicate"], "frobnicate"],
+    [["--engine", "v8"], "--engine"],
   ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
     const run = await runSimulator(args);
     expect(run.code).toBe(2);
@@ -54,6 +55,23 @@ describe("npm start (the built simulator)", () => {
       expect(first.length).toBeGreaterThanOrEqual(3);
       expect(new Set(first.map((l) => l.counter)).size).toBe(first.length);
       expect(new Set(first.map((l) => l.windowStart)).size).toBe(first.length);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("runs the street with every node's core in the XS engine (--engine xs)", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-cli-xs-"));
+    try {
+      const run = await runSimulator(["--engine", "xs", "--nodes", "3", "--speed", "600", "--windows", "2", "--state", state]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain("cores in the XS engine");
+      for (const device of ["street-01", "street-02", "street-03"]) {
+        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+temperature -?\\d+\\.\\d °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
+      }
+      expect(run.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
+      expect(readFileSync(join(state, "simulator.log"), "utf8")).toContain('"event":"node-boot"');
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
