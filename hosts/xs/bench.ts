@@ -25,6 +25,8 @@ const BOUNDARY_MS = Date.UTC(2026, 2, 9, 0, 0, 0);
 const WINDOW_MS = 300_000;
 const DAY_MS = 86_400_000;
 const SAMPLES_MEASURED = 20;
+/** sizeof(txSlot) in XS on a 64-bit host (16 on the 32-bit ESP32). */
+const SLOT_BYTES = 32;
 
 /** Targets from issue 3. */
 const TARGETS = {
@@ -278,9 +280,12 @@ function renderReport(r: {
     "",
     "## Per reading ingested (steady state, canned bus responses)",
     "",
-    "| sensor | channels | computrons per reading | slots allocated per reading | live slots kept per reading |",
+    "| sensor | channels | computrons per reading | slots (bytes) allocated per reading | live slots (bytes) kept per reading |",
     "|---|---|---|---|---|",
-    ...r.ingest.map((i) => `| ${i.sensor} | ${i.channels.join(", ")} | ${n(i.computronsPerReading)} | ${n(i.slotsAllocatedPerReading, 2)} | ${n(i.liveSlotsPerReading, 2)} |`),
+    ...r.ingest.map(
+      (i) =>
+        `| ${i.sensor} | ${i.channels.join(", ")} | ${n(i.computronsPerReading)} | ${n(i.slotsAllocatedPerReading, 2)} (${n(i.slotsAllocatedPerReading * SLOT_BYTES)}) | ${n(i.liveSlotsPerReading, 2)} (${n(i.liveSlotsPerReading * SLOT_BYTES)}) |`,
+    ),
     "",
     "A reading is one driver sample: the I2C transaction, the CRC and range checks, the conversion,",
     "and one update of every channel's window statistics it feeds.",
