@@ -150,12 +150,34 @@ export interface Digital {
   close(): void;
 }
 
+/** One received BLE advertisement. Valid only during the callback: the host reuses it. */
+export interface BleAdvertisement {
+  /** The advertiser's 48-bit device address, most significant byte first. */
+  readonly address: Uint8Array;
+  /** Public (IEEE-assigned) or random (static, resolvable or non-resolvable private) address. */
+  readonly addressType: "public" | "random";
+  /** Received signal strength, dBm. */
+  readonly rssi: number;
+}
+
+export interface BleScanOptions {
+  /** Called for every advertisement received, duplicates included. */
+  readonly onAdvertisement: (advertisement: BleAdvertisement) => void;
+}
+
+/** A running passive BLE scan; `close()` stops it. */
+export interface BleScanner {
+  close(): void;
+}
+
 /** Opens the buses of the board the node runs on. */
 export interface Buses {
   openI2C(options: I2COptions): I2C;
   openSerial(options: SerialOptions): Serial;
   openAnalog(options: AnalogOptions): Analog;
   openDigital(options: DigitalOptions): Digital;
+  /** Starts a passive BLE scan on the board's radio. */
+  openBleScanner(options: BleScanOptions): BleScanner;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -20,6 +20,9 @@
 import type {
   Analog,
   AnalogOptions,
+  BleAdvertisement,
+  BleScanner,
+  BleScanOptions,
   Buses,
   Digital,
   DigitalOptions,
@@ -75,6 +78,13 @@ export interface SimDigitalDevice {
   setChangeListener?(listener: () => void): void;
 }
 
+/** A simulated radio environment, seen from the board's BLE receiver. */
+export interface SimBleRadio {
+  /** Starts delivering advertisements (reusing one object is fine: the node copies what it keeps). */
+  start(onAdvertisement: (advertisement: BleAdvertisement) => void): void;
+  stop(): void;
+}
+
 function hex(address: number): string {
   return `0x${address.toString(16).padStart(2, "0")}`;
 }
@@ -102,6 +112,7 @@ export class SimBoard implements Buses {
   private readonly serialPorts = new Map<string, SimSerialDevice>();
   private readonly analogPins = new Map<string, SimAnalogDevice>();
   private readonly digitalPins = new Map<string, DigitalPinState>();
+  private bleRadio: SimBleRadio | undefined;
   /** Serial ports, analog and digital pins currently open ("serial:pm", "analog:sound", "digital:loop"). */
   private readonly inUse = new Set<string>();
 
@@ -141,6 +152,12 @@ export class SimBoard implements Buses {
     this.analogPins.set(pin, device);
   }
 
+  /** Puts a radio environment around the board's BLE receiver (one per board). */
+  attachBle(radio: SimBleRadio): void {
+    if (this.bleRadio) throw new Error("the board already has a BLE radio environment");
+    this.bleRadio = radio;
+  }
+
   attachDigital(pin: string, device: SimDigitalDevice): void {
     if (this.digitalPins.has(pin)) throw new Error(`digital pin "${pin}" already has a device`);
     const state: DigitalPinState = { device, lastLevel: device.level(), onEdge: undefined };
@@ -155,6 +172,22 @@ export class SimBoard implements Buses {
   }
 
   // Buses (the node's side)
+
+  openBleScanner(options: BleScanOptions): BleScanner {
+    const radio = this.bleRadio;
+    if (radio === undefined) throw new Error("no simulated BLE radio on this board");
+    const release = this.claim("ble", "BLE scanner");
+    radio.start(options.onAdvertisement);
+    let open = true;
+    return {
+      close(): void {
+        if (!open) return;
+        open = false;
+        radio.stop();
+        release();
+      },
+    };
+  }
 
   openI2C(options: I2COptions): I2C {
     const { bus, address } = options;

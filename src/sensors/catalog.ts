@@ -11,7 +11,7 @@ export function openSensor(config: SensorConfig, buses: Buses, clock: Clock, pat
   let driver: SensorDriver;
   switch (config.part) {
     case "sht4x":
-      driver = new Sht4x({ i2c: buses.openI2C({ bus: config.bus, address: config.address }), clock, faultyAfter: config.faultyAfter });
+      driver = new Sht4x({ buses, clock, faultyAfter: config.faultyAfter, sensor: { bus: config.bus, address: config.address } });
       break;
   }
   config.channels.forEach((channel, j) => {

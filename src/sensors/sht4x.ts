@@ -12,15 +12,16 @@
  * which is far below a window's resolution.
  *
  * Example:
- *   const sht = new Sht4x({ i2c: buses.openI2C({ bus: "main", address: 0x44 }), clock, faultyAfter: 5 });
+ *   const sht = new Sht4x({ buses, clock, sensor: { bus: "main", address: 0x44 } });
  *   sht.configure();
  *   // ... one interval later
  *   const values = sht.sample(); // Float64Array [temperature °C, humidity %RH] or undefined
  */
 import type { Clock, I2C } from "../platform.js";
-import type { SensorDriver, SensorOutput } from "./sensor-driver.js";
+import type { DriverContext, SensorDriver, SensorOutput } from "./sensor-driver.js";
 import { SensorHealth } from "./sensor-health.js";
 import { sensirionWordValid } from "./sensirion-crc.js";
+import { StuckDetector } from "./stuck-detector.js";
 
 export const SHT4X_DEFAULT_ADDRESS = 0x44;
 
@@ -35,16 +36,18 @@ const MEASURE: Record<Sht4xRepeatability, { command: number; conversionMs: numbe
 
 const OUTPUTS: readonly SensorOutput[] = [
   // The part's specified operating range; conversions can express -45..130 °C.
-  { quantity: "temperature", unit: "Cel", min: -40, max: 125 },
-  { quantity: "humidity", unit: "%RH", min: 0, max: 100 },
+  { quantity: "temperature", kind: "level", unit: "Cel", min: -40, max: 125 },
+  { quantity: "humidity", kind: "level", unit: "%RH", min: 0, max: 100 },
 ];
 
-export interface Sht4xOptions {
-  readonly i2c: I2C;
-  readonly clock: Clock;
+export interface Sht4xOptions extends DriverContext {
+  readonly sensor: { readonly bus: string; readonly address?: number };
   readonly repeatability?: Sht4xRepeatability;
-  /** Consecutive failed readings after which the part is reported faulty. */
-  readonly faultyAfter?: number;
+  /**
+   * Identical raw readings in a row after which the part counts as stuck. The 16-bit raw words
+   * carry noise, so 60 in a row (10 minutes at 10 s) do not happen in working parts. 0 disables.
+   */
+  readonly stuckAfter?: number;
 }
 
 export class Sht4x implements SensorDriver {
@@ -57,13 +60,15 @@ export class Sht4x implements SensorDriver {
   readonly #command: Uint8Array;
   readonly #response = new Uint8Array(6);
   readonly #values = new Float64Array(2);
+  readonly #stuck: StuckDetector;
   #pending = false;
   #startedAt = 0;
 
   constructor(options: Sht4xOptions) {
     const mode = MEASURE[options.repeatability ?? "high"];
-    this.#i2c = options.i2c;
+    this.#i2c = options.buses.openI2C({ bus: options.sensor.bus, address: options.sensor.address ?? SHT4X_DEFAULT_ADDRESS });
     this.#clock = options.clock;
+    this.#stuck = new StuckDetector(options.stuckAfter ?? 60);
     this.#conversionMs = mode.conversionMs;
     this.#command = Uint8Array.of(mode.command);
     this.health = new SensorHealth(options.faultyAfter ?? 5);
@@ -105,8 +110,14 @@ export class Sht4x implements SensorDriver {
       this.health.recordDrop("checksum");
       return undefined;
     }
-    const temperature = -45 + (175 * ((r[0]! << 8) | r[1]!)) / 65535;
-    const humidity = -6 + (125 * ((r[3]! << 8) | r[4]!)) / 65535;
+    const rawT = (r[0]! << 8) | r[1]!;
+    const rawRh = (r[3]! << 8) | r[4]!;
+    if (this.#stuck.isStuck(rawT * 65536 + rawRh)) {
+      this.health.recordDrop("stuck");
+      return undefined;
+    }
+    const temperature = -45 + (175 * rawT) / 65535;
+    const humidity = -6 + (125 * rawRh) / 65535;
     if (temperature < OUTPUTS[0]!.min || temperature > OUTPUTS[0]!.max) {
       this.health.recordDrop("range");
       return undefined;

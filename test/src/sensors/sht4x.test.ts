@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sensirionCrc8 } from "../../../src/sensors/sensirion-crc.js";
 import { Sht4x } from "../../../src/sensors/sht4x.js";
-import type { I2C } from "../../../src/platform.js";
-import { SimBoard } from "../../../hosts/sim/sim-board.js";
+import { SimBoard, type SimI2CDevice } from "../../../hosts/sim/sim-board.js";
 import { SimClock } from "../../../hosts/sim/sim-clock.js";
 import { Sht4xPart } from "../../../hosts/sim/sht4x-part.js";
 
@@ -21,8 +20,8 @@ describe("Sensirion CRC-8", () => {
   });
 });
 
-/** An I2C stand-in that answers with fixed bytes: datasheet byte sequences, no simulation. */
-class ScriptedI2C implements I2C {
+/** A device that answers with fixed bytes: datasheet byte sequences, no simulation. */
+class ScriptedDevice implements SimI2CDevice {
   writes: number[][] = [];
   constructor(private response: number[]) {}
   read(buffer: Uint8Array): void {
@@ -31,7 +30,14 @@ class ScriptedI2C implements I2C {
   write(buffer: Uint8Array): void {
     this.writes.push([...buffer]);
   }
-  close(): void {}
+}
+
+/** An SHT4x driver on a board whose address 0x44 answers with `response`. */
+function scripted(response: number[], clock: SimClock) {
+  const device = new ScriptedDevice(response);
+  const board = new SimBoard();
+  board.attachI2C("main", 0x44, device);
+  return { device, driver: new Sht4x({ buses: board, clock, sensor: { bus: "main" } }) };
 }
 
 function word(value: number): number[] {
@@ -48,31 +54,30 @@ describe("SHT4x driver on datasheet bytes", () => {
     [0x4000, 0x3000, -45 + (175 * 0x4000) / 65535, -6 + (125 * 0x3000) / 65535],
     [26214, 26214, 25.0, 44.0],
   ])("S_T=%d S_RH=%d -> %f °C, %f %%RH", (st, srh, t, rh) => {
-    const i2c = new ScriptedI2C([...word(st), ...word(srh)]);
-    const driver = new Sht4x({ i2c, clock });
+    const { device, driver } = scripted([...word(st), ...word(srh)], clock);
     driver.configure();
-    expect(i2c.writes).toEqual([[0xfd]]); // high repeatability measure command
+    expect(device.writes).toEqual([[0xfd]]); // high repeatability measure command
     clock.advanceBy(10);
     const values = driver.sample();
     expect(values).toBeDefined();
     expect(values![0]).toBeCloseTo(t, 3);
     expect(values![1]).toBeCloseTo(rh, 3);
-    expect(i2c.writes).toEqual([[0xfd], [0xfd]]); // and the next measurement was started
+    expect(device.writes).toEqual([[0xfd], [0xfd]]); // and the next measurement was started
   });
 
   it("crops humidity to 0..100 as the datasheet says", () => {
-    const high = new Sht4x({ i2c: new ScriptedI2C([...word(26214), ...word(0xffff)]), clock });
+    const high = scripted([...word(26214), ...word(0xffff)], clock).driver;
     high.configure();
     clock.advanceBy(10);
     expect(high.sample()![1]).toBe(100);
-    const low = new Sht4x({ i2c: new ScriptedI2C([...word(26214), ...word(0)]), clock });
+    const low = scripted([...word(26214), ...word(0)], clock).driver;
     low.configure();
     clock.advanceBy(10);
     expect(low.sample()![1]).toBe(0);
   });
 
   it("drops a reading outside the part's range (S_T = 0xFFFF is 130 °C) and counts it", () => {
-    const driver = new Sht4x({ i2c: new ScriptedI2C([...word(0xffff), ...word(0x8000)]), clock });
+    const { driver } = scripted([...word(0xffff), ...word(0x8000)], clock);
     driver.configure();
     clock.advanceBy(10);
     expect(driver.sample()).toBeUndefined();
@@ -82,7 +87,7 @@ describe("SHT4x driver on datasheet bytes", () => {
   it("drops a reading whose CRC is wrong, counts it, and does not throw", () => {
     const bytes = [...word(26214), ...word(26214)];
     bytes[5] ^= 0x01;
-    const driver = new Sht4x({ i2c: new ScriptedI2C(bytes), clock });
+    const { driver } = scripted(bytes, clock);
     driver.configure();
     clock.advanceBy(10);
     expect(driver.sample()).toBeUndefined();
@@ -97,7 +102,7 @@ function simulatedSensor(options: { noise?: number } = {}) {
   const part = new Sht4xPart({ clock, climate, seed: "test-part", temperatureOffsetC: 0, humidityOffsetPct: 0, noiseScale: options.noise ?? 0 });
   const board = new SimBoard();
   board.attachI2C("main", 0x44, part);
-  const driver = new Sht4x({ i2c: board.openI2C({ bus: "main", address: 0x44 }), clock, faultyAfter: 3 });
+  const driver = new Sht4x({ buses: board, clock, faultyAfter: 3, sensor: { bus: "main", address: 0x44 } });
   driver.configure();
   const tick = () => {
     clock.advanceBy(10_000);
@@ -157,12 +162,27 @@ describe("SHT4x driver against the simulated part", () => {
   it("survives a part that is absent from the bus from the start", () => {
     const clock = new SimClock({ startWallMs: START });
     const board = new SimBoard();
-    const driver = new Sht4x({ i2c: board.openI2C({ bus: "main", address: 0x44 }), clock, faultyAfter: 2 });
+    const driver = new Sht4x({ buses: board, clock, faultyAfter: 2, sensor: { bus: "main" } });
     expect(() => driver.configure()).not.toThrow();
     clock.advanceBy(10_000);
     expect(driver.sample()).toBeUndefined();
     expect(driver.health.faulty).toBe(true);
     expect(driver.health.drops.bus).toBe(2);
+  });
+
+  it("drops readings as stuck once the raw words repeat too long, and recovers when they move", () => {
+    const { part, driver, tick } = simulatedSensor({ noise: 1 });
+    expect(tick()).toBeDefined();
+    part.injectFault("stuck");
+    let stuckDrops = 0;
+    for (let i = 0; i < 70; i++) if (tick() === undefined) stuckDrops++;
+    expect(driver.health.drops.stuck).toBe(stuckDrops);
+    expect(stuckDrops).toBeGreaterThanOrEqual(8);
+    expect(driver.health.faulty).toBe(true);
+    part.clearFaults();
+    tick();
+    expect(tick()).toBeDefined();
+    expect(driver.health.faulty).toBe(false);
   });
 
   it("reuses one values array (no allocation per reading)", () => {
