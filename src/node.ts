@@ -1,12 +1,15 @@
 /**
  * A civicnode street node: the data path from bus bytes to a sealed summary on the network.
  *
- *   sample  -> each sensor's driver reads its part on its own interval (drops and counts bad frames)
+ *   sample    -> each sensor's driver reads its part on its own interval (drops and counts bad frames)
+ *   filter    -> each channel's filter chain (calibration, median, clamp, throttle)
  *   aggregate -> valid values update the open window's fixed-memory statistics; nothing raw is kept
- *   release -> when the wall-clock window closes, the configured statistics, coarsened
- *   encode  -> a SenML pack in CBOR
- *   seal    -> COSE_Encrypt0 (ChaCha20/Poly1305) under the epoch key, bound to the topic
- *   send    -> the outbox publishes with QoS 1 and keeps the message until the broker acknowledges
+ *   release   -> when the wall-clock window closes, the configured statistics, coarsened
+ *   encode    -> a SenML pack in CBOR
+ *   seal      -> COSE_Encrypt0 (ChaCha20/Poly1305) under the epoch key, bound to the topic
+ *   send      -> the outbox publishes with QoS 1 and keeps the message until the broker acknowledges
+ * Identifiers (BLE advertiser addresses) never take this path: the scanner hands them to the
+ * privacy intake the moment they arrive, which keeps none of them.
  *
  * Example:
  *   const node = new CivicNode(platform, parseNodeConfig(json));
@@ -16,17 +19,21 @@ import type { Platform, TimerHandle } from "./platform.js";
 import type { NodeConfig } from "./policy/node-config.js";
 import type { SensorDriver } from "./sensors/sensor-driver.js";
 import { openSensor } from "./sensors/catalog.js";
+import { FilterChain } from "./sensors/channel-filters.js";
+import { statisticsFor, type ChannelStatistics } from "./aggregate/channel-statistics.js";
 import { WindowAggregator } from "./aggregate/window-aggregator.js";
 import { WindowSummaryLayout, type ReleasedChannel } from "./aggregate/window-summary.js";
+import { IdentifierIntake } from "./privacy/identifier-intake.js";
 import { CborWriter } from "./wire/cbor-writer.js";
-import { writeSenmlPack } from "./wire/senml.js";
+import { writeSenmlPack, type SenmlRecordOut } from "./wire/senml.js";
 import { UplinkSealer } from "./wire/uplink-sealer.js";
 import { utf8Encode } from "./wire/utf8.js";
+import { HealthReport } from "./uplink/health-report.js";
 import { Outbox } from "./uplink/outbox.js";
 import { nodeTopic } from "./uplink/topics.js";
 
-/** Largest SenML plaintext a summary may take; a configuration that needs more fails loudly. */
-const MAX_SUMMARY_BYTES = 2048;
+/** Largest SenML plaintext a message may take; a configuration that needs more fails loudly. */
+const MAX_PLAINTEXT_BYTES = 3072;
 /** COSE framing around the ciphertext: tag, headers, kid, partial IV, Poly1305 tag. */
 const SEAL_OVERHEAD_BYTES = 96;
 /** How often to look again when the wall clock is not yet set (SNTP pending). */
@@ -34,37 +41,48 @@ const CLOCK_SYNC_POLL_MS = 1000;
 
 /** A sensor with the window channels its outputs feed. */
 interface SensorSlot {
+  readonly id: string;
   readonly driver: SensorDriver;
   /** For each routed output: its index in the driver's values... */
   readonly outputIndex: Int8Array;
-  /** ...and the window channel it feeds. */
+  /** ...the window channel it feeds... */
   readonly channelIndex: Int8Array;
+  /** ...and the channel's filter chain. */
+  readonly filters: readonly FilterChain[];
   readonly intervalMs: number;
 }
 
 export interface NodeStats {
   windowsClosed: number;
   summariesSealed: number;
-  /** Windows whose summary could not be encoded or sealed (logged with the reason). */
-  summaryFailures: number;
+  healthReportsSealed: number;
+  /** Messages that could not be encoded or sealed (logged with the reason). */
+  sealFailures: number;
   /** Valid values that entered a window. */
   valuesAggregated: number;
+  /** Values a channel filter dropped (throttle). */
+  valuesFiltered: number;
 }
 
 export class CivicNode {
   readonly config: NodeConfig;
-  readonly stats: NodeStats = { windowsClosed: 0, summariesSealed: 0, summaryFailures: 0, valuesAggregated: 0 };
+  readonly stats: NodeStats = { windowsClosed: 0, summariesSealed: 0, healthReportsSealed: 0, sealFailures: 0, valuesAggregated: 0, valuesFiltered: 0 };
   readonly outbox: Outbox;
+  readonly identifiers: IdentifierIntake;
   readonly #platform: Platform;
   readonly #sensors: SensorSlot[] = [];
   readonly #window: WindowAggregator;
   readonly #layout: WindowSummaryLayout;
-  readonly #plaintext = new CborWriter(MAX_SUMMARY_BYTES);
+  readonly #health: HealthReport;
+  readonly #plaintext = new CborWriter(MAX_PLAINTEXT_BYTES);
   readonly #sealer: UplinkSealer;
   readonly #summaryTopic: string;
   readonly #summaryAad: Uint8Array;
+  readonly #healthTopic: string;
+  readonly #healthAad: Uint8Array;
   readonly #timers: TimerHandle[] = [];
   #windowTimer: TimerHandle | undefined;
+  #bootMonotonicMs = 0;
   #running = false;
 
   constructor(platform: Platform, config: NodeConfig) {
@@ -72,24 +90,34 @@ export class CivicNode {
     this.config = config;
     this.#summaryTopic = nodeTopic(config.zone, config.device, "summary");
     this.#summaryAad = utf8Encode(this.#summaryTopic);
-    this.#sealer = new UplinkSealer(platform.store, config.device, config.uplink.counterBlock, MAX_SUMMARY_BYTES + SEAL_OVERHEAD_BYTES);
+    this.#healthTopic = nodeTopic(config.zone, config.device, "health");
+    this.#healthAad = utf8Encode(this.#healthTopic);
+    this.#sealer = new UplinkSealer(platform.store, config.device, config.uplink.counterBlock, MAX_PLAINTEXT_BYTES + SEAL_OVERHEAD_BYTES);
     this.outbox = new Outbox(platform.transport, config.uplink.outboxCapacity, config.uplink.maxInFlight);
+    this.identifiers = new IdentifierIntake();
 
     const released: ReleasedChannel[] = [];
+    const statistics: ChannelStatistics[] = [];
     config.sensors.forEach((sensorConfig, s) => {
-      const driver = openSensor(sensorConfig, platform.buses, platform.clock, `sensors[${s}]`);
-      const outputIndex = new Int8Array(sensorConfig.channels.length);
-      const channelIndex = new Int8Array(sensorConfig.channels.length);
+      const driver = openSensor(sensorConfig, { buses: platform.buses, clock: platform.clock, identifiers: this.identifiers }, `sensors[${s}]`);
+      const count = sensorConfig.channels.length;
+      const outputIndex = new Int8Array(count);
+      const channelIndex = new Int8Array(count);
+      const filters: FilterChain[] = [];
       sensorConfig.channels.forEach((channel, c) => {
-        const output = driver.outputs.findIndex((o) => o.quantity === channel.output);
-        outputIndex[c] = output;
+        const o = driver.outputs.findIndex((output) => output.quantity === channel.output);
+        const output = driver.outputs[o]!;
+        outputIndex[c] = o;
         channelIndex[c] = released.length;
-        released.push({ config: channel, unit: driver.outputs[output]!.unit });
+        filters.push(new FilterChain(channel.filters, output));
+        released.push({ config: channel, output });
+        statistics.push(statisticsFor(output));
       });
-      this.#sensors.push({ driver, outputIndex, channelIndex, intervalMs: sensorConfig.intervalSeconds * 1000 });
+      this.#sensors.push({ id: sensorConfig.id, driver, outputIndex, channelIndex, filters, intervalMs: sensorConfig.intervalSeconds * 1000 });
     });
-    this.#window = new WindowAggregator(released.length, config.windowSeconds);
+    this.#window = new WindowAggregator(statistics, config.windowSeconds);
     this.#layout = new WindowSummaryLayout(released);
+    this.#health = new HealthReport(this.#sensors.map(({ id, driver }) => ({ id, health: driver.health })));
   }
 
   /** The drivers, in configuration order (for health and tests). */
@@ -106,6 +134,7 @@ export class CivicNode {
     this.#sealer.boot();
     this.#running = true;
     const { timers, transport, clock, log } = this.#platform;
+    this.#bootMonotonicMs = clock.monotonicMs();
     transport.onConnectionChange((connected) => {
       if (connected) this.outbox.pump();
     });
@@ -143,15 +172,21 @@ export class CivicNode {
     }
   }
 
-  /** sample -> aggregate, for one sensor. Allocates nothing. */
+  /** sample -> filter -> aggregate, for one sensor. Allocates nothing. */
   #sample(slot: SensorSlot): void {
+    const now = this.#platform.clock.wallMs();
     // A reading belongs to the window its time falls in, whichever timer fires first at a boundary.
-    if (this.#platform.clock.wallMs() >= this.#window.endMs) this.#closeWindow();
+    if (now >= this.#window.endMs) this.#closeWindow();
     const values = slot.driver.sample();
     if (values === undefined) return;
     for (let i = 0; i < slot.outputIndex.length; i++) {
-      const value = values[slot.outputIndex[i]!]!;
-      if (Number.isNaN(value)) continue;
+      const raw = values[slot.outputIndex[i]!]!;
+      if (Number.isNaN(raw)) continue;
+      const value = slot.filters[i]!.apply(raw, now);
+      if (Number.isNaN(value)) {
+        this.stats.valuesFiltered++;
+        continue;
+      }
       this.#window.add(slot.channelIndex[i]!, value);
       this.stats.valuesAggregated++;
     }
@@ -162,9 +197,9 @@ export class CivicNode {
     this.#windowTimer = this.#platform.timers.once(() => this.#closeWindow(), delay);
   }
 
-  /** release -> encode -> seal -> send, then the next window. */
+  /** release -> encode -> seal -> send, then the next window (and, every so often, a health report). */
   #closeWindow(): void {
-    const { clock, log, timers } = this.#platform;
+    const { clock, timers } = this.#platform;
     const now = clock.wallMs();
     if (this.#windowTimer) timers.clear(this.#windowTimer);
     if (now < this.#window.endMs) {
@@ -173,23 +208,37 @@ export class CivicNode {
       return;
     }
     const windowStartS = this.#window.startMs / 1000;
+    const windowEndS = this.#window.endMs / 1000;
     this.stats.windowsClosed++;
-    try {
-      const records = this.#layout.records(this.config.windowSeconds, this.#window.channels);
-      this.#plaintext.reset();
-      writeSenmlPack(this.#plaintext, `${this.config.device}/`, windowStartS, records);
-      const sealed = this.#sealer.seal(this.#plaintext.written(), this.#summaryAad);
+    if (this.#seal(this.#summaryTopic, this.#summaryAad, windowStartS, this.#layout.records(this.config.windowSeconds, this.#window.channels))) {
       this.stats.summariesSealed++;
-      this.outbox.push(this.#summaryTopic, sealed);
-      log("info", "summary-sealed", { window: windowStartS, bytes: sealed.length, queue: this.outbox.depth });
-    } catch (error) {
-      this.stats.summaryFailures++;
-      log("error", "summary-failed", { window: windowStartS, reason: (error as Error).name, message: (error as Error).message });
-    } finally {
-      this.#plaintext.wipe();
+    }
+    if (windowEndS % this.config.uplink.healthSeconds === 0) {
+      const uptimeS = Math.round((clock.monotonicMs() - this.#bootMonotonicMs) / 1000);
+      const records = this.#health.records(uptimeS, this.outbox, this.stats);
+      if (this.#seal(this.#healthTopic, this.#healthAad, windowEndS, records)) this.stats.healthReportsSealed++;
     }
     // The statistics of the closed window are forgotten here, whatever happened above.
     this.#window.open(now);
     this.#scheduleWindowClose();
+  }
+
+  /** encode -> seal -> enqueue one message; false (logged, counted) when it could not be sealed. */
+  #seal(topic: string, aad: Uint8Array, baseTimeS: number, records: readonly SenmlRecordOut[]): boolean {
+    const { log } = this.#platform;
+    try {
+      this.#plaintext.reset();
+      writeSenmlPack(this.#plaintext, `${this.config.device}/`, baseTimeS, records);
+      const sealed = this.#sealer.seal(this.#plaintext.written(), aad);
+      this.outbox.push(topic, sealed);
+      log("info", "message-sealed", { topic, time: baseTimeS, bytes: sealed.length, queue: this.outbox.depth });
+      return true;
+    } catch (error) {
+      this.stats.sealFailures++;
+      log("error", "seal-failed", { topic, time: baseTimeS, reason: (error as Error).name, message: (error as Error).message });
+      return false;
+    } finally {
+      this.#plaintext.wipe();
+    }
   }
 }

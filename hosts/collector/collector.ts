@@ -1,7 +1,7 @@
 /**
- * The reference collector: subscribes to every node's summaries, verifies and decrypts them, and
- * appends the decoded summaries to a JSON Lines file. Rejected messages are counted by cause and
- * logged without their bytes; nothing the broker sends can stop it.
+ * The reference collector: subscribes to every node's summaries and health reports, verifies and
+ * decrypts them, and appends the decoded messages to JSON Lines files. Rejected messages are
+ * counted by cause and logged without their bytes; nothing the broker sends can stop it.
  *
  * Example:
  *   const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1883", keyring, outputFile: "summaries.jsonl" });
@@ -13,15 +13,18 @@ import { dirname } from "node:path";
 import { connect, type MqttClient } from "mqtt";
 import type { Log } from "../../src/platform.js";
 import type { Keyring } from "./keyring.js";
-import { REJECT_CAUSES, SummaryOpener, type DecodedSummary, type OpenResult, type RejectCause } from "./summary-opener.js";
+import { REJECT_CAUSES, MessageOpener, type DecodedHealth, type DecodedSummary, type OpenResult, type RejectCause } from "./message-opener.js";
 
 export const SUMMARY_FILTER = "civicnode/+/+/summary";
+export const HEALTH_FILTER = "civicnode/+/+/health";
 
 export interface CollectorOptions {
   readonly brokerUrl: string;
   readonly keyring: Keyring;
-  /** JSON Lines output; omitted: summaries are only passed to listeners. */
+  /** JSON Lines output of summaries; omitted: summaries are only passed to listeners. */
   readonly outputFile?: string;
+  /** JSON Lines output of health reports. */
+  readonly healthFile?: string;
   readonly clientId?: string;
   readonly log?: Log;
   /** PEM CA certificate(s) to trust for mqtts:// brokers. */
@@ -29,8 +32,17 @@ export interface CollectorOptions {
 }
 
 export interface CollectorStats {
+  /** Messages accepted: summaries and health reports. */
   accepted: number;
+  summaries: number;
+  healthReports: number;
   rejected: Record<RejectCause, number>;
+}
+
+/** A decoded health report as written to its JSON Lines file. */
+export interface HealthLine extends DecodedHealth {
+  readonly receivedAt: string;
+  readonly timeIso: string;
 }
 
 /** A decoded summary as written to the JSON Lines file. */
@@ -40,23 +52,33 @@ export interface SummaryLine extends DecodedSummary {
 }
 
 export class Collector {
-  readonly stats: CollectorStats = { accepted: 0, rejected: Object.fromEntries(REJECT_CAUSES.map((c) => [c, 0])) as Record<RejectCause, number> };
+  readonly stats: CollectorStats = {
+    accepted: 0,
+    summaries: 0,
+    healthReports: 0,
+    rejected: Object.fromEntries(REJECT_CAUSES.map((c) => [c, 0])) as Record<RejectCause, number>,
+  };
   readonly #options: CollectorOptions;
-  readonly #opener: SummaryOpener;
+  readonly #opener: MessageOpener;
   readonly #log: Log;
   readonly #summaryListeners: Array<(line: SummaryLine) => void> = [];
+  readonly #healthListeners: Array<(line: HealthLine) => void> = [];
   readonly #rejectListeners: Array<(cause: RejectCause, topic: string) => void> = [];
   #client: MqttClient | undefined;
 
   constructor(options: CollectorOptions) {
     this.#options = options;
-    this.#opener = new SummaryOpener(options.keyring);
+    this.#opener = new MessageOpener(options.keyring);
     this.#log = options.log ?? (() => {});
-    if (options.outputFile) mkdirSync(dirname(options.outputFile), { recursive: true });
+    for (const file of [options.outputFile, options.healthFile]) if (file) mkdirSync(dirname(file), { recursive: true });
   }
 
   onSummary(listener: (line: SummaryLine) => void): void {
     this.#summaryListeners.push(listener);
+  }
+
+  onHealth(listener: (line: HealthLine) => void): void {
+    this.#healthListeners.push(listener);
   }
 
   onReject(listener: (cause: RejectCause, topic: string) => void): void {
@@ -87,14 +109,14 @@ export class Collector {
       client.once("error", onFirstError);
       client.on("connect", () => {
         // Subscribing on every connect restores the subscription after a broker restart.
-        client.subscribe(SUMMARY_FILTER, { qos: 1 }, (error) => {
+        client.subscribe([SUMMARY_FILTER, HEALTH_FILTER], { qos: 1 }, (error) => {
           if (error) {
             this.#log("error", "collector-subscribe-failed", { message: error.message });
             reject(error);
             return;
           }
           client.off("error", onFirstError);
-          this.#log("info", "collector-subscribed", { filter: SUMMARY_FILTER });
+          this.#log("info", "collector-subscribed", { filters: `${SUMMARY_FILTER} ${HEALTH_FILTER}` });
           resolve();
         });
       });
@@ -111,8 +133,9 @@ export class Collector {
       this.#log("error", "collector-open-defect", { message: (error as Error).message });
       result = { ok: false, cause: "malformed", detail: "internal error" };
     }
-    if (result.ok) {
+    if (result.ok && result.kind === "summary") {
       this.stats.accepted++;
+      this.stats.summaries++;
       const line: SummaryLine = {
         receivedAt: new Date().toISOString(),
         windowStartIso: new Date(result.summary.windowStart * 1000).toISOString(),
@@ -120,6 +143,12 @@ export class Collector {
       };
       if (this.#options.outputFile) appendFileSync(this.#options.outputFile, JSON.stringify(line) + "\n");
       for (const listener of this.#summaryListeners) listener(line);
+    } else if (result.ok) {
+      this.stats.accepted++;
+      this.stats.healthReports++;
+      const line: HealthLine = { receivedAt: new Date().toISOString(), timeIso: new Date(result.health.time * 1000).toISOString(), ...result.health };
+      if (this.#options.healthFile) appendFileSync(this.#options.healthFile, JSON.stringify(line) + "\n");
+      for (const listener of this.#healthListeners) listener(line);
     } else {
       this.stats.rejected[result.cause]++;
       this.#log("warn", "summary-rejected", { cause: result.cause, topic: topic.slice(0, 200), detail: result.detail.slice(0, 200) });

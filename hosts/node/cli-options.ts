@@ -6,6 +6,8 @@ import { parseArgs } from "node:util";
 export interface SimulatorOptions {
   /** Where the nodes' firmware cores run: Node.js, or the XS engine (one xsnap-worker per node). */
   readonly engine: "node" | "xs";
+  /** Mean simulated hours between fault episodes per part; 0 disables fault injection. */
+  readonly faultHours: number;
   /** External broker URL, or undefined for the embedded one. */
   readonly broker: string | undefined;
   readonly nodes: number;
@@ -33,6 +35,9 @@ Options:
   --state DIR     state folder: keyring, node flash, decoded summaries, log (default ./.civicnode)
   --engine E      where the nodes' firmware cores run: node (default) or xs, the XS engine of
                   the Moddable SDK (one xsnap-worker process per node)
+  --faults H      simulated parts misbehave now and then, about once per H simulated hours
+                  each (a loose connector, a wet sensor); the health view shows it (default 36,
+                  0 turns faults off)
   --help          show this text
 `;
 
@@ -54,6 +59,7 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
         windows: { type: "string" },
         state: { type: "string" },
         engine: { type: "string" },
+        faults: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -65,6 +71,7 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
   if (engine !== "node" && engine !== "xs") throw new UsageError(`--engine: "${engine}" is not an engine; expected node or xs`);
   return {
     engine,
+    faultHours: number(values.faults, "--faults", 36, 0, 100000),
     broker: values.broker === undefined ? undefined : brokerUrl(values.broker),
     nodes: integer(values.nodes, "--nodes", 8, 1, 256),
     speed: number(values.speed, "--speed", 60, 1, 36000),

@@ -3,8 +3,8 @@
  * line with simulated time, progress and message counts. On a terminal the status line redraws in
  * place; in a pipe or CI log it is printed every few seconds instead.
  */
-import type { ChannelSummary, RejectCause } from "../collector/summary-opener.js";
-import type { SummaryLine } from "../collector/collector.js";
+import type { ChannelSummary, RejectCause } from "../collector/message-opener.js";
+import type { HealthLine, SummaryLine } from "../collector/collector.js";
 
 export interface ViewStatus {
   readonly simWallMs: number;
@@ -18,9 +18,12 @@ export interface ViewStatus {
   readonly rejectedByCause: Readonly<Record<RejectCause, number>>;
   readonly queued: number;
   readonly brokerConnected: number;
+  /** Sensors reported faulty in the latest health report of each node. */
+  readonly faultySensors: number;
 }
 
-const UNIT_LABEL: Record<string, string> = { Cel: "°C", "%RH": "%RH", s: "s" };
+const UNIT_LABEL: Record<string, string> = { Cel: "°C", "%RH": "%", s: "s", "ug/m3": "µg/m³", ppm: "ppm", dB: "dB" };
+const CHANNEL_LABEL: Record<string, string> = { temperature: "T", humidity: "RH", co2: "CO2", pm1: "PM1", pm2_5: "PM2.5", pm10: "PM10", occupancy: "occ" };
 
 export class ConsoleView {
   readonly #out: NodeJS.WriteStream;
@@ -40,6 +43,12 @@ export class ConsoleView {
 
   summary(line: SummaryLine): void {
     this.message(formatSummary(line));
+  }
+
+  /** A health report: shown when a sensor is faulty or dropped readings since the node's previous report. */
+  health(line: HealthLine, previous: HealthLine | undefined): void {
+    const text = formatHealth(line, previous);
+    if (text) this.message(text);
   }
 
   status(status: ViewStatus, force = false): void {
@@ -68,24 +77,49 @@ export class ConsoleView {
 }
 
 export function formatSummary(line: SummaryLine): string {
-  const time = new Date(line.windowStart * 1000).toISOString().slice(0, 16).replace("T", " ");
+  const time = new Date(line.windowStart * 1000).toISOString().slice(11, 16);
   const channels = Object.entries(line.channels)
-    .map(([name, channel]) => `${name} ${formatChannel(channel)}`)
+    .map(([name, channel]) => `${CHANNEL_LABEL[name] ?? name} ${formatChannel(channel)}`)
     .join("  ");
-  return `${time}Z  ${line.device.padEnd(10)} #${String(line.counter).padEnd(4)} ${channels}`;
+  return `${time}Z ${line.device.padEnd(10)} #${String(line.counter).padEnd(4)} ${channels}`;
 }
 
 function formatChannel(channel: ChannelSummary): string {
   if (channel.status !== undefined) return `[${channel.status}]`;
-  const unit = channel.unit === undefined ? "" : ` ${UNIT_LABEL[channel.unit] ?? channel.unit}`;
+  const unit = channel.unit === undefined ? "" : (UNIT_LABEL[channel.unit] ?? channel.unit);
+  if (channel.leq !== undefined) {
+    const percentiles = [channel.l10 !== undefined ? `L10 ${formatNumber(channel.l10)}` : "", channel.l90 !== undefined ? `L90 ${formatNumber(channel.l90)}` : ""].filter(Boolean).join(" ");
+    return `Leq ${formatNumber(channel.leq)} ${unit}${percentiles ? ` (${percentiles})` : ""}`;
+  }
+  if (channel.sum !== undefined) return `${formatNumber(channel.sum)}${unit ? ` ${unit}` : ""}`;
   const mean = channel.mean === undefined ? "?" : formatNumber(channel.mean);
   const range = channel.min !== undefined && channel.max !== undefined ? ` (${formatNumber(channel.min)}..${formatNumber(channel.max)})` : "";
-  const count = channel.count !== undefined ? ` n=${channel.count}` : "";
-  return `${mean}${unit}${range}${count}`;
+  return `${mean}${unit === "%" ? "%" : unit ? ` ${unit}` : ""}${range}`;
 }
 
 function formatNumber(value: number): string {
-  return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1);
+  return Math.abs(value) >= 100 || Number.isInteger(value) ? value.toFixed(0) : value.toFixed(1);
+}
+
+/** "health street-03: pm FAULTY (checksum +12, frame +3); radar ok (bus +2)", or "" when all is well and quiet. */
+export function formatHealth(line: HealthLine, previous: HealthLine | undefined): string {
+  const parts: string[] = [];
+  let noteworthy = false;
+  for (const [id, sensor] of Object.entries(line.sensors)) {
+    const before = previous?.sensors[id]?.drops ?? {};
+    const newDrops = Object.entries(sensor.drops)
+      .map(([cause, count]) => [cause, count - (before[cause] ?? 0)] as const)
+      .filter(([cause, delta]) => delta > 0 && cause !== "not-ready")
+      .map(([cause, delta]) => `${cause} +${delta}`);
+    const faulty = sensor.status === "faulty";
+    if (faulty || newDrops.length > 0) {
+      noteworthy = true;
+      parts.push(`${id} ${faulty ? "FAULTY" : "ok"}${newDrops.length ? ` (${newDrops.join(", ")})` : ""}`);
+    }
+  }
+  if (!noteworthy) return "";
+  const time = new Date(line.time * 1000).toISOString().slice(11, 16);
+  return `${time}Z ${line.device.padEnd(10)} health: ${parts.join("; ")}`;
 }
 
 export function formatStatus(s: ViewStatus): string {
@@ -96,5 +130,6 @@ export function formatStatus(s: ViewStatus): string {
     .map(([cause, n]) => `${cause} ${n}`)
     .join(", ");
   const rejected = s.rejected === 0 ? "0 rejected" : `${s.rejected} rejected (${causes})`;
-  return `sim ${time}Z x${s.speed} | ${s.brokerConnected}/${s.nodes} nodes online | ${progress} | ${s.accepted} decrypted, ${rejected} | queued ${s.queued}`;
+  const faulty = s.faultySensors === 0 ? "all sensors ok" : `${s.faultySensors} sensor(s) faulty`;
+  return `sim ${time}Z x${s.speed} | ${s.brokerConnected}/${s.nodes} nodes online | ${progress} | ${s.accepted} decrypted, ${rejected} | queued ${s.queued} | ${faulty}`;
 }

@@ -14,6 +14,7 @@ import { parseNodeConfig } from "../../src/policy/node-config.js";
 import type { Log, LogDetail, LogLevel, Platform } from "../../src/platform.js";
 import { ROOT_KEY_STORE_KEY } from "../../src/wire/uplink-sealer.js";
 import type { Keyring } from "../collector/keyring.js";
+import { FaultPlan } from "../sim/fault-plan.js";
 import { simulatedReferenceBoard, type SimulatedParts } from "../sim/reference-board.js";
 import { SimClock } from "../sim/sim-clock.js";
 import { streetNodeConfig } from "../sim/street.js";
@@ -27,6 +28,8 @@ export type Engine = "node" | "xs";
 
 export interface FleetOptions {
   readonly engine?: Engine;
+  /** Mean simulated hours between fault episodes per part (FaultPlan); 0 or absent: no faults. */
+  readonly faultHours?: number;
   readonly brokerUrl: string;
   readonly devices: readonly string[];
   readonly zone: string;
@@ -63,6 +66,7 @@ export class Fleet {
   /** Nodes running in XS workers (engine "xs"). */
   readonly xsNodes: XsStreetNode[] = [];
   readonly #options: FleetOptions;
+  readonly #faultPlans: FaultPlan[] = [];
   #pump: NodeJS.Timeout | undefined;
   #realStart = 0;
 
@@ -87,6 +91,7 @@ export class Fleet {
           street: zone,
           configJson: JSON.stringify(streetNodeConfig(device, zone)),
           startWallMs: this.#options.startWallMs,
+          faultHours: this.#options.faultHours ?? 0,
           bundle: xsBundle,
           store,
           random: new OsRandom(),
@@ -95,7 +100,10 @@ export class Fleet {
         });
         this.xsNodes.push(node);
       } else {
-        const { board, parts } = simulatedReferenceBoard(device, zone, this.clock);
+        const { board, parts } = simulatedReferenceBoard(device, zone, this.clock, this.clock);
+        if (this.#options.faultHours) {
+          this.#faultPlans.push(new FaultPlan(parts, this.clock, { seed: `${device}/faults`, meanHoursBetween: this.#options.faultHours, onEpisode: (sensor, kind, started) => log("info", started ? "fault-injected" : "fault-cleared", { device, sensor, kind }) }));
+        }
         const platform: Platform = {
           clock: this.clock,
           timers: this.clock,
@@ -131,6 +139,7 @@ export class Fleet {
   async stop(): Promise<void> {
     if (this.#pump) clearInterval(this.#pump);
     this.#pump = undefined;
+    for (const plan of this.#faultPlans) plan.stop();
     for (const { node } of this.nodes) node.stop();
     await Promise.all(this.xsNodes.map((node) => node.stop()));
     await Promise.all(this.members.map(({ transport }) => transport.close()));

@@ -5,7 +5,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { LogDetail, LogLevel } from "../../src/platform.js";
-import { Collector, type SummaryLine } from "../collector/collector.js";
+import { Collector, type HealthLine, type SummaryLine } from "../collector/collector.js";
 import { Keyring, KEYRING_FILE } from "../collector/keyring.js";
 import { DEFAULT_ZONE, streetDeviceId } from "../sim/street.js";
 import { writeFileAtomic } from "./atomic-file.js";
@@ -72,11 +72,16 @@ async function main(argv: readonly string[]): Promise<number> {
     view.message(`embedded MQTT broker (aedes) on ${brokerUrl}`);
   } else view.message(`using external MQTT broker ${brokerUrl}`);
 
-  const collector = new Collector({ brokerUrl, keyring, outputFile: join(stateDir, "summaries.jsonl"), log });
+  const collector = new Collector({ brokerUrl, keyring, outputFile: join(stateDir, "summaries.jsonl"), healthFile: join(stateDir, "health.jsonl"), log });
   const perDevice = new Map<string, number>(devices.map((d) => [d, 0]));
+  const latestHealth = new Map<string, HealthLine>();
   collector.onSummary((line: SummaryLine) => {
     if (perDevice.has(line.device)) perDevice.set(line.device, perDevice.get(line.device)! + 1);
     view.summary(line);
+  });
+  collector.onHealth((line: HealthLine) => {
+    view.health(line, latestHealth.get(line.device));
+    latestHealth.set(line.device, line);
   });
   try {
     await withTimeout(collector.start(), 15_000, `cannot reach the MQTT broker at ${brokerUrl}`);
@@ -86,10 +91,10 @@ async function main(argv: readonly string[]): Promise<number> {
     await broker?.close();
     return 1;
   }
-  view.message(`collector subscribed; decoded summaries go to ${join(stateDir, "summaries.jsonl")}`);
+  view.message(`collector subscribed; decoded summaries go to ${join(stateDir, "summaries.jsonl")}, health reports to ${join(stateDir, "health.jsonl")}`);
 
   const startWallMs = simulatedStartTime(stateDir);
-  const fleet = new Fleet({ engine: options.engine, brokerUrl, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
+  const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
   try {
     await fleet.start();
   } catch (error) {
@@ -118,6 +123,7 @@ async function main(argv: readonly string[]): Promise<number> {
         rejectedByCause: collector.stats.rejected,
         queued: fleet.members.reduce((sum, member) => sum + member.outboxDepth, 0),
         brokerConnected: fleet.members.filter(({ transport }) => transport.connected).length,
+        faultySensors: [...latestHealth.values()].reduce((sum, h) => sum + Object.values(h.sensors).filter((x) => x.status === "faulty").length, 0),
       },
       force,
     );
@@ -146,7 +152,7 @@ async function main(argv: readonly string[]): Promise<number> {
   await collector.stop();
   await broker?.close();
   saveSimulatedTime(stateDir, fleet.wallMs);
-  view.message(`stopped: ${collector.stats.accepted} summaries decrypted, ${collector.rejectedTotal} rejected`);
+  view.message(`stopped: ${collector.stats.summaries} summaries and ${collector.stats.healthReports} health reports decrypted, ${collector.rejectedTotal} rejected`);
   return code;
 }
 

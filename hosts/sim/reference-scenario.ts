@@ -53,7 +53,7 @@ export function runReferenceScenario(options: ScenarioOptions): ScenarioResult {
   let windowsClosed = 0;
 
   const boot = (): { node: CivicNode; parts: SimulatedParts } => {
-    const { board, parts } = simulatedReferenceBoard(options.device, options.street, clock);
+    const { board, parts } = simulatedReferenceBoard(options.device, options.street, clock, clock);
     const platform: Platform = {
       clock,
       timers: clock,

@@ -177,7 +177,12 @@ export class SimBoard implements Buses {
     const radio = this.bleRadio;
     if (radio === undefined) throw new Error("no simulated BLE radio on this board");
     const release = this.claim("ble", "BLE scanner");
-    radio.start(options.onAdvertisement);
+    try {
+      radio.start(options.onAdvertisement);
+    } catch (error) {
+      release(); // a radio that failed to start must not stay claimed
+      throw error;
+    }
     let open = true;
     return {
       close(): void {
@@ -219,7 +224,12 @@ export class SimBoard implements Buses {
     const device = this.serialPorts.get(port);
     if (device === undefined) throw new Error(`no simulated serial port named "${port}"`);
     const release = this.claim(`serial:${port}`, `serial port "${port}"`);
-    device.open?.(baud);
+    try {
+      device.open?.(baud);
+    } catch (error) {
+      release();
+      throw error;
+    }
     let open = true;
     const check = (): void => {
       if (!open) throw new Error(`serial port "${port}" is closed`);

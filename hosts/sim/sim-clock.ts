@@ -120,6 +120,24 @@ export class SimClock implements Clock, Timers {
     }
   }
 
+  /**
+   * Arms a one-shot timer again, `ms` from now, reusing its handle: a simulated part that raises
+   * one event after another (edges, radio packets) then allocates nothing per event. The timer
+   * must have fired or been cleared; a pending one throws.
+   */
+  rearm(handle: TimerHandle, ms: number): void {
+    if (!(handle instanceof SimTimer) || handle.owner !== this) throw new TypeError("SimClock.rearm: not a timer of this clock");
+    if (handle.intervalMs !== undefined) throw new TypeError("SimClock.rearm: only one-shot timers can be re-armed");
+    if (handle.live && handle.queued) throw new Error("SimClock.rearm: the timer is still pending");
+    if (handle.queued) {
+      // cleared but still in the heap: drop it first so it is not queued twice
+      this.compact();
+    }
+    handle.live = true;
+    handle.dueMs = this.nowMs + sanitizeDelay(ms);
+    this.push(handle);
+  }
+
   // Driving the simulation
 
   /** Due time of the earliest live timer, or undefined when none is scheduled. */

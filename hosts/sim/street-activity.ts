@@ -238,7 +238,20 @@ function seedKey(seed: Seed): number {
   return typeof seed === "number" ? mix32(seed >>> 0) : fnv1a32(seed);
 }
 
+/** Day of the (UTC) year, 0-based, by calendar arithmetic: no Date object per call. */
 function dayOfYear(wallMs: number): number {
-  const date = new Date(wallMs);
-  return Math.floor((wallMs - Date.UTC(date.getUTCFullYear(), 0, 1)) / DAY_MS);
+  const days = Math.floor(wallMs / DAY_MS);
+  // Days since 1970-01-01 to the civil date (H. Hinnant's algorithm), then back to 1 January.
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100)); // day of the March-based year
+  const fromMarch = doy; // 0 = 1 March
+  const leap = isLeap(era * 400 + yoe + (fromMarch >= 306 ? 1 : 0));
+  return fromMarch >= 306 ? fromMarch - 306 : fromMarch + 59 + (leap ? 1 : 0);
+}
+
+function isLeap(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }

@@ -2,7 +2,6 @@
  * The built-in street: the embedded defaults `npm start` runs on. Every node has the reference
  * board (docs/board.md) and the same configuration except its identity.
  */
-import { SHT4X_DEFAULT_ADDRESS } from "../../src/sensors/sht4x.js";
 
 export const DEFAULT_ZONE = "demo-street";
 
@@ -22,15 +21,64 @@ export function streetNodeConfig(device: string, zone = DEFAULT_ZONE): Record<st
         id: "climate",
         part: "sht4x",
         bus: "main",
-        address: SHT4X_DEFAULT_ADDRESS,
+        address: 0x44,
         intervalSeconds: 10,
-        faultyAfter: 5,
         channels: [
           { name: "temperature", output: "temperature", decimals: 2, stats: ["count", "mean", "min", "max"] },
           { name: "humidity", output: "humidity", decimals: 1, stats: ["count", "mean", "min", "max"] },
         ],
       },
+      {
+        id: "air",
+        part: "scd4x",
+        bus: "main",
+        address: 0x62,
+        intervalSeconds: 1, // polls data-ready; the SCD4x measures every 5 s
+        channels: [{ name: "co2", output: "co2", decimals: 0, stats: ["count", "mean", "min", "max"], filters: [{ median: 3 }] }],
+      },
+      {
+        id: "pm",
+        part: "pms5003",
+        port: "pm",
+        intervalSeconds: 1,
+        channels: [
+          { name: "pm1", output: "pm1", decimals: 1, stats: ["count", "mean", "max"] },
+          { name: "pm2_5", output: "pm2_5", decimals: 1, stats: ["count", "mean", "max"], filters: [{ median: 5 }] },
+          { name: "pm10", output: "pm10", decimals: 1, stats: ["count", "mean", "max"], filters: [{ median: 5 }] },
+        ],
+      },
+      {
+        id: "sound",
+        part: "sound-level-meter",
+        pin: "sound",
+        intervalSeconds: 0.125, // the meter's fast (125 ms) time weighting
+        channels: [{ name: "noise", output: "sound", decimals: 1, stats: ["count", "leq", "l10", "l90", "max"] }],
+      },
+      {
+        id: "radar",
+        part: "ld2410",
+        port: "radar",
+        intervalSeconds: 0.2,
+        faultyAfter: 15,
+        channels: [{ name: "people", output: "entries", decimals: 0, stats: ["sum"] }],
+      },
+      {
+        id: "loop",
+        part: "vehicle-detector",
+        pin: "loop",
+        intervalSeconds: 1,
+        channels: [
+          { name: "vehicles", output: "vehicles", decimals: 0, stats: ["sum"] },
+          { name: "occupancy", output: "occupancy", decimals: 0, stats: ["sum"] },
+        ],
+      },
+      {
+        id: "ble",
+        part: "ble-scan",
+        intervalSeconds: 1,
+        channels: [{ name: "nearby", output: "advertisements", decimals: 0, stats: ["sum"] }],
+      },
     ],
-    uplink: { outboxCapacity: 96, maxInFlight: 4, counterBlock: 32 },
+    uplink: { outboxCapacity: 96, maxInFlight: 4, counterBlock: 32, healthSeconds: 900 },
   };
 }

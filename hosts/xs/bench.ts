@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     const clockIdle = await zeroWork("clock.advance", 0);
     const clock = await measure("clock.advance", intervalMs * SAMPLES_MEASURED);
 
-    await worker.run("node.setup", nodeOptions({ canned: true, sensors: [sensor.id] }));
+    await worker.run("node.setup", nodeOptions({ source: "recorded", sensors: [sensor.id] }));
     await worker.run("node.advance", 2 * WINDOW_MS); // warm-up: two windows sealed
     const idle = await zeroWork("node.advance", 0);
     const measured = await measure<NodeRunStats>("node.advance", intervalMs * SAMPLES_MEASURED);
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   }
 
   // 2. Window close of the full reference node: aggregate, release, encode, seal, enqueue, send.
-  await worker.run("node.setup", nodeOptions({ canned: true }));
+  await worker.run("node.setup", nodeOptions({ source: "recorded" }));
   await worker.run("node.advance", 2 * WINDOW_MS + 294_000); // 1 s before the 3rd boundary (monotonic 895 s)
   const idleNode = await zeroWork("node.advance", 0);
   const close = await measure<NodeRunStats>("node.advance", 2_000);
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   const sealComputrons = (seals.compute - idleSeal.compute) / 100;
 
   // 4. Memory over 30 simulated days, with the simulated parts (not canned).
-  await worker.run("node.setup", nodeOptions({ canned: false }));
+  await worker.run("node.setup", nodeOptions({ source: "simulated" }));
   const dayOne = await worker.run<NodeRunStats>("node.advance", DAY_MS);
   const heapAfterDay1 = await worker.liveSlots();
   const allocateAfterDay1 = dayOne.meter.allocate;
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   const allocateAfterDay30 = last.meter.allocate;
 
   // 5. Wall time of one simulated day of the same node, Node vs XS (context only).
-  const nodeRun = new NodeRun({ device: DEVICE, street: STREET, rootKey: Buffer.from(ROOT_KEY_HEX, "hex"), startWallMs: BOUNDARY_MS + 5_000, canned: false });
+  const nodeRun = new NodeRun({ device: DEVICE, street: STREET, rootKey: Buffer.from(ROOT_KEY_HEX, "hex"), startWallMs: BOUNDARY_MS + 5_000, source: "simulated" });
   const nodeStart = performance.now();
   nodeRun.advance(DAY_MS);
   const nodeDayMs = performance.now() - nodeStart;

@@ -7,8 +7,9 @@ import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig, type NodeConfig } from "../../src/policy/node-config.js";
 import type { Buses, Platform } from "../../src/platform.js";
 import { openSensor } from "../../src/sensors/catalog.js";
-import { RunningStats } from "../../src/aggregate/running-stats.js";
-import { WindowSummaryLayout } from "../../src/aggregate/window-summary.js";
+import { statisticsFor } from "../../src/aggregate/channel-statistics.js";
+import { WindowSummaryLayout, type ReleasedChannel } from "../../src/aggregate/window-summary.js";
+import { IdentifierIntake } from "../../src/privacy/identifier-intake.js";
 import { CborWriter } from "../../src/wire/cbor-writer.js";
 import { writeSenmlPack } from "../../src/wire/senml.js";
 import { ROOT_KEY_STORE_KEY, UplinkSealer } from "../../src/wire/uplink-sealer.js";
@@ -17,7 +18,8 @@ import { nodeTopic } from "../../src/uplink/topics.js";
 import { LoopbackTransport } from "../sim/loopback-transport.js";
 import { MemoryStore } from "../sim/memory-store.js";
 import { SeededRandom } from "../sim/prng.js";
-import { cannedReferenceBoard, simulatedReferenceBoard } from "../sim/reference-board.js";
+import { BusRecorder, ReplayBoard } from "../sim/bus-recording.js";
+import { simulatedReferenceBoard } from "../sim/reference-board.js";
 import { SimClock } from "../sim/sim-clock.js";
 import { streetNodeConfig } from "../sim/street.js";
 
@@ -27,8 +29,14 @@ export interface NodeRunOptions {
   readonly rootKey: Uint8Array;
   /** Wall time at boot. */
   readonly startWallMs: number;
-  /** Replay recorded bus responses instead of simulating the parts (benchmarks). */
-  readonly canned: boolean;
+  /**
+   * Where the buses' answers come from: "simulated" parts (the street, computed as it goes), or a
+   * "recorded" loop of what those parts said during the first `recordMs` of the same node, played
+   * back without simulation cost and without allocation per event (benchmarks, long runs).
+   */
+  readonly source: "simulated" | "recorded";
+  /** Length of the recording for source "recorded" (default 600 s: two windows). */
+  readonly recordMs?: number;
   /** Keep only these sensors of the reference configuration (by id); all when absent. */
   readonly sensors?: readonly string[];
 }
@@ -52,25 +60,23 @@ export class NodeRun {
 
   constructor(options: NodeRunOptions) {
     this.clock = new SimClock({ startWallMs: options.startWallMs });
-    const store = new MemoryStore();
-    store.commit([{ key: ROOT_KEY_STORE_KEY, value: options.rootKey }]);
     const raw = streetNodeConfig(options.device, options.street) as { sensors: Array<{ id: string }> };
     if (options.sensors) raw.sensors = raw.sensors.filter((sensor) => options.sensors!.includes(sensor.id));
     this.config = parseNodeConfig(raw);
-    const buses = options.canned
-      ? cannedReferenceBoard(options.device, options.street, options.startWallMs)
-      : simulatedReferenceBoard(options.device, options.street, this.clock).board;
-    const platform: Platform = {
-      clock: this.clock,
-      timers: this.clock,
-      random: new SeededRandom(`${options.device}/random`),
-      store,
-      transport: this.transport,
-      buses,
-      log: () => {},
-    };
-    this.node = new CivicNode(platform, this.config);
-    this.node.start();
+    let buses: Buses;
+    if (options.source === "recorded") {
+      // Record what the simulated parts say to this very configuration, then loop it.
+      const recordMs = options.recordMs ?? 600_000;
+      const recordingClock = new SimClock({ startWallMs: options.startWallMs });
+      const recorder = new BusRecorder(simulatedReferenceBoard(options.device, options.street, recordingClock, recordingClock).board, recordingClock);
+      const recordingNode = bootNode(this.config, recordingClock, recorder, options.rootKey, new LoopbackTransport(true, false), options.device);
+      recordingClock.advanceBy(recordMs);
+      recordingNode.stop();
+      buses = new ReplayBoard(recorder.finish(recordMs), this.clock);
+    } else {
+      buses = simulatedReferenceBoard(options.device, options.street, this.clock, this.clock).board;
+    }
+    this.node = bootNode(this.config, this.clock, buses, options.rootKey, this.transport, options.device);
   }
 
   advance(ms: number): void {
@@ -89,6 +95,15 @@ export class NodeRun {
       outboxDepth: this.node.outbox.depth,
     };
   }
+}
+
+function bootNode(config: NodeConfig, clock: SimClock, buses: Buses, rootKey: Uint8Array, transport: LoopbackTransport, device: string): CivicNode {
+  const store = new MemoryStore();
+  store.commit([{ key: ROOT_KEY_STORE_KEY, value: rootKey }]);
+  const platform: Platform = { clock, timers: clock, random: new SeededRandom(`${device}/random`), store, transport, buses, log: () => {} };
+  const node = new CivicNode(platform, config);
+  node.start();
+  return node;
 }
 
 /** The virtual clock alone with one repeating no-op timer: the scheduling cost to subtract. */
@@ -121,7 +136,8 @@ export class SealRun {
     this.#sealer = new UplinkSealer(store, device, config.uplink.counterBlock, 4096);
     this.#sealer.boot();
     this.#aad = utf8Encode(nodeTopic(street, device, "summary"));
-    this.plaintext = referenceSummaryPlaintext(config, cannedReferenceBoard(device, street, 0));
+    const clock = new SimClock({ startWallMs: 0 });
+    this.plaintext = referenceSummaryPlaintext(config, simulatedReferenceBoard(device, street, clock, clock).board);
   }
 
   seal(): void {
@@ -129,22 +145,24 @@ export class SealRun {
   }
 }
 
-/** A typical summary plaintext of `config`: every channel with 30 readings of plausible values. */
+/** A typical summary plaintext of `config`: every channel with a window's worth of plausible values. */
 export function referenceSummaryPlaintext(config: NodeConfig, buses: Buses): Uint8Array {
-  const released = config.sensors.flatMap((sensor, s) => {
-    const driver = openSensor(sensor, buses, new SimClock({ startWallMs: 0 }), `sensors[${s}]`);
-    const units = sensor.channels.map((channel) => driver.outputs.find((output) => output.quantity === channel.output)!.unit);
+  const clock = new SimClock({ startWallMs: 0 });
+  const released: ReleasedChannel[] = config.sensors.flatMap((sensor, s) => {
+    const driver = openSensor(sensor, { buses, clock, identifiers: new IdentifierIntake() }, `sensors[${s}]`);
+    const channels = sensor.channels.map((channel) => ({ config: channel, output: driver.outputs.find((o) => o.quantity === channel.output)! }));
     driver.close();
-    return sensor.channels.map((channel, c) => ({ config: channel, unit: units[c]! }));
+    return channels;
   });
-  const channels = released.map((r) => r.config);
-  const layout = new WindowSummaryLayout(released);
-  const stats = channels.map((_, c) => {
-    const running = new RunningStats();
-    for (let i = 0; i < 30; i++) running.add(10 + c * 20 + Math.sin(i) * 3.3);
-    return running;
+  const statistics = released.map(({ output }) => {
+    const stats = statisticsFor(output);
+    for (let i = 0; i < 30; i++) {
+      const span = Math.min(output.max, output.min + 1000) - output.min;
+      stats.add(output.kind === "level" ? output.min + span * (0.3 + 0.05 * Math.sin(i)) : i % 3);
+    }
+    return stats;
   });
-  const writer = new CborWriter(2048);
-  writeSenmlPack(writer, `${config.device}/`, 1_800_000_000, layout.records(config.windowSeconds, stats));
+  const writer = new CborWriter(3072);
+  writeSenmlPack(writer, `${config.device}/`, 1_800_000_000, new WindowSummaryLayout(released).records(config.windowSeconds, statistics));
   return writer.written().slice();
 }

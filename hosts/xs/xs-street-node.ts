@@ -15,6 +15,8 @@ export interface XsStreetNodeOptions {
   /** The node's configuration as JSON (validated inside XS by the firmware itself). */
   readonly configJson: string;
   readonly startWallMs: number;
+  /** Mean simulated hours between fault episodes per part, 0 for none. */
+  readonly faultHours: number;
   readonly bundle: string;
   readonly store: KeyValueStore;
   readonly random: Random;
@@ -42,7 +44,7 @@ export class XsStreetNode {
   static async start(options: XsStreetNodeOptions): Promise<XsStreetNode> {
     const node = new XsStreetNode(options);
     await node.#worker.evaluate(options.bundle);
-    await node.#command(["boot", options.configJson, options.street, options.startWallMs]);
+    await node.#command(["boot", options.configJson, options.street, options.startWallMs, options.faultHours]);
     options.transport.onConnectionChange((connected) => void node.#command(["connection", connected]).catch((e) => node.#report(e)));
     if (options.transport.connected) await node.#command(["connection", true]);
     return node;

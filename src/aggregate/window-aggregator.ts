@@ -1,19 +1,19 @@
 /**
  * The statistics of every channel over the current wall-clock window, in fixed memory: one
- * RunningStats per channel, reset when the window closes. No reading is stored.
+ * ChannelStatistics per channel, reset when the window closes. No reading is stored.
  */
-import { RunningStats } from "./running-stats.js";
+import type { ChannelStatistics } from "./channel-statistics.js";
 import { windowStartFor } from "./window-clock.js";
 
 export class WindowAggregator {
   readonly windowMs: number;
-  readonly channels: readonly RunningStats[];
+  readonly channels: readonly ChannelStatistics[];
   /** Start of the open window (Unix ms). */
   startMs = 0;
 
-  constructor(channelCount: number, windowSeconds: number) {
+  constructor(channels: readonly ChannelStatistics[], windowSeconds: number) {
     this.windowMs = windowSeconds * 1000;
-    this.channels = Array.from({ length: channelCount }, () => new RunningStats());
+    this.channels = channels;
   }
 
   get endMs(): number {

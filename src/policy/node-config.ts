@@ -3,17 +3,35 @@
  * manifest's config on the device, a file or the built-in street in the simulator) and is validated
  * here once, at boot, with errors that name the offending key, e.g.
  *   sensors[0].channels[1].decimals: must be an integer from 0 to 6
+ * What depends on a part's outputs (which statistics fit an output) is checked when the driver is
+ * opened (src/sensors/catalog.ts), with the same kind of message.
  */
 import { isDayAlignedWindow } from "../aggregate/window-clock.js";
 import { isValidId } from "../uplink/topics.js";
 
-/** Statistics a channel can release for a window. */
-export type StatName = "count" | "mean" | "min" | "max";
-export const STAT_NAMES: readonly StatName[] = ["count", "mean", "min", "max"];
+/**
+ * Statistics a channel can release for a window:
+ * - of levels: count, mean, min, max; of decibel levels, count, min, max and instead of a mean the
+ *   energy average `leq` and the levels exceeded 10, 50 and 90 % of the time (`l10`, `l50`, `l90`);
+ * - of counts and durations: their `sum` over the window.
+ */
+export type StatName = "count" | "mean" | "min" | "max" | "leq" | "l10" | "l50" | "l90" | "sum";
+export const STAT_NAMES: readonly StatName[] = ["count", "mean", "min", "max", "leq", "l10", "l50", "l90", "sum"];
 
 /** Parts the firmware has drivers for. */
-export type PartName = "sht4x";
-export const PART_NAMES: readonly PartName[] = ["sht4x"];
+export type PartName = "sht4x" | "scd4x" | "pms5003" | "sound-level-meter" | "ld2410" | "vehicle-detector" | "ble-scan";
+export const PART_NAMES: readonly PartName[] = ["sht4x", "scd4x", "pms5003", "sound-level-meter", "ld2410", "vehicle-detector", "ble-scan"];
+
+/** One step of a channel's filter chain, applied in order to each value before it enters the window. */
+export type FilterConfig =
+  /** value * slope + offset (a linear calibration). */
+  | { readonly calibrate: { readonly slope: number; readonly offset: number } }
+  /** The median of the last N values (outlier rejection), N odd, 3..15. */
+  | { readonly median: number }
+  /** Values limited to [min, max]; a bound left out is the part's physical limit. */
+  | { readonly clamp: { readonly min?: number; readonly max?: number } }
+  /** At most one value per this many seconds; the others are dropped. */
+  | { readonly throttle: number };
 
 export interface ChannelConfig {
   /** Name on the wire, e.g. "temperature" (records are "<name>/<stat>"). */
@@ -23,27 +41,40 @@ export interface ChannelConfig {
   /** Released values are rounded to this many decimals (coarsening). */
   readonly decimals: number;
   readonly stats: readonly StatName[];
+  readonly filters: readonly FilterConfig[];
 }
 
-export interface SensorConfig {
+/** Where a part is connected on the board (docs/board.md); which fields apply depends on its bus. */
+export interface BusConfig {
+  /** I2C bus name and 7-bit address. */
+  readonly bus?: string;
+  readonly address?: number;
+  /** UART name. */
+  readonly port?: string;
+  /** Analog or digital pin name. */
+  readonly pin?: string;
+}
+
+export interface SensorConfig extends BusConfig {
   readonly id: string;
   readonly part: PartName;
-  /** Board bus name (docs/board.md) and 7-bit I2C address. */
-  readonly bus: string;
-  readonly address: number;
   readonly intervalSeconds: number;
   /** Consecutive failed readings after which the part is reported faulty. */
   readonly faultyAfter: number;
+  /** Part-specific settings, checked by the driver (e.g. a calibration curve). */
+  readonly settings: Readonly<Record<string, unknown>>;
   readonly channels: readonly ChannelConfig[];
 }
 
 export interface UplinkConfig {
-  /** Sealed summaries kept while offline; the oldest is dropped (and counted) beyond this. */
+  /** Sealed messages kept while offline; the oldest is dropped (and counted) beyond this. */
   readonly outboxCapacity: number;
   /** QoS 1 messages awaiting PUBACK at once. */
   readonly maxInFlight: number;
   /** Counter values reserved per store write (see SealCounter). */
   readonly counterBlock: number;
+  /** A health report every this many seconds, at window ends; a multiple of the window. */
+  readonly healthSeconds: number;
 }
 
 export interface NodeConfig {
@@ -62,13 +93,26 @@ export class ConfigError extends Error {
 export const CONFIG_LIMITS = {
   sensors: 16,
   channelsPerSensor: 8,
+  filtersPerChannel: 6,
   outboxCapacity: 256,
   maxInFlight: 16,
 } as const;
 
+/** Which bus fields each part takes. */
+const PART_BUS: Record<PartName, "i2c" | "serial" | "pin" | "radio"> = {
+  sht4x: "i2c",
+  scd4x: "i2c",
+  pms5003: "serial",
+  "sound-level-meter": "pin",
+  ld2410: "serial",
+  "vehicle-detector": "pin",
+  "ble-scan": "radio",
+};
+
 /** Validates `raw` and fills defaults; throws ConfigError naming the first offending key. */
 export function parseNodeConfig(raw: unknown): NodeConfig {
   const root = object(raw, "config");
+  rejectUnknown(root, ["zone", "device", "windowSeconds", "sensors", "uplink"], "config");
   const zone = id(root.zone, "zone");
   const device = id(root.device, "device");
   const windowSeconds = integer(root.windowSeconds ?? 300, "windowSeconds", 60, 86400);
@@ -86,45 +130,95 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     });
   });
   const uplinkRaw = object(root.uplink ?? {}, "uplink");
+  rejectUnknown(uplinkRaw, ["outboxCapacity", "maxInFlight", "counterBlock", "healthSeconds"], "uplink");
+  const healthSeconds = integer(uplinkRaw.healthSeconds ?? Math.max(900, windowSeconds), "uplink.healthSeconds", windowSeconds, 86400);
+  if (healthSeconds % windowSeconds !== 0) throw new ConfigError("uplink.healthSeconds: must be a multiple of windowSeconds");
   const uplink: UplinkConfig = {
     outboxCapacity: integer(uplinkRaw.outboxCapacity ?? 96, "uplink.outboxCapacity", 1, CONFIG_LIMITS.outboxCapacity),
     maxInFlight: integer(uplinkRaw.maxInFlight ?? 4, "uplink.maxInFlight", 1, CONFIG_LIMITS.maxInFlight),
     counterBlock: integer(uplinkRaw.counterBlock ?? 32, "uplink.counterBlock", 1, 65536),
+    healthSeconds,
   };
-  rejectUnknown(root, ["zone", "device", "windowSeconds", "sensors", "uplink"], "config");
-  rejectUnknown(uplinkRaw, ["outboxCapacity", "maxInFlight", "counterBlock"], "uplink");
   return { zone, device, windowSeconds, sensors, uplink };
 }
 
 function parseSensor(raw: unknown, path: string, windowSeconds: number): SensorConfig {
   const sensor = object(raw, path);
+  rejectUnknown(sensor, ["id", "part", "bus", "address", "port", "pin", "intervalSeconds", "faultyAfter", "settings", "channels"], path);
   const part = oneOf(sensor.part, `${path}.part`, PART_NAMES);
   const channelsRaw = array(sensor.channels, `${path}.channels`, 1, CONFIG_LIMITS.channelsPerSensor);
-  const intervalSeconds = number(sensor.intervalSeconds ?? 10, `${path}.intervalSeconds`, 0.1, windowSeconds);
-  rejectUnknown(sensor, ["id", "part", "bus", "address", "intervalSeconds", "faultyAfter", "channels"], path);
+  const bus: BusConfig = {};
+  switch (PART_BUS[part]) {
+    case "i2c":
+      Object.assign(bus, { bus: id(sensor.bus, `${path}.bus`), ...(sensor.address === undefined ? {} : { address: integer(sensor.address, `${path}.address`, 0x08, 0x77) }) });
+      break;
+    case "serial":
+      Object.assign(bus, { port: id(sensor.port, `${path}.port`) });
+      break;
+    case "pin":
+      Object.assign(bus, { pin: id(sensor.pin, `${path}.pin`) });
+      break;
+    case "radio":
+      break;
+  }
+  for (const key of ["bus", "address", "port", "pin"] as const) {
+    if (sensor[key] !== undefined && (bus as Record<string, unknown>)[key] === undefined) throw new ConfigError(`${path}.${key}: ${part} is not connected by "${key}"`);
+  }
   return {
     id: id(sensor.id, `${path}.id`),
     part,
-    bus: id(sensor.bus, `${path}.bus`),
-    address: integer(sensor.address, `${path}.address`, 0x08, 0x77),
-    intervalSeconds,
+    ...bus,
+    intervalSeconds: number(sensor.intervalSeconds ?? 10, `${path}.intervalSeconds`, 0.05, windowSeconds),
     faultyAfter: integer(sensor.faultyAfter ?? 5, `${path}.faultyAfter`, 1, 1000),
+    settings: object(sensor.settings ?? {}, `${path}.settings`),
     channels: channelsRaw.map((entry, j) => parseChannel(entry, `${path}.channels[${j}]`)),
   };
 }
 
 function parseChannel(raw: unknown, path: string): ChannelConfig {
   const channel = object(raw, path);
+  rejectUnknown(channel, ["name", "output", "decimals", "stats", "filters"], path);
   const statsRaw = array(channel.stats ?? ["count", "mean", "min", "max"], `${path}.stats`, 1, STAT_NAMES.length);
   const stats = statsRaw.map((stat, k) => oneOf(stat, `${path}.stats[${k}]`, STAT_NAMES));
   if (new Set(stats).size !== stats.length) throw new ConfigError(`${path}.stats: a statistic is listed twice`);
-  rejectUnknown(channel, ["name", "output", "decimals", "stats"], path);
+  const filtersRaw = array(channel.filters ?? [], `${path}.filters`, 0, CONFIG_LIMITS.filtersPerChannel);
   return {
-    name: id(channel.name, `${path}.name`),
+    name: channelName(channel.name, `${path}.name`),
     output: text(channel.output, `${path}.output`),
     decimals: integer(channel.decimals ?? 2, `${path}.decimals`, 0, 6),
     stats,
+    filters: filtersRaw.map((entry, k) => parseFilter(entry, `${path}.filters[${k}]`)),
   };
+}
+
+function parseFilter(raw: unknown, path: string): FilterConfig {
+  const filter = object(raw, path);
+  const keys = Object.keys(filter);
+  if (keys.length !== 1) throw new ConfigError(`${path}: must have exactly one of calibrate, median, clamp, throttle`);
+  switch (keys[0]) {
+    case "calibrate": {
+      const c = object(filter.calibrate, `${path}.calibrate`);
+      rejectUnknown(c, ["slope", "offset"], `${path}.calibrate`);
+      return { calibrate: { slope: number(c.slope ?? 1, `${path}.calibrate.slope`, -1e6, 1e6), offset: number(c.offset ?? 0, `${path}.calibrate.offset`, -1e6, 1e6) } };
+    }
+    case "median": {
+      const size = integer(filter.median, `${path}.median`, 3, 15);
+      if (size % 2 === 0) throw new ConfigError(`${path}.median: must be odd, so that the median is one of the values`);
+      return { median: size };
+    }
+    case "clamp": {
+      const c = object(filter.clamp, `${path}.clamp`);
+      rejectUnknown(c, ["min", "max"], `${path}.clamp`);
+      const min = c.min === undefined ? undefined : number(c.min, `${path}.clamp.min`, -1e9, 1e9);
+      const max = c.max === undefined ? undefined : number(c.max, `${path}.clamp.max`, -1e9, 1e9);
+      if (min !== undefined && max !== undefined && min > max) throw new ConfigError(`${path}.clamp: min is above max`);
+      return { clamp: { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) } };
+    }
+    case "throttle":
+      return { throttle: number(filter.throttle, `${path}.throttle`, 0.05, 86400) };
+    default:
+      throw new ConfigError(`${path}.${keys[0]}: unknown filter (calibrate, median, clamp, throttle)`);
+  }
 }
 
 function object(value: unknown, path: string): Record<string, unknown> {
@@ -148,6 +242,12 @@ function id(value: unknown, path: string): string {
   return value;
 }
 
+/** Channel names become SenML record names ("<name>/<stat>"): lower case, digits, "_" and "-". */
+function channelName(value: unknown, path: string): string {
+  if (typeof value !== "string" || !/^[a-z][a-z0-9_-]{0,31}$/.test(value)) throw new ConfigError(`${path}: must be 1-32 characters of a-z, 0-9, "_" and "-", starting with a letter`);
+  return value;
+}
+
 function number(value: unknown, path: string, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) throw new ConfigError(`${path}: must be a number from ${min} to ${max}`);
   return value;
@@ -165,6 +265,6 @@ function oneOf<T extends string>(value: unknown, path: string, allowed: readonly
 
 function rejectUnknown(value: Record<string, unknown>, known: readonly string[], path: string): void {
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new ConfigError(`${path}.${key}: unknown key`);
+    if (!known.includes(key)) throw new ConfigError(`${path === "config" ? "" : `${path}.`}${key}: unknown key`);
   }
 }

@@ -10,35 +10,52 @@ import { simulatedReferenceBoard } from "../../hosts/sim/reference-board.js";
 import { SimClock } from "../../hosts/sim/sim-clock.js";
 import { streetNodeConfig } from "../../hosts/sim/street.js";
 import { Keyring } from "../../hosts/collector/keyring.js";
-import { SummaryOpener } from "../../hosts/collector/summary-opener.js";
+import { MessageOpener } from "../../hosts/collector/message-opener.js";
 
 const START = Date.UTC(2026, 6, 15, 6, 0, 0); // a July morning, on a window boundary
 const ROOT = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
 
-function simulatedNode(device = "street-01", options: { store?: MemoryStore; transport?: LoopbackTransport; clock?: SimClock } = {}) {
+function simulatedNode(device = "street-01", options: { store?: MemoryStore; transport?: LoopbackTransport; clock?: SimClock; canaries?: Uint8Array[] } = {}) {
   const clock = options.clock ?? new SimClock({ startWallMs: START });
   const store = options.store ?? new MemoryStore();
   if (!store.get(ROOT_KEY_STORE_KEY)) store.commit([{ key: ROOT_KEY_STORE_KEY, value: ROOT }]);
   const transport = options.transport ?? new LoopbackTransport();
-  const { board, parts } = simulatedReferenceBoard(device, "demo-street", clock);
+  const { board, parts } = simulatedReferenceBoard(device, "demo-street", clock, clock, options.canaries ? { canaries: options.canaries } : {});
   const platform: Platform = { clock, timers: clock, random: new SeededRandom(device), store, transport, buses: board, log: () => {} };
   const node = new CivicNode(platform, parseNodeConfig(streetNodeConfig(device)));
   const keyring = new Keyring();
   keyring.add(device, "demo-street", ROOT);
-  return { clock, store, transport, parts, node, opener: new SummaryOpener(keyring) };
+  const opener = new MessageOpener(keyring);
+  /** The decoded summaries published so far (health reports left out). */
+  const summaries = () =>
+    transport.published
+      .filter((m) => m.topic.endsWith("/summary"))
+      .map((m) => {
+        const result = opener.open(m.topic, m.payload);
+        if (!result.ok || result.kind !== "summary") throw new Error(result.ok ? result.kind : result.cause);
+        return result.summary;
+      });
+  const healthReports = () =>
+    transport.published
+      .filter((m) => m.topic.endsWith("/health"))
+      .map((m) => {
+        const result = opener.open(m.topic, m.payload);
+        if (!result.ok || result.kind !== "health") throw new Error(result.ok ? result.kind : result.cause);
+        return result.health;
+      });
+  return { clock, store, transport, parts, node, opener, summaries, healthReports };
 }
 
 describe("CivicNode in a simulated street", () => {
   it("seals one summary per wall-clock window with the statistics of the part's readings", () => {
-    const { clock, transport, parts, node, opener } = simulatedNode();
+    const { clock, transport, parts, node, summaries: decode } = simulatedNode();
     node.start();
     clock.advanceBy(3 * 300_000 + 1);
-    expect(transport.published.map((m) => m.topic)).toEqual(Array(3).fill("civicnode/demo-street/street-01/summary"));
-    const summaries = transport.published.map((m) => {
-      const result = opener.open(m.topic, m.payload);
-      if (!result.ok) throw new Error(result.cause);
-      return result.summary;
-    });
+    expect(transport.published.map((m) => m.topic)).toEqual([
+      ...Array(3).fill("civicnode/demo-street/street-01/summary"),
+      "civicnode/demo-street/street-01/health", // 06:15 is a quarter hour: the health report follows the summary
+    ]);
+    const summaries = decode();
     expect(summaries.map((s) => s.windowStart)).toEqual([0, 1, 2].map((i) => (START + i * 300_000) / 1000));
     expect(summaries.map((s) => s.counter)).toEqual([0, 1, 2]);
     // A sample every 10 s, the first 10 s after boot: 29 in the first window, 30 in each one after.
@@ -65,16 +82,19 @@ describe("CivicNode in a simulated street", () => {
   });
 
   it("reports a channel as missing, not faked, when its part is unplugged for a whole window", () => {
-    const { clock, transport, parts, node, opener } = simulatedNode();
+    const { clock, parts, node, summaries } = simulatedNode();
     node.start();
     clock.advanceBy(300_000 - 1);
     parts.sht4x.injectFault("unplugged"); // just before the second window [300 s, 600 s)
     clock.advanceBy(300_000 + 2);
     parts.sht4x.clearFaults();
     clock.advanceBy(300_000);
-    const [, dark, back] = transport.published.map((m) => opener.open(m.topic, m.payload));
-    expect(dark!.ok && dark!.summary.channels).toEqual({ temperature: { status: "missing" }, humidity: { status: "missing" } });
-    expect(back!.ok && back!.summary.channels.temperature!.count).toBeGreaterThan(25);
+    const [, dark, back] = summaries();
+    expect(dark!.channels.temperature).toEqual({ status: "missing" });
+    expect(dark!.channels.humidity).toEqual({ status: "missing" });
+    expect(dark!.channels.co2!.count).toBeGreaterThan(50); // the other parts kept working
+    expect(dark!.channels.noise!.count).toBeGreaterThan(2000);
+    expect(back!.channels.temperature!.count).toBeGreaterThan(25);
     expect(node.sensors[0]!.health.faultEpisodes).toBe(1);
     expect(node.sensors[0]!.health.faulty).toBe(false);
   });
@@ -85,9 +105,9 @@ describe("CivicNode in a simulated street", () => {
     node.start();
     clock.advanceBy(4 * 300_000 + 1);
     expect(transport.published).toHaveLength(0);
-    expect(node.outbox.depth).toBe(4);
+    expect(node.outbox.depth).toBe(5); // 4 summaries and the 06:15 health report
     transport.setConnected(true);
-    expect(transport.published).toHaveLength(4);
+    expect(transport.published.map((m) => m.topic.split("/")[3])).toEqual(["summary", "summary", "summary", "health", "summary"]);
     expect(node.outbox.depth).toBe(0);
   });
 
@@ -105,16 +125,16 @@ describe("CivicNode in a simulated street", () => {
     const counters = transport.published.map((m) => {
       const r = second.opener.open(m.topic, m.payload);
       if (!r.ok) throw new Error(r.cause);
-      return r.summary.counter;
+      return r.kind === "summary" ? r.summary.counter : r.health.counter;
     });
-    expect(counters).toHaveLength(4);
-    expect(new Set(counters).size).toBe(4);
+    expect(counters).toHaveLength(5); // 4 summaries and a health report share the counter
+    expect(new Set(counters).size).toBe(5);
     expect(counters[2]!).toBeGreaterThanOrEqual(32); // resumed above the reserved block
   });
 
   it("refuses to start without a provisioned root key", () => {
     const clock = new SimClock({ startWallMs: START });
-    const { board } = simulatedReferenceBoard("street-09", "demo-street", clock);
+    const { board } = simulatedReferenceBoard("street-09", "demo-street", clock, clock);
     const platform: Platform = {
       clock,
       timers: clock,
@@ -126,6 +146,68 @@ describe("CivicNode in a simulated street", () => {
     };
     const node = new CivicNode(platform, parseNodeConfig(streetNodeConfig("street-09")));
     expect(() => node.start()).toThrow(NotProvisionedError);
+  });
+
+  it("releases every channel of the reference node with values that fit the street", () => {
+    const { clock, node, summaries, parts } = simulatedNode("street-05");
+    node.start();
+    clock.advanceBy(12 * 300_000 + 1); // 06:00 to 07:00 on a Wednesday in July
+    const window = summaries()[11]!;
+    const c = window.channels;
+    expect(Object.keys(c).sort()).toEqual(["co2", "humidity", "nearby", "noise", "occupancy", "people", "pm10", "pm1", "pm2_5", "temperature", "vehicles"].sort());
+    expect(c.co2!.mean!).toBeGreaterThan(380);
+    expect(c.co2!.mean!).toBeLessThan(600);
+    expect(c.co2!.unit).toBe("ppm");
+    expect(c.pm2_5!.mean!).toBeGreaterThan(0);
+    expect(c.pm10!.mean!).toBeGreaterThanOrEqual(c.pm2_5!.mean! - 3);
+    expect(c.pm2_5!.unit).toBe("ug/m3");
+    expect(c.noise!.unit).toBe("dB");
+    expect(c.noise!.l10!).toBeGreaterThanOrEqual(c.noise!.l90!);
+    expect(c.noise!.leq!).toBeGreaterThanOrEqual(c.noise!.l90!);
+    expect(c.noise!.mean).toBeUndefined(); // never an arithmetic mean of decibels
+    expect(c.noise!.count).toBe(2400); // 8 readings a second
+    // the counts come from the street the parts simulate
+    let vehicles = 0;
+    parts.activity.vehiclesBetween(START + 11 * 300_000, START + 12 * 300_000, () => vehicles++);
+    expect(c.vehicles!.sum!).toBeGreaterThan(vehicles * 0.8);
+    expect(c.vehicles!.sum!).toBeLessThanOrEqual(vehicles + 2);
+    expect(c.occupancy!.unit).toBe("s");
+    expect(c.people!.sum!).toBeGreaterThanOrEqual(0);
+    expect(c.nearby!.sum!).toBeGreaterThan(0);
+  });
+
+  it("reports every sensor's health every quarter hour, faults and drop causes included", () => {
+    const { clock, node, parts, healthReports } = simulatedNode();
+    node.start();
+    clock.advanceBy(2 * 300_000);
+    parts.pms5003.injectFault("checksum", { count: 3 });
+    parts.radar.injectFault("unplugged");
+    clock.advanceBy(300_000 + 1);
+    const [report] = healthReports();
+    expect(report!.time).toBe(START / 1000 + 900);
+    expect(report!.node.uptime).toBe(900);
+    expect(Object.keys(report!.sensors)).toEqual(["climate", "air", "pm", "sound", "radar", "loop", "ble"]);
+    expect(report!.sensors.radar!.status).toBe("faulty");
+    expect(report!.sensors.radar!.drops.bus).toBeGreaterThan(0);
+    expect(report!.sensors.pm!.drops.checksum).toBe(3);
+    expect(report!.sensors.climate).toMatchObject({ status: "ok", faults: 0 });
+    expect(report!.sensors.climate!.readings).toBe(89);
+  });
+
+  it("never lets a BLE address out: canary addresses appear in no published byte", () => {
+    const canary = Uint8Array.of(0xca, 0x4a, 0x12, 0x34, 0x56, 0x78);
+    const { clock, transport, node, summaries } = simulatedNode("street-02", { canaries: [canary] });
+    node.start();
+    clock.advanceBy(4 * 300_000 + 1);
+    expect(node.identifiers.sightings.public).toBeGreaterThan(100); // the canary was seen, often
+    const decoded = summaries();
+    expect(decoded[0]!.channels.nearby!.sum!).toBeGreaterThan(0);
+    const hex = Buffer.from(canary).toString("hex");
+    for (const message of transport.published) {
+      expect(Buffer.from(message.payload).toString("hex")).not.toContain(hex);
+    }
+    // and the decrypted summaries do not carry it either
+    for (const summary of decoded) expect(JSON.stringify(summary)).not.toContain(hex);
   });
 
   it("keeps the root key out of everything it publishes", () => {

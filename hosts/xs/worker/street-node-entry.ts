@@ -4,7 +4,7 @@
  * store, randomness, MQTT and log bridged to the Node host.
  *
  * Commands from the host (CBOR arrays, see bridge-codec.ts):
- *   ["boot", configJson, street, startWallMs]   build and start the node
+ *   ["boot", configJson, street, startWallMs, faultHours]   build and start the node
  *   ["advance", monotonicMs]                    run every timer due up to that time
  *   ["settled", id, delivered]                  a publish was acknowledged or lost
  *   ["connection", connected]
@@ -15,6 +15,7 @@
 import { CivicNode } from "../../../src/node.js";
 import { parseNodeConfig } from "../../../src/policy/node-config.js";
 import type { Platform } from "../../../src/platform.js";
+import { FaultPlan } from "../../sim/fault-plan.js";
 import { simulatedReferenceBoard } from "../../sim/reference-board.js";
 import { SimClock } from "../../sim/sim-clock.js";
 import { decodeBridge, encodeBridge, toArrayBuffer, type BridgeValue } from "../bridge-codec.js";
@@ -22,6 +23,7 @@ import { BridgedRandom, BridgedStore, BridgedTransport, bridgedLog } from "./bri
 
 class StreetNodeWorker {
   #node: CivicNode | undefined;
+  #faults: FaultPlan | undefined;
   #clock: SimClock | undefined;
   readonly #transport = new BridgedTransport();
 
@@ -29,7 +31,7 @@ class StreetNodeWorker {
     const [op] = message;
     switch (op) {
       case "boot":
-        this.#boot(String(message[1]), String(message[2]), Number(message[3]));
+        this.#boot(String(message[1]), String(message[2]), Number(message[3]), Number(message[4] ?? 0));
         break;
       case "advance":
         this.#clock?.advanceTo(Number(message[1]));
@@ -44,6 +46,7 @@ class StreetNodeWorker {
         this.#transport.deliver(String(message[1]), String(message[2]), message[3] as Uint8Array);
         break;
       case "stop":
+        this.#faults?.stop();
         this.#node?.stop();
         break;
       default:
@@ -53,11 +56,18 @@ class StreetNodeWorker {
     return ["ok", node?.stats.windowsClosed ?? 0, node?.outbox.depth ?? 0, node?.stats.summariesSealed ?? 0, this.#clock?.monotonicMs() ?? 0];
   }
 
-  #boot(configJson: string, street: string, startWallMs: number): void {
+  #boot(configJson: string, street: string, startWallMs: number, faultHours: number): void {
     const config = parseNodeConfig(JSON.parse(configJson));
     const clock = new SimClock({ startWallMs });
     const log = bridgedLog();
-    const { board } = simulatedReferenceBoard(config.device, street, clock);
+    const { board, parts } = simulatedReferenceBoard(config.device, street, clock, clock);
+    if (faultHours > 0) {
+      this.#faults = new FaultPlan(parts, clock, {
+        seed: `${config.device}/faults`,
+        meanHoursBetween: faultHours,
+        onEpisode: (sensor, kind, started) => log("info", started ? "fault-injected" : "fault-cleared", { device: config.device, sensor, kind }),
+      });
+    }
     const platform: Platform = {
       clock,
       timers: clock,

@@ -19,6 +19,7 @@ describe("npm start (the built simulator)", () => {
     [["--broker", "http://example.org"], "--broker"],
     [["--frobnicate"], "frobnicate"],
     [["--engine", "v8"], "--engine"],
+    [["--faults", "often"], "--faults"],
   ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
     const run = await runSimulator(args);
     expect(run.code).toBe(2);
@@ -33,7 +34,7 @@ describe("npm start (the built simulator)", () => {
       expect(run.stderr).toBe("");
       expect(run.code).toBe(0);
       for (const device of ["street-01", "street-02", "street-03"]) {
-        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+temperature -?\\d+\\.\\d °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
+        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+T -?\\d+(\\.\\d)? °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
       }
       expect(run.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
       const keyringPath = join(state, "keyring.json");
@@ -68,10 +69,26 @@ describe("npm start (the built simulator)", () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toContain("cores in the XS engine");
       for (const device of ["street-01", "street-02", "street-03"]) {
-        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+temperature -?\\d+\\.\\d °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
+        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+T -?\\d+(\\.\\d)? °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
       }
       expect(run.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
       expect(readFileSync(join(state, "simulator.log"), "utf8")).toContain('"event":"node-boot"');
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("injects faults on request and shows them in the health view and health.jsonl", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-cli-faults-"));
+    try {
+      const run = await runSimulator(["--nodes", "2", "--speed", "600", "--windows", "7", "--faults", "0.1", "--state", state]);
+      expect(run.code).toBe(0);
+      const reports = readFileSync(join(state, "health.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(reports.length).toBeGreaterThanOrEqual(2);
+      const drops = reports.flatMap((r) => Object.values<{ drops: Record<string, number> }>(r.sensors).flatMap((s) => Object.entries(s.drops)));
+      expect(drops.filter(([cause, n]) => cause !== "not-ready" && n > 0).length).toBeGreaterThan(0);
+      expect(run.stdout).toMatch(/health: .*(FAULTY|\+\d+)/);
+      expect(readFileSync(join(state, "simulator.log"), "utf8")).toContain('"event":"fault-injected"');
     } finally {
       rmSync(state, { recursive: true, force: true });
     }

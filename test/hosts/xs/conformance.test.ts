@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { runReferenceScenario, type ScenarioResult } from "../../../hosts/sim/reference-scenario.js";
 import { Keyring } from "../../../hosts/collector/keyring.js";
-import { SummaryOpener } from "../../../hosts/collector/summary-opener.js";
+import { MessageOpener } from "../../../hosts/collector/message-opener.js";
 import { xsnapWorkerPath } from "../../../hosts/xs/xsnap-worker.js";
 import { startScenarioWorker, type ScenarioWorker } from "../../support/xs-scenario-worker.js";
 
@@ -36,20 +36,25 @@ describe("conformance: Node and XS seal the same bytes", () => {
   it("is a scenario worth comparing: faults, an offline window, a missing channel, a reboot", () => {
     const keyring = new Keyring();
     keyring.add(OPTIONS.device, OPTIONS.street, Buffer.from(ROOT_HEX, "hex"));
-    const opener = new SummaryOpener(keyring);
-    const summaries = onNode.messages.map((m) => {
+    const opener = new MessageOpener(keyring);
+    const opened = onNode.messages.map((m) => {
       const result = opener.open(m.topic, Buffer.from(m.payloadHex, "hex"));
       if (!result.ok) throw new Error(result.cause);
-      return result.summary;
+      return result;
     });
+    const summaries = opened.flatMap((r) => (r.kind === "summary" ? [r.summary] : []));
+    const health = opened.flatMap((r) => (r.kind === "health" ? [r.health] : []));
     expect(summaries.length).toBe(8);
+    expect(health.length).toBe(2); // at 15 and 30 minutes
+    expect(health[1]!.sensors.climate!.drops.checksum).toBe(2);
     expect(onNode.windowsClosed).toBe(8);
     expect(onNode.drops.checksum).toBe(2);
     expect(onNode.drops.bus).toBeGreaterThanOrEqual(30);
     expect(summaries.filter((s) => s.channels.temperature?.status === "missing")).toHaveLength(1);
-    const counters = summaries.map((s) => s.counter);
-    expect(counters.slice(0, 6)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(counters[6]).toBe(32); // after the reboot: above the reserved block, never reused
+    const counters = opened.map((r) => (r.kind === "summary" ? r.summary.counter : r.health.counter));
+    expect(counters.slice(0, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(counters[8]).toBe(32); // after the reboot: above the reserved block, never reused
+    expect(summaries.every((s) => Object.keys(s.channels).length === 11)).toBe(true);
     const starts = summaries.map((s) => s.windowStart);
     expect(new Set(starts).size).toBe(starts.length);
     expect(onNode.storeKeys).toEqual(["key.root", "seal.ctr"]);

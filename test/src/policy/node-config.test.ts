@@ -3,7 +3,9 @@ import { ConfigError, parseNodeConfig } from "../../../src/policy/node-config.js
 import { streetNodeConfig } from "../../../hosts/sim/street.js";
 import { openSensor } from "../../../src/sensors/catalog.js";
 import { SimBoard } from "../../../hosts/sim/sim-board.js";
+import { simulatedReferenceBoard } from "../../../hosts/sim/reference-board.js";
 import { SimClock } from "../../../hosts/sim/sim-clock.js";
+import { IdentifierIntake } from "../../../src/privacy/identifier-intake.js";
 
 function withChange(change: (config: any) => void): unknown {
   const config = structuredClone(streetNodeConfig("street-01"));
@@ -17,7 +19,8 @@ describe("node configuration", () => {
     expect(config.windowSeconds).toBe(300);
     expect(config.sensors[0]!.intervalSeconds).toBe(10);
     expect(config.sensors[0]!.channels[0]!.stats).toEqual(["count", "mean", "min", "max"]);
-    expect(config.uplink).toEqual({ outboxCapacity: 96, maxInFlight: 4, counterBlock: 32 });
+    expect(config.uplink).toEqual({ outboxCapacity: 96, maxInFlight: 4, counterBlock: 32, healthSeconds: 900 });
+    expect(config.sensors[0]!.channels[0]!.filters).toEqual([]);
     expect(parseNodeConfig(streetNodeConfig("street-01")).device).toBe("street-01");
   });
 
@@ -35,6 +38,14 @@ describe("node configuration", () => {
     [(c: any) => (c.sensors[0].colour = "red"), "sensors[0].colour: unknown key"],
     [(c: any) => (c.uplink.outboxCapacity = 1e6), "uplink.outboxCapacity:"],
     [(c: any) => (c.sensors[0].intervalSeconds = 0), "sensors[0].intervalSeconds:"],
+    [(c: any) => (c.sensors[0].port = "pm"), 'sensors[0].port: sht4x is not connected by "port"'],
+    [(c: any) => (c.sensors[2].port = undefined), "sensors[2].port:"],
+    [(c: any) => (c.sensors[0].channels[0].filters = [{ median: 4 }]), "sensors[0].channels[0].filters[0].median: must be odd"],
+    [(c: any) => (c.sensors[0].channels[0].filters = [{ smooth: 3 }]), "sensors[0].channels[0].filters[0].smooth: unknown filter"],
+    [(c: any) => (c.sensors[0].channels[0].filters = [{ clamp: { min: 5, max: 1 } }]), "sensors[0].channels[0].filters[0].clamp: min is above max"],
+    [(c: any) => (c.sensors[0].channels[0].filters = [{ median: 3, throttle: 5 }]), "sensors[0].channels[0].filters[0]: must have exactly one"],
+    [(c: any) => (c.uplink.healthSeconds = 1000), "uplink.healthSeconds: must be a multiple of windowSeconds"],
+    [(c: any) => (c.sensors[2].channels[1].name = "PM 2.5"), "sensors[2].channels[1].name:"],
   ])("rejects a bad value, naming the key (%#)", (change, message) => {
     expect(() => parseNodeConfig(withChange(change))).toThrow(ConfigError);
     expect(() => parseNodeConfig(withChange(change))).toThrow(message);
@@ -43,9 +54,24 @@ describe("node configuration", () => {
   it("rejects a channel that takes an output the part does not have, naming the key", () => {
     const config = parseNodeConfig(withChange((c) => (c.sensors[0].channels[0].output = "pressure")));
     const clock = new SimClock({ startWallMs: 0 });
-    expect(() => openSensor(config.sensors[0]!, new SimBoard(), clock, "sensors[0]")).toThrow(
+    expect(() => openSensor(config.sensors[0]!, { buses: new SimBoard(), clock, identifiers: new IdentifierIntake() }, "sensors[0]")).toThrow(
       'sensors[0].channels[0].output: sht4x has no output "pressure" (it has temperature, humidity)',
     );
+  });
+
+  it.each([
+    ["a mean of decibels", (c: any) => (c.sensors[3].channels[0].stats = ["mean"]), 'sensors[3].channels[0].stats[0]: "mean" does not fit sound (decibels are averaged by energy: use leq)'],
+    ["a sum of temperatures", (c: any) => (c.sensors[0].channels[0].stats = ["sum"]), 'sensors[0].channels[0].stats[0]: "sum" does not fit temperature'],
+    ["a mean of counts", (c: any) => (c.sensors[5].channels[0].stats = ["mean"]), 'sensors[5].channels[0].stats[0]: "mean" does not fit vehicles; use sum'],
+    ["a filter on counts", (c: any) => (c.sensors[5].channels[0].filters = [{ median: 3 }]), "sensors[5].channels[0].filters: filters apply to measured levels, not to counts"],
+    ["an unknown setting", (c: any) => (c.sensors[1].settings = { colour: 1 }), "sensors[1].settings.colour: scd4x has no such setting"],
+    ["a bad calibration curve", (c: any) => (c.sensors[3].settings = { calibration: [{ volts: 2, db: 30 }, { volts: 1, db: 130 }] }), "sensors[3].settings:"],
+  ])("refuses %s when the driver opens, naming the key", (_what, change, message) => {
+    const clock = new SimClock({ startWallMs: 0 });
+    const config = parseNodeConfig(withChange(change));
+    const { board } = simulatedReferenceBoard("street-01", "demo-street", clock, clock);
+    const index = Number(/sensors\[(\d)\]/.exec(message)![1]);
+    expect(() => openSensor(config.sensors[index]!, { buses: board, clock, identifiers: new IdentifierIntake() }, `sensors[${index}]`)).toThrow(message);
   });
 
   it("rejects what is not an object at all", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Keyring, KeyringError } from "../../../hosts/collector/keyring.js";
-import { SummaryOpener } from "../../../hosts/collector/summary-opener.js";
+import { MessageOpener } from "../../../hosts/collector/message-opener.js";
 import { CborWriter } from "../../../src/wire/cbor-writer.js";
 import { sealEncrypt0 } from "../../../src/wire/cose-encrypt0.js";
 import { epochKeysFromRoot } from "../../../src/wire/key-schedule.js";
@@ -31,11 +31,12 @@ function seal(counter: number, plaintext = summaryPlaintext(), topic = TOPIC, ep
   return sealEncrypt0(new CborWriter(512), plaintext, epochKeysFromRoot(ROOT, device, epoch), encodeKid(device, epoch), counter, utf8Encode(topic)).slice();
 }
 
-describe("SummaryOpener", () => {
+describe("MessageOpener", () => {
   it("opens a genuine summary into channels", () => {
-    const result = new SummaryOpener(keyring()).open(TOPIC, seal(3));
+    const result = new MessageOpener(keyring()).open(TOPIC, seal(3));
     expect(result).toEqual({
       ok: true,
+      kind: "summary",
       summary: {
         zone: "old-town",
         device: "lamp-7",
@@ -49,7 +50,7 @@ describe("SummaryOpener", () => {
   });
 
   it("accepts late, out-of-order messages once and refuses their replays", () => {
-    const opener = new SummaryOpener(keyring());
+    const opener = new MessageOpener(keyring());
     const order = [10, 12, 11, 5, 12, 5, 100, 11, 40];
     const verdicts = order.map((c) => {
       const r = opener.open(TOPIC, seal(c));
@@ -59,7 +60,7 @@ describe("SummaryOpener", () => {
   });
 
   it("does not let a forgery move the replay window", () => {
-    const opener = new SummaryOpener(keyring());
+    const opener = new MessageOpener(keyring());
     expect(opener.open(TOPIC, seal(1)).ok).toBe(true);
     const forged = seal(1_000_000);
     forged[forged.length - 1]! ^= 1;
@@ -68,7 +69,7 @@ describe("SummaryOpener", () => {
   });
 
   it.each([
-    ["civicnode/old-town/lamp-7/health", () => seal(1), "topic"],
+    ["civicnode/old-town/lamp-7/cmd", () => seal(1), "topic"],
     ["weather/station", () => seal(1), "topic"],
     [TOPIC, () => new Uint8Array(5000), "oversized"],
     [TOPIC, () => Uint8Array.of(0xa0), "malformed"],
@@ -77,7 +78,7 @@ describe("SummaryOpener", () => {
     [TOPIC, () => seal(1, utf8Encode("not senml")), "payload"],
     [TOPIC, () => seal(1, summaryPlaintext("lamp-9")), "payload"],
   ])("rejects %s (%#) as %s", (topic, message, cause) => {
-    expect(new SummaryOpener(keyring()).open(topic, message())).toMatchObject({ ok: false, cause });
+    expect(new MessageOpener(keyring()).open(topic, message())).toMatchObject({ ok: false, cause });
   });
 
   it("rejects a message whose kid names another epoch than the key it was sealed with", () => {
@@ -85,11 +86,41 @@ describe("SummaryOpener", () => {
     const kid0 = encodeKid("lamp-7", 0);
     const at = Buffer.from(body).indexOf(Buffer.from(kid0));
     body[at + kid0.length - 1] = 1; // the kid now says epoch 1
-    expect(new SummaryOpener(keyring()).open(TOPIC, body)).toMatchObject({ ok: false, cause: "authentication" });
+    expect(new MessageOpener(keyring()).open(TOPIC, body)).toMatchObject({ ok: false, cause: "authentication" });
+  });
+
+  it("opens a health report into node counters and per-sensor state", () => {
+    const w = new CborWriter(512);
+    writeSenmlPack(w, "lamp-7/", 1_800_000_300, [
+      { name: "uptime", unit: "s", value: 3600 },
+      { name: "queue", value: 2 },
+      { name: "pm/status", status: "faulty" },
+      { name: "pm/readings", value: 3400 },
+      { name: "pm/faults", value: 1 },
+      { name: "pm/drops/checksum", value: 12 },
+      { name: "climate/status", status: "ok" },
+    ]);
+    const healthTopic = "civicnode/old-town/lamp-7/health";
+    const result = new MessageOpener(keyring()).open(healthTopic, seal(4, w.written().slice(), healthTopic));
+    expect(result).toEqual({
+      ok: true,
+      kind: "health",
+      health: {
+        zone: "old-town",
+        device: "lamp-7",
+        epoch: 0,
+        counter: 4,
+        time: 1_800_000_300,
+        node: { uptime: 3600, queue: 2 },
+        sensors: { pm: { status: "faulty", readings: 3400, faults: 1, drops: { checksum: 12 } }, climate: { status: "ok", drops: {} } },
+      },
+    });
+    // A summary re-published as health (or back) fails: the topic is authenticated.
+    expect(new MessageOpener(keyring()).open(healthTopic, seal(5))).toMatchObject({ ok: false, cause: "authentication" });
   });
 
   it("opens summaries of any epoch from the root key", () => {
-    expect(new SummaryOpener(keyring()).open(TOPIC, seal(0, summaryPlaintext(), TOPIC, 7)).ok).toBe(true);
+    expect(new MessageOpener(keyring()).open(TOPIC, seal(0, summaryPlaintext(), TOPIC, 7)).ok).toBe(true);
   });
 });
 

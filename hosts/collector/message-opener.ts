@@ -1,11 +1,13 @@
 /**
- * Verifies, decrypts and decodes a summary as it arrives from the broker. Everything from the
- * broker is untrusted input: each check below either passes or rejects the message with a cause,
- * and nothing here throws for bad input.
+ * Verifies, decrypts and decodes a node's sealed messages (summaries and health reports) as they
+ * arrive from the broker. Everything from the broker is untrusted input: each check below either
+ * passes or rejects the message with a cause, and nothing here throws for bad input.
  *
  *   topic shape -> size -> COSE envelope -> kid names the topic's device -> device in keyring, zone
  *   matches -> replay window -> AEAD (key of the kid's epoch, topic as external AAD) -> SenML ->
  *   base name names the device -> accept (and only now move the replay window)
+ *
+ * Summaries and health reports of a device share one key and one counter, so one replay window.
  */
 import { CoseOpenError, openEncrypt0, parseEncrypt0 } from "../../src/wire/cose-encrypt0.js";
 import { epochKeysFromRoot, type EpochKeys } from "../../src/wire/key-schedule.js";
@@ -18,7 +20,7 @@ import type { Keyring } from "./keyring.js";
 
 /** Why a message was rejected. */
 export type RejectCause =
-  | "topic" // not a civicnode summary topic
+  | "topic" // not a civicnode summary or health topic
   | "oversized"
   | "malformed" // not a well-formed COSE_Encrypt0
   | "unsupported" // another algorithm or header layout
@@ -47,6 +49,11 @@ export interface ChannelSummary {
   mean?: number;
   min?: number;
   max?: number;
+  leq?: number;
+  l10?: number;
+  l50?: number;
+  l90?: number;
+  sum?: number;
   status?: string;
   [stat: string]: number | string | undefined;
 }
@@ -62,9 +69,32 @@ export interface DecodedSummary {
   readonly channels: Record<string, ChannelSummary>;
 }
 
-export type OpenResult = { readonly ok: true; readonly summary: DecodedSummary } | { readonly ok: false; readonly cause: RejectCause; readonly detail: string };
+/** One sensor's state in a health report. */
+export interface SensorHealthSummary {
+  status?: string;
+  readings?: number;
+  faults?: number;
+  drops: Record<string, number>;
+}
 
-export interface SummaryOpenerOptions {
+export interface DecodedHealth {
+  readonly zone: string;
+  readonly device: string;
+  readonly epoch: number;
+  readonly counter: number;
+  /** Time of the report (end of the window it follows), Unix seconds. */
+  readonly time: number;
+  /** Node-level counters: uptime (s), queue, dropped, delivered, sealFailures. */
+  readonly node: Record<string, number>;
+  readonly sensors: Record<string, SensorHealthSummary>;
+}
+
+export type OpenResult =
+  | { readonly ok: true; readonly kind: "summary"; readonly summary: DecodedSummary }
+  | { readonly ok: true; readonly kind: "health"; readonly health: DecodedHealth }
+  | { readonly ok: false; readonly cause: RejectCause; readonly detail: string };
+
+export interface MessageOpenerOptions {
   /** Largest message accepted (bytes). */
   readonly maxMessageBytes?: number;
   /** Replay window width per (device, epoch); at least 64. */
@@ -73,7 +103,7 @@ export interface SummaryOpenerOptions {
   readonly keyCacheSize?: number;
 }
 
-export class SummaryOpener {
+export class MessageOpener {
   readonly #keyring: Keyring;
   readonly #maxMessageBytes: number;
   readonly #replaySize: number;
@@ -82,7 +112,7 @@ export class SummaryOpener {
   readonly #windows = new Map<string, ReplayWindow>();
   readonly #keys = new Map<string, EpochKeys>();
 
-  constructor(keyring: Keyring, options: SummaryOpenerOptions = {}) {
+  constructor(keyring: Keyring, options: MessageOpenerOptions = {}) {
     this.#keyring = keyring;
     this.#maxMessageBytes = options.maxMessageBytes ?? 4096;
     this.#replaySize = Math.max(64, options.replayWindow ?? 128);
@@ -91,7 +121,7 @@ export class SummaryOpener {
 
   open(topic: string, payload: Uint8Array): OpenResult {
     const parsedTopic = parseNodeTopic(topic);
-    if (!parsedTopic || parsedTopic.kind !== "summary") return reject("topic", "not a civicnode summary topic");
+    if (!parsedTopic || (parsedTopic.kind !== "summary" && parsedTopic.kind !== "health")) return reject("topic", "not a civicnode summary or health topic");
     if (payload.length > this.#maxMessageBytes) return reject("oversized", `${payload.length} bytes`);
 
     let envelope;
@@ -123,9 +153,13 @@ export class SummaryOpener {
       throw error;
     }
 
-    let summary;
+    let result: OpenResult;
     try {
-      summary = summaryFromRecords(readSenmlPack(plaintext), parsedTopic.zone, kid.device, kid.epoch, envelope.counter);
+      const records = readSenmlPack(plaintext);
+      result =
+        parsedTopic.kind === "summary"
+          ? { ok: true, kind: "summary", summary: summaryFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter) }
+          : { ok: true, kind: "health", health: healthFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter) };
     } catch (error) {
       if (error instanceof SenmlError) return reject("payload", error.message);
       throw error;
@@ -140,7 +174,7 @@ export class SummaryOpener {
       fresh.accept(envelope.counter);
       this.#windows.set(windowKey, fresh);
     }
-    return { ok: true, summary };
+    return result;
   }
 
   #epochKeys(cacheKey: string, rootKey: Uint8Array, device: string, epoch: number): EpochKeys {
@@ -198,4 +232,29 @@ function summaryFromRecords(records: readonly SenmlRecord[], zone: string, devic
   }
   if (windowSeconds === undefined) throw new SenmlError("summary has no window record");
   return { zone, device, epoch, counter, windowStart, windowSeconds, channels };
+}
+
+/** Reads a health report: node counters, and per sensor its status, readings, faults and drops. */
+function healthFromRecords(records: readonly SenmlRecord[], zone: string, device: string, epoch: number, counter: number): DecodedHealth {
+  const prefix = `${device}/`;
+  const time = records[0]?.time;
+  if (time === undefined || !Number.isInteger(time)) throw new SenmlError("health report has no integer base time");
+  const node: Record<string, number> = {};
+  const sensors: Record<string, SensorHealthSummary> = {};
+  for (const record of records) {
+    if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
+    const parts = record.name.slice(prefix.length).split("/");
+    if (parts.length === 1) {
+      if (record.value === undefined) throw new SenmlError(`${record.name} must carry a number`);
+      node[parts[0]!] = record.value;
+      continue;
+    }
+    const sensor = (sensors[parts[0]!] ??= { drops: {} });
+    if (parts.length === 2 && parts[1] === "status" && record.stringValue !== undefined) sensor.status = record.stringValue;
+    else if (parts.length === 2 && parts[1] === "readings" && record.value !== undefined) sensor.readings = record.value;
+    else if (parts.length === 2 && parts[1] === "faults" && record.value !== undefined) sensor.faults = record.value;
+    else if (parts.length === 3 && parts[1] === "drops" && record.value !== undefined) sensor.drops[parts[2]!] = record.value;
+    else throw new SenmlError(`unexpected health record ${record.name}`);
+  }
+  return { zone, device, epoch, counter, time, node, sensors };
 }

@@ -1,0 +1,60 @@
+/**
+ * The node's health report (`civicnode/<zone>/<device>/health`, sealed like a summary): how long it
+ * has been up, how its uplink is doing, and per sensor whether it is faulty, how many readings it
+ * took and how many it dropped, by cause. Counters are since boot, so a lost report loses nothing.
+ *
+ * Records (SenML, base name "<device>/", base time the end of the window it follows):
+ *   uptime (s), queue (messages waiting), dropped (oldest messages dropped while offline),
+ *   delivered, sealFailures,
+ *   <sensor>/status ("ok" | "faulty"), <sensor>/readings, <sensor>/faults (episodes),
+ *   <sensor>/drops/<cause> for every cause that happened.
+ */
+import { DROP_CAUSES, type SensorHealth } from "../sensors/sensor-health.js";
+import type { SenmlRecordOut } from "../wire/senml.js";
+import type { Outbox } from "./outbox.js";
+
+export interface HealthSource {
+  readonly id: string;
+  readonly health: SensorHealth;
+}
+
+export interface NodeCounters {
+  readonly sealFailures: number;
+}
+
+export class HealthReport {
+  readonly #sensors: readonly HealthSource[];
+  /** Record names, built once. */
+  readonly #names: ReadonlyArray<{ status: string; readings: string; faults: string; drops: readonly string[] }>;
+
+  constructor(sensors: readonly HealthSource[]) {
+    this.#sensors = sensors;
+    this.#names = sensors.map(({ id }) => ({
+      status: `${id}/status`,
+      readings: `${id}/readings`,
+      faults: `${id}/faults`,
+      drops: DROP_CAUSES.map((cause) => `${id}/drops/${cause}`),
+    }));
+  }
+
+  records(uptimeSeconds: number, outbox: Outbox, counters: NodeCounters): SenmlRecordOut[] {
+    const records: SenmlRecordOut[] = [
+      { name: "uptime", unit: "s", value: uptimeSeconds },
+      { name: "queue", value: outbox.depth },
+      { name: "dropped", value: outbox.stats.dropped },
+      { name: "delivered", value: outbox.stats.delivered },
+      { name: "sealFailures", value: counters.sealFailures },
+    ];
+    this.#sensors.forEach(({ health }, s) => {
+      const names = this.#names[s]!;
+      records.push({ name: names.status, status: health.faulty ? "faulty" : "ok" });
+      records.push({ name: names.readings, value: health.readings });
+      records.push({ name: names.faults, value: health.faultEpisodes });
+      DROP_CAUSES.forEach((cause, c) => {
+        const count = health.drops[cause];
+        if (count > 0) records.push({ name: names.drops[c]!, value: count });
+      });
+    });
+    return records;
+  }
+}
