@@ -18,6 +18,8 @@ export class LoopbackTransport implements Transport {
   /** Messages and payload bytes accepted, also when they are not kept (long runs). */
   messageCount = 0;
   payloadBytes = 0;
+  /** Size of the latest message accepted. */
+  lastPayloadBytes = 0;
   /** When false, acknowledgements wait for `acknowledgeAll()`. */
   autoAcknowledge = true;
   readonly #keep: boolean;
@@ -40,6 +42,7 @@ export class LoopbackTransport implements Transport {
     if (!this.#connected) return false;
     this.messageCount++;
     this.payloadBytes += payload.length;
+    this.lastPayloadBytes = payload.length;
     if (this.#keep) this.published.push({ topic, payload: payload.slice(), qos: options.qos, retain: options.retain ?? false });
     if (this.autoAcknowledge) onSettled(true);
     else this.#pending.push(onSettled);

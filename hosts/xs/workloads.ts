@@ -48,7 +48,10 @@ export interface NodeRunStats {
   readonly valuesAggregated: number;
   readonly messages: number;
   readonly payloadBytes: number;
+  readonly lastMessageBytes: number;
   readonly outboxDepth: number;
+  /** Good readings per sensor since boot, by sensor id. */
+  readonly readings: Record<string, number>;
 }
 
 /** A reference node running on its own, as long as it is told to. */
@@ -92,7 +95,9 @@ export class NodeRun {
       valuesAggregated,
       messages: this.transport.messageCount,
       payloadBytes: this.transport.payloadBytes,
+      lastMessageBytes: this.transport.lastPayloadBytes,
       outboxDepth: this.node.outbox.depth,
+      readings: Object.fromEntries(this.config.sensors.map((sensor, i) => [sensor.id, this.node.sensors[i]!.health.readings])),
     };
   }
 }
