@@ -74,8 +74,13 @@ export const SHT4X_DURATIONS_MS = {
  * - "stuck": every measurement returns the same raw words (those of the last measurement, or of the next
  *   one if there was none), with valid CRCs, until cleared.
  * - "offset": adds `temperatureC` / `humidityPct` to every reading (drift, a splash of water), until cleared.
+ * - "out-of-range": every measurement reads the top of the raw scale (S_T = 0xFFFF, 130 °C), as a
+ *   broken element or a short does, until cleared.
+ * - "noise-burst": the next `count` measurements (default 30) carry large random errors (±`temperatureC`,
+ *   default 15 °C, and ±`humidityPct`, default 30 %RH), as a wet or electrically disturbed part gives.
  */
-export type Sht4xFaultKind = "crc" | "nack" | "unplugged" | "stuck" | "offset";
+export type Sht4xFaultKind = "crc" | "nack" | "unplugged" | "stuck" | "offset" | "out-of-range" | "noise-burst";
+
 
 export interface Sht4xFaultOptions {
   /** For "crc" and "nack": how many reads / transactions are affected; default 1. */
@@ -179,6 +184,10 @@ export class Sht4xPart implements SimI2CDevice {
   private stuckRawT = -1;
   private stuckRawRH = -1;
   private offsetC = 0;
+  private outOfRange = false;
+  private noiseBurstLeft = 0;
+  private noiseBurstC = 0;
+  private noiseBurstPct = 0;
   private offsetPct = 0;
 
   constructor(options: Sht4xPartOptions) {
@@ -250,6 +259,14 @@ export class Sht4xPart implements SimI2CDevice {
         this.offsetC = options.temperatureC ?? 0;
         this.offsetPct = options.humidityPct ?? 0;
         return;
+      case "out-of-range":
+        this.outOfRange = true;
+        return;
+      case "noise-burst":
+        this.noiseBurstLeft = options.count ?? 30;
+        this.noiseBurstC = options.temperatureC ?? 15;
+        this.noiseBurstPct = options.humidityPct ?? 30;
+        return;
       default:
         throw new RangeError(`injectFault: unknown fault kind ${String(kind)}`);
     }
@@ -270,6 +287,8 @@ export class Sht4xPart implements SimI2CDevice {
     this.stuckRawT = -1;
     this.stuckRawRH = -1;
     this.offsetC = 0;
+    this.outOfRange = false;
+    this.noiseBurstLeft = 0;
     this.offsetPct = 0;
   }
 
@@ -383,8 +402,17 @@ export class Sht4xPart implements SimI2CDevice {
     // Draw both always, so the noise stream does not depend on the noise scale or faults.
     const noiseT = this.noise.normal() * sigma.t * scale;
     const noiseRH = this.noise.normal() * sigma.rh * scale;
-    let rawT = encodeTemperature(dieC + this.calibration.temperatureOffsetC + this.offsetC + noiseT);
-    let rawRH = encodeHumidity(dieRH + this.calibration.humidityOffsetPct + this.offsetPct + noiseRH);
+    let burstT = 0;
+    let burstRH = 0;
+    if (this.noiseBurstLeft > 0) {
+      // Its own draws, after the regular ones, so a burst leaves the regular noise stream intact.
+      this.noiseBurstLeft--;
+      burstT = (this.noise.next() * 2 - 1) * this.noiseBurstC;
+      burstRH = (this.noise.next() * 2 - 1) * this.noiseBurstPct;
+    }
+    let rawT = encodeTemperature(dieC + this.calibration.temperatureOffsetC + this.offsetC + noiseT + burstT);
+    let rawRH = encodeHumidity(dieRH + this.calibration.humidityOffsetPct + this.offsetPct + noiseRH + burstRH);
+    if (this.outOfRange) rawT = 0xffff;
     if (this.stuck) {
       if (this.stuckRawT < 0) {
         this.stuckRawT = rawT;

@@ -185,6 +185,28 @@ describe("SHT4x driver against the simulated part", () => {
     expect(driver.health.faulty).toBe(false);
   });
 
+  it("drops out-of-range readings as range, goes faulty, and recovers", () => {
+    const { part, driver, tick } = simulatedSensor();
+    part.injectFault("out-of-range");
+    expect(tick()).toBeDefined(); // the measurement started before the fault
+    for (let i = 0; i < 3; i++) expect(tick()).toBeUndefined();
+    expect(driver.health.drops.range).toBe(3);
+    expect(driver.health.faulty).toBe(true);
+    part.clearFaults();
+    tick();
+    expect(tick()).toBeDefined();
+    expect(driver.health.faulty).toBe(false);
+  });
+
+  it("passes a noise burst through the driver (plausible values), where a median filter can reject it", () => {
+    const { part, tick } = simulatedSensor();
+    part.injectFault("noise-burst", { count: 3, temperatureC: 20 });
+    tick(); // the measurement started before the burst
+    const burst = [tick()![0]!, tick()![0]!, tick()![0]!];
+    expect(burst.some((t) => Math.abs(t - 21.5) > 2)).toBe(true);
+    expect(Math.abs(tick()![0]! - 21.5)).toBeLessThan(0.5);
+  });
+
   it("reuses one values array (no allocation per reading)", () => {
     const { tick } = simulatedSensor({ noise: 1 });
     const first = tick();
