@@ -9,7 +9,9 @@
  *   seal      -> COSE_Encrypt0 (ChaCha20/Poly1305) under the epoch key, bound to the topic
  *   send      -> the outbox publishes with QoS 1 and keeps the message until the broker acknowledges
  * Identifiers (BLE advertiser addresses) never take this path: the scanner hands them to the
- * privacy intake the moment they arrive, which keeps none of them.
+ * privacy intake the moment they arrive, where a keyed pseudonym feeds a distinct-count sketch and
+ * the address is forgotten. Counts of people, devices and vehicles pass the release gate
+ * (k-anonymity, differential privacy under a daily budget) before they are encoded.
  *
  * Example:
  *   const node = new CivicNode(platform, parseNodeConfig(json));
@@ -24,6 +26,11 @@ import { statisticsFor, type ChannelStatistics } from "./aggregate/channel-stati
 import { WindowAggregator } from "./aggregate/window-aggregator.js";
 import { WindowSummaryLayout, type ReleasedChannel } from "./aggregate/window-summary.js";
 import { IdentifierIntake } from "./privacy/identifier-intake.js";
+import { DistinctDevices } from "./privacy/distinct-devices.js";
+import { DiscreteLaplace } from "./privacy/discrete-laplace.js";
+import { PrivacyBudget, type BudgetChannel } from "./privacy/privacy-budget.js";
+import { ReleaseGate, type ChannelPrivacy } from "./privacy/release-gate.js";
+import { ConfigError } from "./policy/node-config.js";
 import { CborWriter } from "./wire/cbor-writer.js";
 import { writeSenmlPack, type SenmlRecordOut } from "./wire/senml.js";
 import { UplinkSealer } from "./wire/uplink-sealer.js";
@@ -74,8 +81,15 @@ export class CivicNode {
   readonly #window: WindowAggregator;
   readonly #layout: WindowSummaryLayout;
   readonly #health: HealthReport;
+  readonly #gate: ReleaseGate;
+  readonly #budget: PrivacyBudget;
+  readonly #noise: DiscreteLaplace;
+  readonly #budgetNames: readonly string[];
+  readonly #distinct: DistinctDevices[] = [];
   readonly #plaintext = new CborWriter(MAX_PLAINTEXT_BYTES);
   readonly #sealer: UplinkSealer;
+  /** Every summary's plaintext is padded to this size, so its length reveals nothing. */
+  readonly #summaryBytes: number;
   readonly #summaryTopic: string;
   readonly #summaryAad: Uint8Array;
   readonly #healthTopic: string;
@@ -111,13 +125,44 @@ export class CivicNode {
         channelIndex[c] = released.length;
         filters.push(new FilterChain(channel.filters, output));
         released.push({ config: channel, output });
-        statistics.push(statisticsFor(output));
+        if (output.kind === "identifiers") {
+          if (this.#distinct.length > 0) throw new ConfigError(`sensors[${s}].channels[${c}]: only one channel may count identifiers`);
+          const devices = new DistinctDevices(platform.random, config.privacy.pseudonymEpochSeconds);
+          this.identifiers.attach(devices);
+          this.#distinct.push(devices);
+          statistics.push(devices);
+        } else statistics.push(statisticsFor(output));
       });
       this.#sensors.push({ id: sensorConfig.id, driver, outputIndex, channelIndex, filters, intervalMs: sensorConfig.intervalSeconds * 1000 });
     });
     this.#window = new WindowAggregator(statistics, config.windowSeconds);
     this.#layout = new WindowSummaryLayout(released);
-    this.#health = new HealthReport(this.#sensors.map(({ id, driver }) => ({ id, health: driver.health })));
+    const worstCase = new CborWriter(MAX_PLAINTEXT_BYTES);
+    // Base time: a date after 2038 takes the widest integer; padding adds its own record at the end.
+    writeSenmlPack(worstCase, `${config.device}/`, 0x100000000, [...this.#layout.worstCaseRecords(config.windowSeconds), { name: "pad", status: "" }]);
+    this.#summaryBytes = worstCase.length + 12;
+
+    // The release gate: per channel policy, noise, and the daily budget of every noisy channel.
+    const budgetChannels: BudgetChannel[] = [];
+    const budgetIndex: number[] = [];
+    const policies = released.map(({ config: channel }): ChannelPrivacy | undefined => {
+      const privacy = channel.privacy;
+      budgetIndex.push(privacy && privacy.epsilon > 0 ? budgetChannels.length : -1);
+      if (!privacy) return undefined;
+      const epsilonMilli = Math.round(privacy.epsilon * 1000);
+      if (epsilonMilli > 0) budgetChannels.push({ name: channel.name, dailyMicro: Math.round(privacy.dailyEpsilon * 1e6), costMicro: epsilonMilli * 1000 });
+      return { k: privacy.k, epsilonMilli, sensitivity: privacy.sensitivity };
+    });
+    const indexOf = (name: string) => released.findIndex(({ config: channel }) => channel.name === name);
+    const groups = config.privacy.totals.map(({ total, parts }) => ({ total: indexOf(total), parts: parts.map(indexOf) }));
+    this.#noise = new DiscreteLaplace(platform.random);
+    this.#budget = new PrivacyBudget(platform.store, budgetChannels);
+    this.#budgetNames = budgetChannels.map(({ name }) => name);
+    this.#gate = new ReleaseGate(policies, groups, this.#noise, this.#budget, budgetIndex);
+    this.#health = new HealthReport(
+      this.#sensors.map(({ id, driver }) => ({ id, health: driver.health })),
+      this.#budgetNames,
+    );
   }
 
   /** The drivers, in configuration order (for health and tests). */
@@ -132,6 +177,7 @@ export class CivicNode {
   start(): void {
     if (this.#running) return;
     this.#sealer.boot();
+    this.#budget.load();
     this.#running = true;
     const { timers, transport, clock, log } = this.#platform;
     this.#bootMonotonicMs = clock.monotonicMs();
@@ -160,6 +206,8 @@ export class CivicNode {
     this.#timers.length = 0;
     if (this.#windowTimer) timers.clear(this.#windowTimer);
     for (const slot of this.#sensors) slot.driver.close();
+    for (const devices of this.#distinct) devices.wipe();
+    this.#noise.wipe();
     this.#sealer.wipe();
     this.#plaintext.wipe();
   }
@@ -210,13 +258,15 @@ export class CivicNode {
     const windowStartS = this.#window.startMs / 1000;
     const windowEndS = this.#window.endMs / 1000;
     this.stats.windowsClosed++;
-    if (this.#seal(this.#summaryTopic, this.#summaryAad, windowStartS, this.#layout.records(this.config.windowSeconds, this.#window.channels))) {
+    const records = this.#layout.records(this.config.windowSeconds, this.#window.channels, this.#gate, this.#window.startMs);
+    if (this.#seal(this.#summaryTopic, this.#summaryAad, windowStartS, records, this.#summaryBytes)) {
       this.stats.summariesSealed++;
     }
     if (windowEndS % this.config.uplink.healthSeconds === 0) {
       const uptimeS = Math.round((clock.monotonicMs() - this.#bootMonotonicMs) / 1000);
-      const records = this.#health.records(uptimeS, this.outbox, this.stats);
-      if (this.#seal(this.#healthTopic, this.#healthAad, windowEndS, records)) this.stats.healthReportsSealed++;
+      const budgetLeft = this.#budgetNames.map((_, b) => this.#budget.remainingMicro(b, now) / 1e6);
+      const health = this.#health.records(uptimeS, this.outbox, this.stats, budgetLeft);
+      if (this.#seal(this.#healthTopic, this.#healthAad, windowEndS, health)) this.stats.healthReportsSealed++;
     }
     // The statistics of the closed window are forgotten here, whatever happened above.
     this.#window.open(now);
@@ -224,11 +274,11 @@ export class CivicNode {
   }
 
   /** encode -> seal -> enqueue one message; false (logged, counted) when it could not be sealed. */
-  #seal(topic: string, aad: Uint8Array, baseTimeS: number, records: readonly SenmlRecordOut[]): boolean {
+  #seal(topic: string, aad: Uint8Array, baseTimeS: number, records: readonly SenmlRecordOut[], padToBytes = 0): boolean {
     const { log } = this.#platform;
     try {
       this.#plaintext.reset();
-      writeSenmlPack(this.#plaintext, `${this.config.device}/`, baseTimeS, records);
+      writeSenmlPack(this.#plaintext, `${this.config.device}/`, baseTimeS, records, padToBytes);
       const sealed = this.#sealer.seal(this.#plaintext.written(), aad);
       this.outbox.push(topic, sealed);
       log("info", "message-sealed", { topic, time: baseTimeS, bytes: sealed.length, queue: this.outbox.depth });

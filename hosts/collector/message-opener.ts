@@ -13,7 +13,7 @@ import { CoseOpenError, openEncrypt0, parseEncrypt0 } from "../../src/wire/cose-
 import { epochKeysFromRoot, type EpochKeys } from "../../src/wire/key-schedule.js";
 import { decodeKid } from "../../src/wire/kid.js";
 import { ReplayWindow } from "../../src/wire/replay-window.js";
-import { readSenmlPack, SenmlError, type SenmlRecord } from "../../src/wire/senml.js";
+import { PADDING_RECORD, readSenmlPack, SenmlError, type SenmlRecord } from "../../src/wire/senml.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { parseNodeTopic } from "../../src/uplink/topics.js";
 import type { Keyring } from "./keyring.js";
@@ -53,7 +53,9 @@ export interface ChannelSummary {
   l10?: number;
   l50?: number;
   l90?: number;
-  sum?: number;
+  /** A count, or the reason it was withheld ("suppressed", "budget-exhausted"). */
+  sum?: number | string;
+  distinct?: number | string;
   status?: string;
   [stat: string]: number | string | undefined;
 }
@@ -86,6 +88,8 @@ export interface DecodedHealth {
   readonly time: number;
   /** Node-level counters: uptime (s), queue, dropped, delivered, sealFailures. */
   readonly node: Record<string, number>;
+  /** ε left today per noisy channel. */
+  readonly budget: Record<string, number>;
   readonly sensors: Record<string, SensorHealthSummary>;
 }
 
@@ -210,6 +214,7 @@ function summaryFromRecords(records: readonly SenmlRecord[], zone: string, devic
     if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
     if (record.time !== windowStart) throw new SenmlError("records of one summary must share the window time");
     const local = record.name.slice(prefix.length);
+    if (local === PADDING_RECORD) continue; // fills the summary to its fixed size
     if (local === "window") {
       if (record.value === undefined || record.unit !== "s") throw new SenmlError("window record must be a value in seconds");
       windowSeconds = record.value;
@@ -224,6 +229,9 @@ function summaryFromRecords(records: readonly SenmlRecord[], zone: string, devic
     if (stat === "status") {
       if (record.stringValue === undefined) throw new SenmlError(`${record.name} must carry a string`);
       channel.status = record.stringValue;
+    } else if (record.stringValue !== undefined) {
+      // A value the release gate withheld: "suppressed", "budget-exhausted".
+      channel[stat] = record.stringValue;
     } else {
       if (record.value === undefined) throw new SenmlError(`${record.name} must carry a number`);
       channel[stat] = record.value;
@@ -240,6 +248,7 @@ function healthFromRecords(records: readonly SenmlRecord[], zone: string, device
   const time = records[0]?.time;
   if (time === undefined || !Number.isInteger(time)) throw new SenmlError("health report has no integer base time");
   const node: Record<string, number> = {};
+  const budget: Record<string, number> = {};
   const sensors: Record<string, SensorHealthSummary> = {};
   for (const record of records) {
     if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
@@ -249,6 +258,10 @@ function healthFromRecords(records: readonly SenmlRecord[], zone: string, device
       node[parts[0]!] = record.value;
       continue;
     }
+    if (parts.length === 2 && parts[0] === "budget" && record.value !== undefined) {
+      budget[parts[1]!] = record.value;
+      continue;
+    }
     const sensor = (sensors[parts[0]!] ??= { drops: {} });
     if (parts.length === 2 && parts[1] === "status" && record.stringValue !== undefined) sensor.status = record.stringValue;
     else if (parts.length === 2 && parts[1] === "readings" && record.value !== undefined) sensor.readings = record.value;
@@ -256,5 +269,5 @@ function healthFromRecords(records: readonly SenmlRecord[], zone: string, device
     else if (parts.length === 3 && parts[1] === "drops" && record.value !== undefined) sensor.drops[parts[2]!] = record.value;
     else throw new SenmlError(`unexpected health record ${record.name}`);
   }
-  return { zone, device, epoch, counter, time, node, sensors };
+  return { zone, device, epoch, counter, time, node, budget, sensors };
 }

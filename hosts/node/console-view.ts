@@ -91,7 +91,9 @@ function formatChannel(channel: ChannelSummary): string {
     const percentiles = [channel.l10 !== undefined ? `L10 ${formatNumber(channel.l10)}` : "", channel.l90 !== undefined ? `L90 ${formatNumber(channel.l90)}` : ""].filter(Boolean).join(" ");
     return `Leq ${formatNumber(channel.leq)} ${unit}${percentiles ? ` (${percentiles})` : ""}`;
   }
-  if (channel.sum !== undefined) return `${formatNumber(channel.sum)}${unit ? ` ${unit}` : ""}`;
+  const count = channel.sum ?? channel.distinct;
+  if (typeof count === "string") return `[${count}]`;
+  if (count !== undefined) return `${formatNumber(count)}${unit ? ` ${unit}` : ""}`;
   const mean = channel.mean === undefined ? "?" : formatNumber(channel.mean);
   const range = channel.min !== undefined && channel.max !== undefined ? ` (${formatNumber(channel.min)}..${formatNumber(channel.max)})` : "";
   return `${mean}${unit === "%" ? "%" : unit ? ` ${unit}` : ""}${range}`;

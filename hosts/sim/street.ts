@@ -60,7 +60,7 @@ export function streetNodeConfig(device: string, zone = DEFAULT_ZONE): Record<st
         port: "radar",
         intervalSeconds: 0.2,
         faultyAfter: 15,
-        channels: [{ name: "people", output: "entries", decimals: 0, stats: ["sum"] }],
+        channels: [{ name: "people", output: "entries", decimals: 0, stats: ["sum"], privacy: { k: 3, epsilon: 0.5, sensitivity: 2 } }],
       },
       {
         id: "loop",
@@ -68,7 +68,7 @@ export function streetNodeConfig(device: string, zone = DEFAULT_ZONE): Record<st
         pin: "loop",
         intervalSeconds: 1,
         channels: [
-          { name: "vehicles", output: "vehicles", decimals: 0, stats: ["sum"] },
+          { name: "vehicles", output: "vehicles", decimals: 0, stats: ["sum"], privacy: { k: 3, epsilon: 0.5, sensitivity: 1 } },
           { name: "occupancy", output: "occupancy", decimals: 0, stats: ["sum"] },
         ],
       },
@@ -76,9 +76,11 @@ export function streetNodeConfig(device: string, zone = DEFAULT_ZONE): Record<st
         id: "ble",
         part: "ble-scan",
         intervalSeconds: 1,
-        channels: [{ name: "nearby", output: "advertisements", decimals: 0, stats: ["sum"] }],
+        channels: [{ name: "devices", output: "devices", decimals: 0, stats: ["distinct"], privacy: { k: 5, epsilon: 0.5, sensitivity: 6 } }],
       },
     ],
     uplink: { outboxCapacity: 96, maxInFlight: 4, counterBlock: 32, healthSeconds: 900 },
+    // A fresh pseudonym key every window: nothing links a device's pseudonyms across windows.
+    privacy: { pseudonymEpochSeconds: 300 },
   };
 }

@@ -13,18 +13,22 @@ export interface ChannelStatistics {
   /** Values added since the last reset. */
   readonly count: number;
   add(value: number): void;
-  reset(): void;
+  /** Forgets the window; `windowStartMs` is the start of the next one. */
+  reset(windowStartMs: number): void;
   /** The statistic's value over the window, NaN when it has none. */
   value(stat: StatName): number;
 }
 
 /** The statistics each kind of output can release. */
 export function statsAllowedFor(output: SensorOutput): readonly StatName[] {
+  if (output.kind === "identifiers") return ["distinct"];
   if (output.kind !== "level") return ["sum"];
   return output.logarithmic ? ["count", "min", "max", "leq", "l10", "l50", "l90"] : ["count", "mean", "min", "max"];
 }
 
+/** Statistics for level, count and duration outputs (identifiers: see privacy/distinct-devices.ts). */
 export function statisticsFor(output: SensorOutput): ChannelStatistics {
+  if (output.kind === "identifiers") throw new Error("identifiers are counted by the privacy engine (DistinctDevices)");
   if (output.kind !== "level") return new SumStatistics();
   return output.logarithmic ? new DecibelStatistics() : new LevelStatistics();
 }

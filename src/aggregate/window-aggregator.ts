@@ -23,7 +23,7 @@ export class WindowAggregator {
   /** Opens the window that contains `wallMs`, forgetting everything of the previous one. */
   open(wallMs: number): void {
     this.startMs = windowStartFor(wallMs, this.windowMs);
-    for (const stats of this.channels) stats.reset();
+    for (const stats of this.channels) stats.reset(this.startMs);
   }
 
   add(channel: number, value: number): void {

@@ -13,10 +13,11 @@ import { isValidId } from "../uplink/topics.js";
  * Statistics a channel can release for a window:
  * - of levels: count, mean, min, max; of decibel levels, count, min, max and instead of a mean the
  *   energy average `leq` and the levels exceeded 10, 50 and 90 % of the time (`l10`, `l50`, `l90`);
- * - of counts and durations: their `sum` over the window.
+ * - of counts and durations: their `sum` over the window;
+ * - of identifiers: the number of `distinct` pseudonyms (a HyperLogLog estimate).
  */
-export type StatName = "count" | "mean" | "min" | "max" | "leq" | "l10" | "l50" | "l90" | "sum";
-export const STAT_NAMES: readonly StatName[] = ["count", "mean", "min", "max", "leq", "l10", "l50", "l90", "sum"];
+export type StatName = "count" | "mean" | "min" | "max" | "leq" | "l10" | "l50" | "l90" | "sum" | "distinct";
+export const STAT_NAMES: readonly StatName[] = ["count", "mean", "min", "max", "leq", "l10", "l50", "l90", "sum", "distinct"];
 
 /** Parts the firmware has drivers for. */
 export type PartName = "sht4x" | "scd4x" | "pms5003" | "sound-level-meter" | "ld2410" | "vehicle-detector" | "ble-scan";
@@ -33,6 +34,21 @@ export type FilterConfig =
   /** At most one value per this many seconds; the others are dropped. */
   | { readonly throttle: number };
 
+/**
+ * How a channel that counts people, devices or vehicles is released (src/privacy/release-gate.ts).
+ * Applies to its counting statistics (`sum`, `distinct`).
+ */
+export interface ChannelPrivacyConfig {
+  /** k-anonymity: counts from 1 to k - 1 are suppressed; 0 turns it off. */
+  readonly k: number;
+  /** ε of the discrete Laplace noise per release, with at most three decimals; 0 for none. */
+  readonly epsilon: number;
+  /** Δ: the most one person can change the count in one window. */
+  readonly sensitivity: number;
+  /** The channel's ε budget per UTC day (default: ε times the windows in a day). */
+  readonly dailyEpsilon: number;
+}
+
 export interface ChannelConfig {
   /** Name on the wire, e.g. "temperature" (records are "<name>/<stat>"). */
   readonly name: string;
@@ -42,6 +58,15 @@ export interface ChannelConfig {
   readonly decimals: number;
   readonly stats: readonly StatName[];
   readonly filters: readonly FilterConfig[];
+  readonly privacy: ChannelPrivacyConfig | undefined;
+}
+
+/** Node-wide privacy settings. */
+export interface PrivacyConfig {
+  /** How long a pseudonym key lives before it is replaced; a multiple of the window (default: one window). */
+  readonly pseudonymEpochSeconds: number;
+  /** Channels that add up (total = parts): secondary suppression keeps each equation hidden. */
+  readonly totals: ReadonlyArray<{ readonly total: string; readonly parts: readonly string[] }>;
 }
 
 /** Where a part is connected on the board (docs/board.md); which fields apply depends on its bus. */
@@ -83,6 +108,7 @@ export interface NodeConfig {
   readonly windowSeconds: number;
   readonly sensors: readonly SensorConfig[];
   readonly uplink: UplinkConfig;
+  readonly privacy: PrivacyConfig;
 }
 
 export class ConfigError extends Error {
@@ -112,13 +138,13 @@ const PART_BUS: Record<PartName, "i2c" | "serial" | "pin" | "radio"> = {
 /** Validates `raw` and fills defaults; throws ConfigError naming the first offending key. */
 export function parseNodeConfig(raw: unknown): NodeConfig {
   const root = object(raw, "config");
-  rejectUnknown(root, ["zone", "device", "windowSeconds", "sensors", "uplink"], "config");
+  rejectUnknown(root, ["zone", "device", "windowSeconds", "sensors", "uplink", "privacy"], "config");
   const zone = id(root.zone, "zone");
   const device = id(root.device, "device");
   const windowSeconds = integer(root.windowSeconds ?? 300, "windowSeconds", 60, 86400);
   if (!isDayAlignedWindow(windowSeconds)) throw new ConfigError("windowSeconds: must divide a day (86400 s) so windows align to midnight");
   const sensorList = array(root.sensors, "sensors", 1, CONFIG_LIMITS.sensors);
-  const sensors = sensorList.map((entry, i) => parseSensor(entry, `sensors[${i}]`, windowSeconds));
+  const sensors = sensorList.map((entry, i) => parseSensor(entry, `sensors[${i}]`, windowSeconds, 86400 / windowSeconds));
   const sensorIds = new Set<string>();
   const channelNames = new Set<string>();
   sensors.forEach((sensor, i) => {
@@ -139,10 +165,26 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     counterBlock: integer(uplinkRaw.counterBlock ?? 32, "uplink.counterBlock", 1, 65536),
     healthSeconds,
   };
-  return { zone, device, windowSeconds, sensors, uplink };
+  const privacyRaw = object(root.privacy ?? {}, "privacy");
+  rejectUnknown(privacyRaw, ["pseudonymEpochSeconds", "totals"], "privacy");
+  const pseudonymEpochSeconds = integer(privacyRaw.pseudonymEpochSeconds ?? windowSeconds, "privacy.pseudonymEpochSeconds", windowSeconds, 86400);
+  if (pseudonymEpochSeconds % windowSeconds !== 0) throw new ConfigError("privacy.pseudonymEpochSeconds: must be a multiple of windowSeconds");
+  const totals = array(privacyRaw.totals ?? [], "privacy.totals", 0, 8).map((entry, g) => {
+    const path = `privacy.totals[${g}]`;
+    const group = object(entry, path);
+    rejectUnknown(group, ["total", "parts"], path);
+    const total = channelName(group.total, `${path}.total`);
+    const parts = array(group.parts, `${path}.parts`, 2, 8).map((part, j) => channelName(part, `${path}.parts[${j}]`));
+    for (const name of [total, ...parts]) {
+      if (!channelNames.has(name)) throw new ConfigError(`${path}: no channel named "${name}"`);
+    }
+    if (new Set([total, ...parts]).size !== parts.length + 1) throw new ConfigError(`${path}: a channel appears twice`);
+    return { total, parts };
+  });
+  return { zone, device, windowSeconds, sensors, uplink, privacy: { pseudonymEpochSeconds, totals } };
 }
 
-function parseSensor(raw: unknown, path: string, windowSeconds: number): SensorConfig {
+function parseSensor(raw: unknown, path: string, windowSeconds: number, windowsPerDay: number): SensorConfig {
   const sensor = object(raw, path);
   rejectUnknown(sensor, ["id", "part", "bus", "address", "port", "pin", "intervalSeconds", "faultyAfter", "settings", "channels"], path);
   const part = oneOf(sensor.part, `${path}.part`, PART_NAMES);
@@ -171,13 +213,13 @@ function parseSensor(raw: unknown, path: string, windowSeconds: number): SensorC
     intervalSeconds: number(sensor.intervalSeconds ?? 10, `${path}.intervalSeconds`, 0.05, windowSeconds),
     faultyAfter: integer(sensor.faultyAfter ?? 5, `${path}.faultyAfter`, 1, 1000),
     settings: object(sensor.settings ?? {}, `${path}.settings`),
-    channels: channelsRaw.map((entry, j) => parseChannel(entry, `${path}.channels[${j}]`)),
+    channels: channelsRaw.map((entry, j) => parseChannel(entry, `${path}.channels[${j}]`, windowsPerDay)),
   };
 }
 
-function parseChannel(raw: unknown, path: string): ChannelConfig {
+function parseChannel(raw: unknown, path: string, windowsPerDay: number): ChannelConfig {
   const channel = object(raw, path);
-  rejectUnknown(channel, ["name", "output", "decimals", "stats", "filters"], path);
+  rejectUnknown(channel, ["name", "output", "decimals", "stats", "filters", "privacy"], path);
   const statsRaw = array(channel.stats ?? ["count", "mean", "min", "max"], `${path}.stats`, 1, STAT_NAMES.length);
   const stats = statsRaw.map((stat, k) => oneOf(stat, `${path}.stats[${k}]`, STAT_NAMES));
   if (new Set(stats).size !== stats.length) throw new ConfigError(`${path}.stats: a statistic is listed twice`);
@@ -188,7 +230,23 @@ function parseChannel(raw: unknown, path: string): ChannelConfig {
     decimals: integer(channel.decimals ?? 2, `${path}.decimals`, 0, 6),
     stats,
     filters: filtersRaw.map((entry, k) => parseFilter(entry, `${path}.filters[${k}]`)),
+    privacy: channel.privacy === undefined ? undefined : parsePrivacy(channel.privacy, `${path}.privacy`, windowsPerDay),
   };
+}
+
+function parsePrivacy(raw: unknown, path: string, windowsPerDay: number): ChannelPrivacyConfig {
+  const privacy = object(raw, path);
+  rejectUnknown(privacy, ["k", "epsilon", "sensitivity", "dailyEpsilon"], path);
+  const k = integer(privacy.k ?? 0, `${path}.k`, 0, 1000);
+  if (k === 1) throw new ConfigError(`${path}.k: 1 suppresses nothing; use 0 for no k-anonymity or 2 and more`);
+  const epsilon = number(privacy.epsilon ?? 0, `${path}.epsilon`, 0, 10);
+  if (Math.abs(epsilon * 1000 - Math.round(epsilon * 1000)) > 1e-9) throw new ConfigError(`${path}.epsilon: at most three decimals`);
+  if (epsilon > 0 && epsilon < 0.01) throw new ConfigError(`${path}.epsilon: must be 0 (no noise) or at least 0.01`);
+  const sensitivity = integer(privacy.sensitivity ?? 1, `${path}.sensitivity`, 1, 1000);
+  const dailyEpsilon = number(privacy.dailyEpsilon ?? Math.round(epsilon * windowsPerDay * 1000) / 1000, `${path}.dailyEpsilon`, 0, 100000);
+  if (epsilon > 0 && dailyEpsilon < epsilon) throw new ConfigError(`${path}.dailyEpsilon: must allow at least one release (${epsilon})`);
+  if (k === 0 && epsilon === 0) throw new ConfigError(`${path}: set k, epsilon or both`);
+  return { k, epsilon, sensitivity, dailyEpsilon };
 }
 
 function parseFilter(raw: unknown, path: string): FilterConfig {

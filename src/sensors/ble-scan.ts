@@ -66,6 +66,9 @@ const OUTPUTS: readonly SensorOutput[] = [
   // Accepted advertisements since the previous sample. With the default per-second cap (150) and
   // sampling intervals up to 10 minutes the count stays below the maximum.
   { quantity: "advertisements", kind: "count", unit: "", min: 0, max: 100_000 },
+  // The advertisers themselves: never a value here (always 0, "the scan was listening"); their
+  // addresses go to `onIdentifier`, where the privacy engine counts distinct pseudonyms.
+  { quantity: "devices", kind: "identifiers", unit: "", min: 0, max: 0 },
 ];
 
 export interface BleScanDriverOptions extends DriverContext {
@@ -145,7 +148,7 @@ export class BleScan implements SensorDriver {
   readonly #onIdentifier: BleIdentifierCallback;
   /** Created once: the host keeps calling this one function. */
   readonly #scanOptions: BleScanOptions;
-  readonly #values = new Float64Array(1);
+  readonly #values = new Float64Array(2);
   #scanner: BleScanner | undefined;
   #closed = false;
   /** Accepted since the previous sample. */
@@ -192,6 +195,7 @@ export class BleScan implements SensorDriver {
     }
     this.#heard = 0;
     this.#values[0] = this.#accepted;
+    this.#values[1] = 0;
     this.#accepted = 0;
     return this.#values;
   }

@@ -16,6 +16,8 @@ import { Sht4x } from "./sht4x.js";
 import { SoundLevelMeter } from "./sound-level-meter.js";
 import { VehicleDetector } from "./vehicle-detector.js";
 
+const KIND_NAMES = { level: "levels", count: "counts", duration: "durations", identifiers: "identifiers" } as const;
+
 export interface SensorServices {
   readonly buses: Buses;
   readonly clock: Clock;
@@ -63,7 +65,10 @@ export function openSensor(config: SensorConfig, services: SensorServices, path:
         }
       });
       if (output.kind !== "level" && channel.filters.length > 0) {
-        throw new ConfigError(`${path}.channels[${j}].filters: filters apply to measured levels, not to ${output.kind}s`);
+        throw new ConfigError(`${path}.channels[${j}].filters: filters apply to measured levels, not to ${KIND_NAMES[output.kind]}`);
+      }
+      if (channel.privacy && output.kind === "level") {
+        throw new ConfigError(`${path}.channels[${j}].privacy: applies to counts of people, devices and vehicles, not to a measured level`);
       }
     });
   } catch (error) {

@@ -15,9 +15,11 @@ import type { SensorHealth } from "./sensor-health.js";
  *   count/mean/min/max, or for decibels Leq and percentile levels;
  * - "count": events since the previous sample (people entering, vehicles); windows add them up;
  * - "duration": seconds since the previous sample during which a condition held (occupancy);
- *   windows add them up.
+ *   windows add them up;
+ * - "identifiers": person-linked identifiers (BLE addresses), which never pass as values: the
+ *   driver hands them to the privacy intake, and windows count distinct pseudonyms.
  */
-export type OutputKind = "level" | "count" | "duration";
+export type OutputKind = "level" | "count" | "duration" | "identifiers";
 
 /** One quantity a part measures. */
 export interface SensorOutput {

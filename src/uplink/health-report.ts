@@ -7,7 +7,8 @@
  *   uptime (s), queue (messages waiting), dropped (oldest messages dropped while offline),
  *   delivered, sealFailures,
  *   <sensor>/status ("ok" | "faulty"), <sensor>/readings, <sensor>/faults (episodes),
- *   <sensor>/drops/<cause> for every cause that happened.
+ *   <sensor>/drops/<cause> for every cause that happened,
+ *   budget/<channel>: ε left today for each channel released with noise.
  */
 import { DROP_CAUSES, type SensorHealth } from "../sensors/sensor-health.js";
 import type { SenmlRecordOut } from "../wire/senml.js";
@@ -27,8 +28,11 @@ export class HealthReport {
   /** Record names, built once. */
   readonly #names: ReadonlyArray<{ status: string; readings: string; faults: string; drops: readonly string[] }>;
 
-  constructor(sensors: readonly HealthSource[]) {
+  readonly #budgetNames: readonly string[];
+
+  constructor(sensors: readonly HealthSource[], budgetChannels: readonly string[] = []) {
     this.#sensors = sensors;
+    this.#budgetNames = budgetChannels.map((name) => `budget/${name}`);
     this.#names = sensors.map(({ id }) => ({
       status: `${id}/status`,
       readings: `${id}/readings`,
@@ -37,7 +41,7 @@ export class HealthReport {
     }));
   }
 
-  records(uptimeSeconds: number, outbox: Outbox, counters: NodeCounters): SenmlRecordOut[] {
+  records(uptimeSeconds: number, outbox: Outbox, counters: NodeCounters, budgetLeft: readonly number[] = []): SenmlRecordOut[] {
     const records: SenmlRecordOut[] = [
       { name: "uptime", unit: "s", value: uptimeSeconds },
       { name: "queue", value: outbox.depth },
@@ -55,6 +59,7 @@ export class HealthReport {
         if (count > 0) records.push({ name: names.drops[c]!, value: count });
       });
     });
+    this.#budgetNames.forEach((name, b) => records.push({ name, value: Math.round(budgetLeft[b]! * 1000) / 1000 }));
     return records;
   }
 }

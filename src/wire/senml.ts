@@ -36,10 +36,47 @@ export interface SenmlRecordOut {
   readonly status?: string | undefined;
 }
 
-/** Writes a pack: `[{bn, bt, n, ...}, {n, ...}, ...]`. */
-export function writeSenmlPack(writer: CborWriter, baseName: string, baseTimeSeconds: number, records: readonly SenmlRecordOut[]): void {
+/** Name of the record that pads a pack to a fixed size; readers skip it. */
+export const PADDING_RECORD = "pad";
+
+/**
+ * Writes a pack: `[{bn, bt, n, ...}, {n, ...}, ...]`. With `padToBytes`, a last record
+ * `{n: "pad", vd: h'00...'}` makes the encoded pack exactly that long, so that its length (and the
+ * ciphertext's) says nothing about the values inside.
+ */
+export function writeSenmlPack(writer: CborWriter, baseName: string, baseTimeSeconds: number, records: readonly SenmlRecordOut[], padToBytes = 0): void {
   if (records.length === 0) throw new RangeError("a SenML pack needs at least one record");
-  writer.array(records.length);
+  const start = writer.length;
+  if (padToBytes > 0) {
+    writeRecords(writer, baseName, baseTimeSeconds, records, records.length + 1);
+    const fit = paddingFor(padToBytes - (writer.length - start));
+    if (fit === undefined) throw new RangeError(`SenML pack of ${writer.length - start} bytes does not fit the padded size ${padToBytes}`);
+    writer.map(fit.withTime ? 3 : 2).int(SENML_LABEL.n).text(PADDING_RECORD);
+    if (fit.withTime) writer.int(SENML_LABEL.t).int(0);
+    writer.int(SENML_LABEL.vd).bytes(new Uint8Array(fit.zeros));
+    return;
+  }
+  writeRecords(writer, baseName, baseTimeSeconds, records, records.length);
+}
+
+/**
+ * The pad record that takes exactly `bytes`: {0: "pad", 8: h'00..'} is 7 bytes plus the byte
+ * string's head (1-3 bytes) and its zeros. Where a head size boundary leaves a one-byte gap, the
+ * record also carries t = 0 (two bytes), which changes nothing for a reader.
+ */
+function paddingFor(bytes: number): { zeros: number; withTime: boolean } | undefined {
+  for (const withTime of [false, true]) {
+    const fixed = 7 + (withTime ? 2 : 0);
+    for (const head of [1, 2, 3]) {
+      const zeros = bytes - fixed - head;
+      if (zeros >= 0 && (zeros < 24 ? 1 : zeros < 256 ? 2 : 3) === head) return { zeros, withTime };
+    }
+  }
+  return undefined;
+}
+
+function writeRecords(writer: CborWriter, baseName: string, baseTimeSeconds: number, records: readonly SenmlRecordOut[], count: number): void {
+  writer.array(count);
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     const hasValue = record.value !== undefined;

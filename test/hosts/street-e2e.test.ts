@@ -161,7 +161,7 @@ describe("a street end to end over a real broker", () => {
   /** Seals `plaintext` as device `device` would with counter `counter` (same key schedule, same COSE layout). */
   function sealLikeTheNode(device: string, counter: number, topic: string, plaintext: Uint8Array): Uint8Array {
     const keys = epochKeysFromRoot(keyring.get(device)!.rootKey, device, 0);
-    return sealEncrypt0(new CborWriter(1024), plaintext, keys, encodeKid(device, 0), counter, utf8Encode(topic)).slice();
+    return sealEncrypt0(new CborWriter(4096), plaintext, keys, encodeKid(device, 0), counter, utf8Encode(topic)).slice();
   }
 
   function readSummaryPlaintext(message: Captured): Uint8Array {

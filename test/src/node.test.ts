@@ -15,13 +15,23 @@ import { MessageOpener } from "../../hosts/collector/message-opener.js";
 const START = Date.UTC(2026, 6, 15, 6, 0, 0); // a July morning, on a window boundary
 const ROOT = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
 
+/** The CSPRNG stand-in of a simulated node, remembering every byte it handed out. */
+class RecordingRandom extends SeededRandom {
+  readonly handedOut: Uint8Array[] = [];
+  override fill(target: Uint8Array): void {
+    super.fill(target);
+    this.handedOut.push(target.slice());
+  }
+}
+
 function simulatedNode(device = "street-01", options: { store?: MemoryStore; transport?: LoopbackTransport; clock?: SimClock; canaries?: Uint8Array[] } = {}) {
   const clock = options.clock ?? new SimClock({ startWallMs: START });
   const store = options.store ?? new MemoryStore();
   if (!store.get(ROOT_KEY_STORE_KEY)) store.commit([{ key: ROOT_KEY_STORE_KEY, value: ROOT }]);
   const transport = options.transport ?? new LoopbackTransport();
   const { board, parts } = simulatedReferenceBoard(device, "demo-street", clock, clock, options.canaries ? { canaries: options.canaries } : {});
-  const platform: Platform = { clock, timers: clock, random: new SeededRandom(device), store, transport, buses: board, log: () => {} };
+  const random = new RecordingRandom(device);
+  const platform: Platform = { clock, timers: clock, random, store, transport, buses: board, log: () => {} };
   const node = new CivicNode(platform, parseNodeConfig(streetNodeConfig(device)));
   const keyring = new Keyring();
   keyring.add(device, "demo-street", ROOT);
@@ -43,7 +53,7 @@ function simulatedNode(device = "street-01", options: { store?: MemoryStore; tra
         if (!result.ok || result.kind !== "health") throw new Error(result.ok ? result.kind : result.cause);
         return result.health;
       });
-  return { clock, store, transport, parts, node, opener, summaries, healthReports };
+  return { clock, store, transport, parts, node, opener, summaries, healthReports, random };
 }
 
 describe("CivicNode in a simulated street", () => {
@@ -154,7 +164,7 @@ describe("CivicNode in a simulated street", () => {
     clock.advanceBy(12 * 300_000 + 1); // 06:00 to 07:00 on a Wednesday in July
     const window = summaries()[11]!;
     const c = window.channels;
-    expect(Object.keys(c).sort()).toEqual(["co2", "humidity", "nearby", "noise", "occupancy", "people", "pm10", "pm1", "pm2_5", "temperature", "vehicles"].sort());
+    expect(Object.keys(c).sort()).toEqual(["co2", "devices", "humidity", "noise", "occupancy", "people", "pm10", "pm1", "pm2_5", "temperature", "vehicles"].sort());
     expect(c.co2!.mean!).toBeGreaterThan(380);
     expect(c.co2!.mean!).toBeLessThan(600);
     expect(c.co2!.unit).toBe("ppm");
@@ -169,11 +179,13 @@ describe("CivicNode in a simulated street", () => {
     // the counts come from the street the parts simulate
     let vehicles = 0;
     parts.activity.vehiclesBetween(START + 11 * 300_000, START + 12 * 300_000, () => vehicles++);
-    expect(c.vehicles!.sum!).toBeGreaterThan(vehicles * 0.8);
-    expect(c.vehicles!.sum!).toBeLessThanOrEqual(vehicles + 2);
+    // released with discrete Laplace noise of scale 2 (ε 0.5, Δ 1): within ±20 but for a 1e-4 tail
+    expect(c.vehicles!.sum!).toBeGreaterThan(vehicles * 0.8 - 20);
+    expect(c.vehicles!.sum!).toBeLessThanOrEqual(vehicles + 22);
+    expect(Number.isInteger(c.vehicles!.sum)).toBe(true);
     expect(c.occupancy!.unit).toBe("s");
-    expect(c.people!.sum!).toBeGreaterThanOrEqual(0);
-    expect(c.nearby!.sum!).toBeGreaterThan(0);
+    expect(c.people!.sum === "suppressed" || Number.isInteger(c.people!.sum)).toBe(true);
+    expect(c.devices!.distinct === "suppressed" || (c.devices!.distinct as number) > 0).toBe(true);
   });
 
   it("reports every sensor's health every quarter hour, faults and drop causes included", () => {
@@ -201,13 +213,58 @@ describe("CivicNode in a simulated street", () => {
     clock.advanceBy(4 * 300_000 + 1);
     expect(node.identifiers.sightings.public).toBeGreaterThan(100); // the canary was seen, often
     const decoded = summaries();
-    expect(decoded[0]!.channels.nearby!.sum!).toBeGreaterThan(0);
+    expect(decoded[0]!.channels.devices!.distinct).toBeDefined();
     const hex = Buffer.from(canary).toString("hex");
     for (const message of transport.published) {
       expect(Buffer.from(message.payload).toString("hex")).not.toContain(hex);
     }
     // and the decrypted summaries do not carry it either
     for (const summary of decoded) expect(JSON.stringify(summary)).not.toContain(hex);
+  });
+
+  it("keeps pseudonym keys in RAM only: no byte of any key is in the store or in anything published", () => {
+    const { clock, node, store, transport, random, summaries } = simulatedNode("street-06");
+    node.start();
+    clock.advanceBy(6 * 300_000 + 1); // six windows: six pseudonym epochs
+    const keys = random.handedOut.filter((bytes) => bytes.length === 32);
+    expect(keys.length).toBeGreaterThanOrEqual(6);
+    const haystacks = [
+      Buffer.from(store.allBytes()),
+      ...transport.published.map((m) => Buffer.from(m.payload)),
+      Buffer.from(JSON.stringify(summaries())),
+    ];
+    for (const key of keys) {
+      for (let offset = 0; offset + 8 <= key.length; offset += 8) {
+        const piece = Buffer.from(key.subarray(offset, offset + 8));
+        for (const haystack of haystacks) expect(haystack.includes(piece)).toBe(false);
+      }
+    }
+  });
+
+  it("releases people, vehicle and device counts only through the gate: small counts suppressed, the rest noisy", () => {
+    const clock = new SimClock({ startWallMs: Date.UTC(2026, 6, 15, 0, 0, 0) }); // 01:00 to 04:00 local
+    const { node, summaries } = simulatedNode("street-07", { clock });
+    node.start();
+    clock.advanceBy(36 * 300_000 + 1);
+    const released = summaries();
+    const people = released.map((s) => s.channels.people!.sum);
+    expect(people.every((v) => v === "suppressed" || v === "budget-exhausted" || Number.isInteger(v))).toBe(true);
+    expect(people.some((v) => v === "suppressed")).toBe(true); // the small hours have small counts
+    expect(people.some((v) => typeof v === "number")).toBe(true); // zeros (and larger counts) are released
+    const devices = released.map((s) => s.channels.devices!.distinct);
+    expect(devices.some((v) => typeof v === "number")).toBe(true);
+  });
+
+  it("seals every summary to the same length, so sizes on the wire say nothing about the counts", () => {
+    const clock = new SimClock({ startWallMs: Date.UTC(2026, 6, 15, 0, 0, 0) });
+    const { node, transport, parts } = simulatedNode("street-08", { clock });
+    node.start();
+    clock.advanceBy(6 * 300_000 + 1);
+    parts.pms5003.injectFault("unplugged"); // missing channels too
+    clock.advanceBy(6 * 3_600_000);
+    const sizes = new Set(transport.published.filter((m) => m.topic.endsWith("/summary")).map((m) => m.payload.length));
+    expect(transport.published.length).toBeGreaterThan(70);
+    expect(sizes.size).toBe(1);
   });
 
   it("keeps the root key out of everything it publishes", () => {

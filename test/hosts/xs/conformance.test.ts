@@ -57,6 +57,9 @@ describe("conformance: Node and XS seal the same bytes", () => {
     expect(summaries.every((s) => Object.keys(s.channels).length === 11)).toBe(true);
     const starts = summaries.map((s) => s.windowStart);
     expect(new Set(starts).size).toBe(starts.length);
-    expect(onNode.storeKeys).toEqual(["key.root", "seal.ctr"]);
+    expect(onNode.storeKeys).toEqual(["dp.budget", "key.root", "seal.ctr"]);
+    // the privacy engine ran in both: pseudonyms into a sketch, counts through the gate (with CSPRNG noise)
+    expect(summaries.every((s) => s.channels.devices!.distinct !== undefined)).toBe(true);
+    expect(health[1]!.budget.people).toBeLessThan(144);
   });
 });

@@ -36,7 +36,7 @@ describe("channel statistics by output kind", () => {
     expect(s.value("sum")).toBe(0);
     s.add(3);
     expect(s.value("sum")).toBe(3);
-    s.reset();
+    s.reset(0);
     expect(s.count).toBe(0);
   });
 });

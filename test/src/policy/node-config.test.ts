@@ -20,6 +20,9 @@ describe("node configuration", () => {
     expect(config.sensors[0]!.intervalSeconds).toBe(10);
     expect(config.sensors[0]!.channels[0]!.stats).toEqual(["count", "mean", "min", "max"]);
     expect(config.uplink).toEqual({ outboxCapacity: 96, maxInFlight: 4, counterBlock: 32, healthSeconds: 900 });
+    expect(config.privacy).toEqual({ pseudonymEpochSeconds: 300, totals: [] });
+    const street = parseNodeConfig(streetNodeConfig("street-01"));
+    expect(street.sensors[4]!.channels[0]!.privacy).toEqual({ k: 3, epsilon: 0.5, sensitivity: 2, dailyEpsilon: 144 });
     expect(config.sensors[0]!.channels[0]!.filters).toEqual([]);
     expect(parseNodeConfig(streetNodeConfig("street-01")).device).toBe("street-01");
   });
@@ -46,6 +49,12 @@ describe("node configuration", () => {
     [(c: any) => (c.sensors[0].channels[0].filters = [{ median: 3, throttle: 5 }]), "sensors[0].channels[0].filters[0]: must have exactly one"],
     [(c: any) => (c.uplink.healthSeconds = 1000), "uplink.healthSeconds: must be a multiple of windowSeconds"],
     [(c: any) => (c.sensors[2].channels[1].name = "PM 2.5"), "sensors[2].channels[1].name:"],
+    [(c: any) => (c.sensors[4].channels[0].privacy = { k: 1 }), "sensors[4].channels[0].privacy.k: 1 suppresses nothing"],
+    [(c: any) => (c.sensors[4].channels[0].privacy = { epsilon: 0.1234 }), "sensors[4].channels[0].privacy.epsilon: at most three decimals"],
+    [(c: any) => (c.sensors[4].channels[0].privacy = {}), "sensors[4].channels[0].privacy: set k, epsilon or both"],
+    [(c: any) => (c.sensors[4].channels[0].privacy = { epsilon: 0.5, dailyEpsilon: 0.1 }), "sensors[4].channels[0].privacy.dailyEpsilon: must allow at least one release"],
+    [(c: any) => (c.privacy = { totals: [{ total: "vehicles", parts: ["cars", "trucks"] }] }), 'privacy.totals[0]: no channel named "cars"'],
+    [(c: any) => (c.privacy = { pseudonymEpochSeconds: 450 }), "privacy.pseudonymEpochSeconds: must be a multiple of windowSeconds"],
   ])("rejects a bad value, naming the key (%#)", (change, message) => {
     expect(() => parseNodeConfig(withChange(change))).toThrow(ConfigError);
     expect(() => parseNodeConfig(withChange(change))).toThrow(message);
@@ -65,6 +74,7 @@ describe("node configuration", () => {
     ["a mean of counts", (c: any) => (c.sensors[5].channels[0].stats = ["mean"]), 'sensors[5].channels[0].stats[0]: "mean" does not fit vehicles; use sum'],
     ["a filter on counts", (c: any) => (c.sensors[5].channels[0].filters = [{ median: 3 }]), "sensors[5].channels[0].filters: filters apply to measured levels, not to counts"],
     ["an unknown setting", (c: any) => (c.sensors[1].settings = { colour: 1 }), "sensors[1].settings.colour: scd4x has no such setting"],
+    ["privacy on a measured level", (c: any) => (c.sensors[1].channels[0].privacy = { k: 3 }), "sensors[1].channels[0].privacy: applies to counts of people, devices and vehicles"],
     ["a bad calibration curve", (c: any) => (c.sensors[3].settings = { calibration: [{ volts: 2, db: 30 }, { volts: 1, db: 130 }] }), "sensors[3].settings:"],
   ])("refuses %s when the driver opens, naming the key", (_what, change, message) => {
     const clock = new SimClock({ startWallMs: 0 });

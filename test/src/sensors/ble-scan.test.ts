@@ -135,10 +135,13 @@ describe("BleScan on hand-made advertisements", () => {
       { address: "1a:21:e5:9a:00:01", kind: "non-resolvable-private", rssi: -85 },
       { address: "4f:21:e5:9a:00:01", kind: "resolvable-private", rssi: -81 },
     ]);
-    expect([...driver.sample()!]).toEqual([5]);
-    expect([...driver.sample()!]).toEqual([0]); // since the previous sample
+    expect([...driver.sample()!]).toEqual([5, 0]);
+    expect([...driver.sample()!]).toEqual([0, 0]); // since the previous sample
     expect(driver.health.readings).toBe(5);
-    expect(driver.outputs).toEqual([{ quantity: "advertisements", kind: "count", unit: "", min: 0, max: 100_000 }]);
+    expect(driver.outputs).toEqual([
+      { quantity: "advertisements", kind: "count", unit: "", min: 0, max: 100_000 },
+      { quantity: "devices", kind: "identifiers", unit: "", min: 0, max: 0 }, // never a value: addresses go to onIdentifier
+    ]);
   });
 
   it("passes the host's own buffer, never a copy, and keeps nothing of it", () => {
@@ -184,8 +187,8 @@ describe("BleScan on hand-made advertisements", () => {
     spy.sample();
     spy.configure();
     expect(readsAfter).toBe(0); // nothing reads the advertisement outside the callback
-    expect(first).toEqual([1]);
-    expect([...spy.sample()!]).toEqual([0]);
+    expect(first).toEqual([1, 0]);
+    expect([...spy.sample()!]).toEqual([0, 0]);
     expect(JSON.stringify({ health: spy.health, weak: spy.weakAdvertisements, errors: spy.identifierErrors })).toBe(state);
     // Its public surface holds numbers only: no field can carry an address.
     for (const value of Object.values(spy)) expect(["number", "string", "object"]).toContain(typeof value);
@@ -200,7 +203,7 @@ describe("BleScan on hand-made advertisements", () => {
     radio.emit("4f:21:e5:9a:00:03", "random", -85); // the default threshold itself is nearby
     expect(identified.map((i) => i.address)).toEqual(["4f:21:e5:9a:00:03"]);
     expect(driver.weakAdvertisements).toBe(2);
-    expect([...driver.sample()!]).toEqual([1]);
+    expect([...driver.sample()!]).toEqual([1, 0]);
     expect(driver.health.totalDrops).toBe(0);
     expect(driver.health.readings).toBe(1);
 
@@ -228,7 +231,7 @@ describe("BleScan on hand-made advertisements", () => {
     radio.emit("4f:21:e5:9a:00:01", "anonymous", -60);
     expect(identified).toHaveLength(0);
     expect(driver.health.drops.frame).toBe(8);
-    expect([...driver.sample()!]).toEqual([0]);
+    expect([...driver.sample()!]).toEqual([0, 0]);
     radio.emit("4f:21:e5:9a:00:01", "random", -60);
     expect(driver.health.faulty).toBe(false);
     expect(driver.health.faultEpisodes).toBe(1);
@@ -246,7 +249,7 @@ describe("BleScan on hand-made advertisements", () => {
     clock.advanceBy(1);
     radio.emit("1a:21:e5:9a:01:02", "random", -50);
     expect(identified).toHaveLength(11);
-    expect([...driver.sample()!]).toEqual([11]);
+    expect([...driver.sample()!]).toEqual([11, 0]);
   });
 
   it("survives an onIdentifier that throws: counted, not passed on, nothing escapes", () => {
@@ -262,7 +265,7 @@ describe("BleScan on hand-made advertisements", () => {
     driver.configure();
     expect(() => radio.emit("4f:21:e5:9a:00:01", "random", -60)).not.toThrow();
     expect(driver.identifierErrors).toBe(1);
-    expect([...driver.sample()!]).toEqual([0]);
+    expect([...driver.sample()!]).toEqual([0, 0]);
   });
 
   it("counts a scan that cannot be opened as bus, retries on every sample, and recovers", () => {
@@ -276,7 +279,7 @@ describe("BleScan on hand-made advertisements", () => {
     expect(driver.health.drops.bus).toBe(3);
     expect(driver.health.faulty).toBe(true);
     radio.failOpen = false;
-    expect([...driver.sample()!]).toEqual([0]); // opened
+    expect([...driver.sample()!]).toEqual([0, 0]); // opened
     expect(radio.opens).toBe(1);
     radio.emit("4f:21:e5:9a:00:01", "random", -60);
     expect(driver.health.faulty).toBe(false);
@@ -376,7 +379,7 @@ function street(options: { buses?: "board" | "direct"; restartAfterSilentMs?: nu
   clock.repeat(() => {
     const values = driver.sample();
     if (values === undefined) undefinedSamples++;
-    else outputs.push(...values);
+    else outputs.push(values[0]!);
   }, 1000);
   return { clock, activity, radio, driver, sightings, outputs, calls: () => calls, undefinedSamples: () => undefinedSamples };
 }
@@ -498,7 +501,7 @@ describe("BleScan faults on the simulated street", () => {
     expect(driver.health.faulty).toBe(true);
     const activity = new StreetActivity({ seed: 1, siteSeed: 6 });
     board.attachBle(new SimStreetRadio({ clock, timers: clock, activity, seed: 1, canaries: [CANARY] }));
-    expect([...driver.sample()!]).toEqual([0]);
+    expect([...driver.sample()!]).toEqual([0, 0]);
     clock.advanceBy(3000);
     expect(driver.sample()![0]).toBeGreaterThan(0);
     expect(driver.health.faulty).toBe(false);

@@ -64,6 +64,19 @@ describe("SenML CBOR packs (RFC 8428)", () => {
     expect(() => readSenmlPack(hexToBytes(hex))).toThrow(SenmlError);
   });
 
+  it("pads a pack to exactly the requested size, at every size, and readers keep the records intact", () => {
+    const records = [{ name: "window", unit: "s", value: 300 }, { name: "people/sum", value: 12 }];
+    for (let target = 60; target < 400; target++) {
+      const writer = new CborWriter(512);
+      writeSenmlPack(writer, "street-01/", 1764201600, records, target);
+      expect(writer.length).toBe(target);
+      const read = readSenmlPack(writer.written());
+      expect(read.slice(0, 2).map((r) => r.name)).toEqual(["street-01/window", "street-01/people/sum"]);
+      expect(read[2]!.name).toBe("street-01/pad");
+    }
+    expect(() => writeSenmlPack(new CborWriter(512), "street-01/", 1764201600, records, 30)).toThrow(RangeError);
+  });
+
   it("refuses to write a record with both or neither of value and status", () => {
     expect(() => pack([{ name: "x", value: 1, status: "y" }])).toThrow(RangeError);
     expect(() => pack([{ name: "x" }])).toThrow(RangeError);
