@@ -36,6 +36,10 @@ import { writeSenmlPack, type SenmlRecordOut } from "./wire/senml.js";
 import { UplinkSealer } from "./wire/uplink-sealer.js";
 import { utf8Encode } from "./wire/utf8.js";
 import { HealthReport } from "./uplink/health-report.js";
+import { CommandReceiver, type CommandOutcome } from "./uplink/command-receiver.js";
+import type { DownlinkCommand } from "./uplink/downlink-command.js";
+import { AuditLog } from "./policy/audit-log.js";
+import { disclosureDocument, encodeDisclosure } from "./policy/disclosure.js";
 import { Outbox } from "./uplink/outbox.js";
 import { nodeTopic } from "./uplink/topics.js";
 
@@ -56,7 +60,10 @@ interface SensorSlot {
   readonly channelIndex: Int8Array;
   /** ...and the channel's filter chain. */
   readonly filters: readonly FilterChain[];
-  readonly intervalMs: number;
+  intervalMs: number;
+  /** The sensor's sampling timer. */
+  timer: TimerHandle | undefined;
+  readonly configuredIntervalMs: number;
 }
 
 export interface NodeStats {
@@ -94,6 +101,12 @@ export class CivicNode {
   readonly #summaryAad: Uint8Array;
   readonly #healthTopic: string;
   readonly #healthAad: Uint8Array;
+  readonly #disclosureTopic: string;
+  readonly #disclosure: Uint8Array;
+  readonly audit: AuditLog;
+  readonly commands: CommandReceiver;
+  /** A window length set by command, applied when the open window closes. */
+  #pendingWindowSeconds: number | undefined;
   readonly #timers: TimerHandle[] = [];
   #windowTimer: TimerHandle | undefined;
   #bootMonotonicMs = 0;
@@ -106,7 +119,24 @@ export class CivicNode {
     this.#summaryAad = utf8Encode(this.#summaryTopic);
     this.#healthTopic = nodeTopic(config.zone, config.device, "health");
     this.#healthAad = utf8Encode(this.#healthTopic);
-    this.#sealer = new UplinkSealer(platform.store, config.device, config.uplink.counterBlock, MAX_PLAINTEXT_BYTES + SEAL_OVERHEAD_BYTES);
+    this.#disclosureTopic = nodeTopic(config.zone, config.device, "disclosure");
+    this.audit = new AuditLog(platform.store);
+    this.#sealer = new UplinkSealer(platform.store, config.device, {
+      counterBlock: config.uplink.counterBlock,
+      maxMessageBytes: MAX_PLAINTEXT_BYTES + SEAL_OVERHEAD_BYTES,
+      epochSeconds: config.uplink.epochSeconds,
+      maxMessagesPerEpoch: config.uplink.maxMessagesPerEpoch,
+      onRotate: (reason, epoch) => this.audit.append(platform.clock.wallSynced() ? platform.clock.wallMs() / 1000 : 0, "epoch-rotated", `${reason} to ${epoch}`),
+    });
+    this.commands = new CommandReceiver(
+      platform.store,
+      config.device,
+      nodeTopic(config.zone, config.device, "cmd"),
+      () => this.#sealer.downlinkKeys,
+      platform.clock,
+      this.audit,
+      (command) => this.#execute(command),
+    );
     this.outbox = new Outbox(platform.transport, config.uplink.outboxCapacity, config.uplink.maxInFlight);
     this.identifiers = new IdentifierIntake();
 
@@ -133,7 +163,8 @@ export class CivicNode {
           statistics.push(devices);
         } else statistics.push(statisticsFor(output));
       });
-      this.#sensors.push({ id: sensorConfig.id, driver, outputIndex, channelIndex, filters, intervalMs: sensorConfig.intervalSeconds * 1000 });
+      const intervalMs = sensorConfig.intervalSeconds * 1000;
+      this.#sensors.push({ id: sensorConfig.id, driver, outputIndex, channelIndex, filters, intervalMs, configuredIntervalMs: intervalMs, timer: undefined });
     });
     this.#window = new WindowAggregator(statistics, config.windowSeconds);
     this.#layout = new WindowSummaryLayout(released);
@@ -163,9 +194,21 @@ export class CivicNode {
       this.#sensors.map(({ id, driver }) => ({ id, health: driver.health })),
       this.#budgetNames,
     );
+    const parts = config.sensors.flatMap((sensor) => sensor.channels.map(() => sensor.part));
+    this.#disclosure = encodeDisclosure(disclosureDocument(config, released.map(({ config: channel, output }, c) => ({ name: channel.name, part: parts[c]!, output, stats: channel.stats }))));
   }
 
   /** The drivers, in configuration order (for health and tests). */
+  /** The uplink key epoch the node seals under now. */
+  get epoch(): number {
+    return this.#sealer.epoch;
+  }
+
+  /** The length of the current aggregation window (a set-window command changes the next one). */
+  get windowSeconds(): number {
+    return this.#window.seconds;
+  }
+
   get sensors(): readonly SensorDriver[] {
     return this.#sensors.map((slot) => slot.driver);
   }
@@ -178,12 +221,19 @@ export class CivicNode {
     if (this.#running) return;
     this.#sealer.boot();
     this.#budget.load();
+    this.audit.load();
+    this.commands.load();
     this.#running = true;
     const { timers, transport, clock, log } = this.#platform;
     this.#bootMonotonicMs = clock.monotonicMs();
+    this.audit.append(clock.wallSynced() ? clock.wallMs() / 1000 : 0, "boot", `epoch ${this.#sealer.epoch}`);
     transport.onConnectionChange((connected) => {
       if (connected) this.outbox.pump();
     });
+    transport.subscribe(nodeTopic(this.config.zone, this.config.device, "cmd"), (_topic, payload) => {
+      if (this.#running) this.commands.receive(payload);
+    });
+    this.#publishDisclosure();
     for (const slot of this.#sensors) slot.driver.configure();
     log("info", "node-boot", { device: this.config.device, epoch: this.#sealer.epoch, counter: this.#sealer.nextCounter });
     if (clock.wallSynced()) this.#beginWindows();
@@ -204,6 +254,7 @@ export class CivicNode {
     const { timers } = this.#platform;
     for (const timer of this.#timers) timers.clear(timer);
     this.#timers.length = 0;
+    for (const slot of this.#sensors) if (slot.timer) timers.clear(slot.timer);
     if (this.#windowTimer) timers.clear(this.#windowTimer);
     for (const slot of this.#sensors) slot.driver.close();
     for (const devices of this.#distinct) devices.wipe();
@@ -215,9 +266,12 @@ export class CivicNode {
   #beginWindows(): void {
     this.#window.open(this.#platform.clock.wallMs());
     this.#scheduleWindowClose();
-    for (const slot of this.#sensors) {
-      this.#timers.push(this.#platform.timers.repeat(() => this.#sample(slot), slot.intervalMs));
-    }
+    for (const slot of this.#sensors) this.#startSampling(slot);
+  }
+
+  #startSampling(slot: SensorSlot): void {
+    if (slot.timer) this.#platform.timers.clear(slot.timer);
+    slot.timer = this.#platform.timers.repeat(() => this.#sample(slot), slot.intervalMs);
   }
 
   /** sample -> filter -> aggregate, for one sensor. Allocates nothing. */
@@ -258,19 +312,63 @@ export class CivicNode {
     const windowStartS = this.#window.startMs / 1000;
     const windowEndS = this.#window.endMs / 1000;
     this.stats.windowsClosed++;
-    const records = this.#layout.records(this.config.windowSeconds, this.#window.channels, this.#gate, this.#window.startMs);
+    const records = this.#layout.records(this.#window.seconds, this.#window.channels, this.#gate, this.#window.startMs);
     if (this.#seal(this.#summaryTopic, this.#summaryAad, windowStartS, records, this.#summaryBytes)) {
       this.stats.summariesSealed++;
     }
     if (windowEndS % this.config.uplink.healthSeconds === 0) {
       const uptimeS = Math.round((clock.monotonicMs() - this.#bootMonotonicMs) / 1000);
       const budgetLeft = this.#budgetNames.map((_, b) => this.#budget.remainingMicro(b, now) / 1e6);
-      const health = this.#health.records(uptimeS, this.outbox, this.stats, budgetLeft);
+      const health = this.#health.records(uptimeS, this.outbox, this.stats, budgetLeft, {
+        epoch: this.#sealer.epoch,
+        commands: this.commands.counts,
+        audit: this.audit.takeUnreported(),
+        baseTimeS: windowEndS,
+      });
       if (this.#seal(this.#healthTopic, this.#healthAad, windowEndS, health)) this.stats.healthReportsSealed++;
+    }
+    if (this.#pendingWindowSeconds !== undefined) {
+      this.#window.setWindowSeconds(this.#pendingWindowSeconds);
+      this.#pendingWindowSeconds = undefined;
     }
     // The statistics of the closed window are forgotten here, whatever happened above.
     this.#window.open(now);
     this.#scheduleWindowClose();
+  }
+
+  /** An authentic, fresh command: within the policy's bounds it runs, otherwise "bounds". */
+  #execute(command: DownlinkCommand): CommandOutcome {
+    const { clock } = this.#platform;
+    switch (command.name) {
+      case "rotate-epoch":
+        this.#sealer.rotate(clock.wallMs());
+        return "accepted";
+      case "set-window": {
+        const seconds = command.args.seconds;
+        if (typeof seconds !== "number" || !this.config.downlink.allowedWindowSeconds.includes(seconds)) return "bounds";
+        this.#pendingWindowSeconds = seconds;
+        return "accepted";
+      }
+      case "set-interval": {
+        const slot = this.#sensors.find(({ id }) => id === command.args.sensor);
+        const seconds = command.args.seconds;
+        if (!slot || typeof seconds !== "number" || !Number.isFinite(seconds)) return "bounds";
+        const ms = seconds * 1000;
+        // Slower than configured is allowed up to the factor; faster never (more data than the policy says).
+        if (ms < slot.configuredIntervalMs || ms > slot.configuredIntervalMs * this.config.downlink.maxIntervalFactor) return "bounds";
+        slot.intervalMs = ms;
+        if (this.#running && slot.timer) this.#startSampling(slot);
+        return "accepted";
+      }
+      case "republish-disclosure":
+        this.#publishDisclosure();
+        return "accepted";
+    }
+  }
+
+  /** The public disclosure, retained, in the clear: what this node collects and how (policy/disclosure.ts). */
+  #publishDisclosure(): void {
+    this.outbox.push(this.#disclosureTopic, this.#disclosure, true);
   }
 
   /** encode -> seal -> enqueue one message; false (logged, counted) when it could not be sealed. */
@@ -279,7 +377,7 @@ export class CivicNode {
     try {
       this.#plaintext.reset();
       writeSenmlPack(this.#plaintext, `${this.config.device}/`, baseTimeS, records, padToBytes);
-      const sealed = this.#sealer.seal(this.#plaintext.written(), aad);
+      const sealed = this.#sealer.seal(this.#plaintext.written(), aad, this.#platform.clock.wallMs());
       this.outbox.push(topic, sealed);
       log("info", "message-sealed", { topic, time: baseTimeS, bytes: sealed.length, queue: this.outbox.depth });
       return true;

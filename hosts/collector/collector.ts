@@ -8,11 +8,13 @@
  *   collector.onSummary((s) => console.log(s.device, s.channels));
  *   await collector.start();
  */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { connect, type MqttClient } from "mqtt";
 import type { Log } from "../../src/platform.js";
 import type { Keyring } from "./keyring.js";
+import { pinnedCaPem } from "../node/pinned-ca.js";
+import { writeFileAtomic } from "../node/atomic-file.js";
 import { REJECT_CAUSES, MessageOpener, type DecodedHealth, type DecodedSummary, type OpenResult, type RejectCause } from "./message-opener.js";
 
 export const SUMMARY_FILTER = "civicnode/+/+/summary";
@@ -25,9 +27,17 @@ export interface CollectorOptions {
   readonly outputFile?: string;
   /** JSON Lines output of health reports. */
   readonly healthFile?: string;
+  /**
+   * Where the replay windows are kept across restarts (written a moment after each accepted
+   * message, and on stop). Without it, a restarted collector would accept a replay once.
+   */
+  readonly stateFile?: string;
   readonly clientId?: string;
   readonly log?: Log;
-  /** PEM CA certificate(s) to trust for mqtts:// brokers. */
+  /**
+   * PEM CA certificate(s): required with an mqtts:// broker, and the only CA trusted for its
+   * certificate (pinned; the system's public roots are not used). Refused with mqtt://.
+   */
   readonly ca?: string | Uint8Array;
 }
 
@@ -65,11 +75,15 @@ export class Collector {
   readonly #healthListeners: Array<(line: HealthLine) => void> = [];
   readonly #rejectListeners: Array<(cause: RejectCause, topic: string) => void> = [];
   #client: MqttClient | undefined;
+  /** The pinned CA, PEM, for an mqtts:// broker. */
+  readonly #ca: string | undefined;
 
   constructor(options: CollectorOptions) {
     this.#options = options;
     this.#opener = new MessageOpener(options.keyring);
     this.#log = options.log ?? (() => {});
+    this.#ca = brokerCa(options.brokerUrl, options.ca);
+    if (options.stateFile && existsSync(options.stateFile)) this.#loadState(options.stateFile);
     for (const file of [options.outputFile, options.healthFile]) if (file) mkdirSync(dirname(file), { recursive: true });
   }
 
@@ -96,13 +110,18 @@ export class Collector {
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
-      ...(this.#options.ca ? { ca: Buffer.from(this.#options.ca), rejectUnauthorized: true } : {}),
+      // mqtt.js hands these to tls.connect, which then trusts only this CA and checks the broker's
+      // name (test/hosts/collector/collector-tls.test.ts makes sure).
+      ...(this.#ca !== undefined ? { ca: this.#ca, rejectUnauthorized: true, minVersion: "TLSv1.2" as const } : {}),
     });
     this.#client = client;
     client.on("message", (topic, payload) => {
       this.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
     });
-    client.on("error", (error) => this.#log("warn", "collector-mqtt-error", { message: error.message }));
+    client.on("error", (error) => {
+      const code = (error as { code?: unknown }).code;
+      this.#log("warn", "collector-mqtt-error", { ...(code !== undefined ? { code: String(code) } : {}), message: error.message.slice(0, 200) });
+    });
     client.on("offline", () => this.#log("warn", "collector-offline"));
     return new Promise((resolve, reject) => {
       const onFirstError = (error: Error) => reject(error);
@@ -133,6 +152,7 @@ export class Collector {
       this.#log("error", "collector-open-defect", { message: (error as Error).message });
       result = { ok: false, cause: "malformed", detail: "internal error" };
     }
+    if (result.ok) this.#scheduleSave();
     if (result.ok && result.kind === "summary") {
       this.stats.accepted++;
       this.stats.summaries++;
@@ -161,5 +181,49 @@ export class Collector {
     const client = this.#client;
     this.#client = undefined;
     if (client) await client.endAsync(true);
+    if (this.#saveTimer) clearTimeout(this.#saveTimer);
+    this.#saveState();
   }
+
+  #saveTimer: NodeJS.Timeout | undefined;
+
+  #scheduleSave(): void {
+    if (!this.#options.stateFile || this.#saveTimer) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      this.#saveState();
+    }, 200);
+  }
+
+  #saveState(): void {
+    const file = this.#options.stateFile;
+    if (!file) return;
+    const replay = Object.fromEntries([...this.#opener.exportReplayState()].map(([key, bytes]) => [key, Buffer.from(bytes).toString("hex")]));
+    try {
+      writeFileAtomic(file, JSON.stringify({ format: "civicnode-collector-state", version: 1, replay }) + "\n", 0o600);
+    } catch (error) {
+      this.#log("error", "collector-state-not-saved", { message: (error as Error).message });
+    }
+  }
+
+  #loadState(file: string): void {
+    try {
+      const document = JSON.parse(readFileSync(file, "utf8")) as { format?: unknown; replay?: Record<string, unknown> };
+      if (document.format !== "civicnode-collector-state" || typeof document.replay !== "object" || document.replay === null) throw new Error("not a collector state file");
+      const state = new Map<string, Uint8Array>();
+      for (const [key, hex] of Object.entries(document.replay)) if (typeof hex === "string" && /^([0-9a-f]{2})+$/.test(hex)) state.set(key, new Uint8Array(Buffer.from(hex, "hex")));
+      this.#opener.importReplayState(state);
+    } catch (error) {
+      // Without its windows the collector would accept each old message once more: say so loudly.
+      this.#log("error", "collector-state-unreadable", { file, message: (error as Error).message });
+    }
+  }
+}
+
+/** The CA to pin for the broker: required with mqtts://, refused with mqtt:// (no silent plaintext). */
+function brokerCa(brokerUrl: string, ca: string | Uint8Array | undefined): string | undefined {
+  const secure = /^mqtts:/i.test(brokerUrl);
+  if (secure && ca === undefined) throw new TypeError("an mqtts:// broker needs the CA certificate to pin (ca)");
+  if (!secure && ca !== undefined) throw new TypeError("a CA was given for a plaintext broker URL; use mqtts://");
+  return ca === undefined ? undefined : pinnedCaPem(ca);
 }

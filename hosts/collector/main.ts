@@ -1,25 +1,30 @@
 /**
  * `npm run collector -- --broker mqtt://host:port [--state DIR]`: the reference collector on its
  * own, against a real deployment's broker. It reads the keyring from the state folder and appends
- * decoded summaries to <state>/summaries.jsonl until stopped.
+ * decoded summaries to <state>/summaries.jsonl until stopped. With `--broker mqtts://host:port
+ * --ca FILE` it speaks TLS and trusts only that CA (docs/tls.md).
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Collector } from "./collector.js";
 import { Keyring, KEYRING_FILE } from "./keyring.js";
+import { readPinnedCa } from "../node/pinned-ca.js";
 
 const USAGE = `civicnode collector
 
 Usage: npm run collector -- --broker mqtt://host:port [--state DIR]
+       npm run collector -- --broker mqtts://host:port --ca FILE [--state DIR]
 
-  --broker URL   the MQTT broker the nodes publish to (required)
+  --broker URL   the MQTT broker the nodes publish to (required); mqtts:// for TLS
+  --ca FILE      with mqtts://: the CA certificate (PEM) to trust for the broker, and the only
+                 one (pinned); required with mqtts://, refused with mqtt://
   --state DIR    folder holding keyring.json; summaries.jsonl is written there (default ./.civicnode)
 `;
 
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, strict: true, options: { broker: { type: "string" }, state: { type: "string" }, help: { type: "boolean" } } }));
+    ({ values } = parseArgs({ args: argv, strict: true, options: { broker: { type: "string" }, ca: { type: "string" }, state: { type: "string" }, help: { type: "boolean" } } }));
   } catch (error) {
     process.stderr.write(`collector: ${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -32,6 +37,18 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`collector: --broker mqtt://host:port is required\n${USAGE}`);
     return 2;
   }
+  const secure = values.broker.startsWith("mqtts://");
+  if (secure !== (values.ca !== undefined)) {
+    process.stderr.write(`collector: ${secure ? "--broker mqtts://... needs --ca FILE" : "--ca needs an mqtts:// broker"}\n${USAGE}`);
+    return 2;
+  }
+  let ca: string | undefined;
+  try {
+    ca = values.ca === undefined ? undefined : readPinnedCa(values.ca);
+  } catch (error) {
+    process.stderr.write(`collector: --ca: ${(error as Error).message}\n`);
+    return 2;
+  }
   const stateDir = resolve(values.state ?? ".civicnode");
   const keyring = Keyring.load(stateDir);
   if (keyring.devices.length === 0) {
@@ -40,8 +57,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const collector = new Collector({
     brokerUrl: values.broker,
+    ca,
     keyring,
     outputFile: join(stateDir, "summaries.jsonl"),
+    stateFile: join(stateDir, "collector.json"),
     log: (level, event, detail) => process.stderr.write(`${level} ${event} ${detail ? JSON.stringify(detail) : ""}\n`),
   });
   collector.onSummary((line) => process.stdout.write(`${JSON.stringify(line)}\n`));

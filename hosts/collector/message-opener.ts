@@ -10,7 +10,7 @@
  * Summaries and health reports of a device share one key and one counter, so one replay window.
  */
 import { CoseOpenError, openEncrypt0, parseEncrypt0 } from "../../src/wire/cose-encrypt0.js";
-import { epochKeysFromRoot, type EpochKeys } from "../../src/wire/key-schedule.js";
+import { deriveEpochKeys, epochKeysFromRoot, initialChainKey, nextChainKey, type EpochKeys } from "../../src/wire/key-schedule.js";
 import { decodeKid } from "../../src/wire/kid.js";
 import { ReplayWindow } from "../../src/wire/replay-window.js";
 import { PADDING_RECORD, readSenmlPack, SenmlError, type SenmlRecord } from "../../src/wire/senml.js";
@@ -26,9 +26,13 @@ export type RejectCause =
   | "unsupported" // another algorithm or header layout
   | "unknown-device" // kid or topic names a device the keyring does not hold
   | "kid-mismatch" // kid names another device than the topic, or the zone differs
+  | "epoch" // kid names a key epoch the device cannot have reached
   | "replay" // counter already accepted, or older than the replay window
   | "authentication" // AEAD tag mismatch: forged, altered, wrong key or wrong topic
   | "payload"; // authenticated but not a valid civicnode SenML summary
+
+/** Epochs behind a device's newest one whose replay windows are kept (late queue flushes). */
+export const RETAINED_EPOCHS = 64;
 
 export const REJECT_CAUSES: readonly RejectCause[] = [
   "topic",
@@ -37,6 +41,7 @@ export const REJECT_CAUSES: readonly RejectCause[] = [
   "unsupported",
   "unknown-device",
   "kid-mismatch",
+  "epoch",
   "replay",
   "authentication",
   "payload",
@@ -90,6 +95,10 @@ export interface DecodedHealth {
   readonly node: Record<string, number>;
   /** ε left today per noisy channel. */
   readonly budget: Record<string, number>;
+  /** Downlink commands since boot, by outcome (accepted, replay, authentication, bounds, ...). */
+  readonly commands: Record<string, number>;
+  /** Audit entries since the previous report: time (Unix s) and "event detail". */
+  readonly audit: Array<{ time: number; entry: string }>;
   readonly sensors: Record<string, SensorHealthSummary>;
 }
 
@@ -105,6 +114,14 @@ export interface MessageOpenerOptions {
   readonly replayWindow?: number;
   /** Epoch keys kept derived at once (an LRU bound, so a flood of kids cannot grow memory). */
   readonly keyCacheSize?: number;
+  /**
+   * Epochs beyond which a kid is implausible, on top of one per hour since the device was
+   * provisioned (the shortest epoch a node may be configured with): bounds the key derivation a
+   * forged kid can cost.
+   */
+  readonly epochSlack?: number;
+  /** The time now (Unix ms), for the epoch bound; default Date.now. */
+  readonly now?: () => number;
 }
 
 export class MessageOpener {
@@ -115,12 +132,38 @@ export class MessageOpener {
   /** Replay windows by "device/epoch"; one per known device and epoch seen with a valid tag. */
   readonly #windows = new Map<string, ReplayWindow>();
   readonly #keys = new Map<string, EpochKeys>();
+  /** Per device, the highest chain key derived so far, to step forward from instead of from the root. */
+  readonly #chains = new Map<string, { epoch: number; chain: Uint8Array }>();
+  /** Per device, the newest epoch of an authentic message. */
+  readonly #newestEpoch = new Map<string, number>();
+  readonly #epochSlack: number;
+  readonly #now: () => number;
 
   constructor(keyring: Keyring, options: MessageOpenerOptions = {}) {
     this.#keyring = keyring;
     this.#maxMessageBytes = options.maxMessageBytes ?? 4096;
     this.#replaySize = Math.max(64, options.replayWindow ?? 128);
     this.#keyCacheSize = options.keyCacheSize ?? 256;
+    this.#epochSlack = options.epochSlack ?? 1024;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The replay windows, for the collector to persist across restarts ("device/epoch" -> bytes). */
+  exportReplayState(): Map<string, Uint8Array> {
+    return new Map([...this.#windows].map(([key, window]) => [key, window.export()]));
+  }
+
+  /** Restores replay windows saved by exportReplayState(); entries that do not fit are skipped. */
+  importReplayState(state: ReadonlyMap<string, Uint8Array>): void {
+    for (const [key, bytes] of state) {
+      const window = ReplayWindow.import(bytes, this.#replaySize);
+      if (!window) continue;
+      this.#windows.set(key, window);
+      const slash = key.lastIndexOf("/");
+      const device = key.slice(0, slash);
+      const epoch = Number(key.slice(slash + 1));
+      if (epoch > (this.#newestEpoch.get(device) ?? -1)) this.#newestEpoch.set(device, epoch);
+    }
   }
 
   open(topic: string, payload: Uint8Array): OpenResult {
@@ -141,9 +184,17 @@ export class MessageOpener {
     const entry = this.#keyring.get(kid.device);
     if (!entry) return reject("unknown-device", kid.device);
     if (entry.zone !== parsedTopic.zone) return reject("kid-mismatch", `device ${kid.device} belongs to zone ${entry.zone}`);
+    const created = Date.parse(entry.created);
+    const plausible = (Number.isFinite(created) ? Math.max(0, Math.ceil((this.#now() - created) / 3_600_000)) : 1_000_000) + this.#epochSlack;
+    if (kid.epoch > plausible) return reject("epoch", `epoch ${kid.epoch} is beyond what ${kid.device} can have reached (${plausible})`);
 
     const windowKey = `${kid.device}/${kid.epoch}`;
     const window = this.#windows.get(windowKey);
+    const newest = this.#newestEpoch.get(kid.device) ?? 0;
+    if (!window && kid.epoch + RETAINED_EPOCHS < newest) {
+      // Its replay window was retired: an epoch this old cannot be told from a replay any more.
+      return reject("replay", `epoch ${kid.epoch} is more than ${RETAINED_EPOCHS} epochs behind ${newest}`);
+    }
     if (window) {
       const verdict = window.check(envelope.counter);
       if (verdict !== "new") return reject("replay", `${verdict}: counter ${envelope.counter}`);
@@ -178,7 +229,31 @@ export class MessageOpener {
       fresh.accept(envelope.counter);
       this.#windows.set(windowKey, fresh);
     }
+    if (kid.epoch > newest) {
+      this.#newestEpoch.set(kid.device, kid.epoch);
+      // Retire the windows of epochs too old to matter, so memory stays bounded per device.
+      for (const key of this.#windows.keys()) {
+        const slash = key.lastIndexOf("/");
+        if (key.slice(0, slash) === kid.device && Number(key.slice(slash + 1)) + RETAINED_EPOCHS < kid.epoch) this.#windows.delete(key);
+      }
+    }
     return result;
+  }
+
+  #derive(rootKey: Uint8Array, device: string, epoch: number): EpochKeys {
+    const checkpoint = this.#chains.get(device);
+    if (!checkpoint || checkpoint.epoch > epoch) {
+      if (!checkpoint) {
+        const chain = chainFrom({ epoch: 0, chain: initialChainKey(rootKey, device) }, device, epoch);
+        this.#chains.set(device, { epoch, chain });
+        return deriveEpochKeys(chain, device, epoch);
+      }
+      return epochKeysFromRoot(rootKey, device, epoch); // an older epoch than the checkpoint: rare (late messages)
+    }
+    const chain = chainFrom(checkpoint, device, epoch);
+    checkpoint.chain.fill(0);
+    this.#chains.set(device, { epoch, chain });
+    return deriveEpochKeys(chain, device, epoch);
   }
 
   #epochKeys(cacheKey: string, rootKey: Uint8Array, device: string, epoch: number): EpochKeys {
@@ -188,7 +263,7 @@ export class MessageOpener {
       this.#keys.set(cacheKey, cached); // most recently used last
       return cached;
     }
-    const keys = epochKeysFromRoot(rootKey, device, epoch);
+    const keys = this.#derive(rootKey, device, epoch);
     this.#keys.set(cacheKey, keys);
     if (this.#keys.size > this.#keyCacheSize) {
       const [oldestKey, oldest] = this.#keys.entries().next().value!;
@@ -197,6 +272,17 @@ export class MessageOpener {
     }
     return keys;
   }
+}
+
+/** Derivation of an epoch's keys, stepping forward from the highest chain key derived for the device. */
+function chainFrom(start: { epoch: number; chain: Uint8Array }, device: string, epoch: number): Uint8Array {
+  let chain: Uint8Array = start.chain.slice();
+  for (let n = start.epoch; n < epoch; n++) {
+    const next = nextChainKey(chain, device, n);
+    chain.fill(0);
+    chain = next;
+  }
+  return chain;
 }
 
 function reject(cause: RejectCause, detail: string): OpenResult {
@@ -246,13 +332,23 @@ function summaryFromRecords(records: readonly SenmlRecord[], zone: string, devic
 function healthFromRecords(records: readonly SenmlRecord[], zone: string, device: string, epoch: number, counter: number): DecodedHealth {
   const prefix = `${device}/`;
   const time = records[0]?.time;
-  if (time === undefined || !Number.isInteger(time)) throw new SenmlError("health report has no integer base time");
+  if (time === undefined || !Number.isFinite(time)) throw new SenmlError("health report has no base time");
   const node: Record<string, number> = {};
   const budget: Record<string, number> = {};
+  const commands: Record<string, number> = {};
+  const audit: Array<{ time: number; entry: string }> = [];
   const sensors: Record<string, SensorHealthSummary> = {};
   for (const record of records) {
     if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
     const parts = record.name.slice(prefix.length).split("/");
+    if (parts.length === 1 && parts[0] === "audit" && record.stringValue !== undefined) {
+      audit.push({ time: record.time, entry: record.stringValue });
+      continue;
+    }
+    if (parts.length === 2 && parts[0] === "commands" && record.value !== undefined) {
+      commands[parts[1]!] = record.value;
+      continue;
+    }
     if (parts.length === 1) {
       if (record.value === undefined) throw new SenmlError(`${record.name} must carry a number`);
       node[parts[0]!] = record.value;
@@ -269,5 +365,5 @@ function healthFromRecords(records: readonly SenmlRecord[], zone: string, device
     else if (parts.length === 3 && parts[1] === "drops" && record.value !== undefined) sensor.drops[parts[2]!] = record.value;
     else throw new SenmlError(`unexpected health record ${record.name}`);
   }
-  return { zone, device, epoch, counter, time, node, budget, sensors };
+  return { zone, device, epoch, counter, time, node, budget, commands, audit, sensors };
 }

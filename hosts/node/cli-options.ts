@@ -2,14 +2,19 @@
  * Options of `npm start`. Bad options produce a message that says what is wrong and exit code 2.
  */
 import { parseArgs } from "node:util";
+import { readPinnedCa } from "./pinned-ca.js";
 
 export interface SimulatorOptions {
   /** Where the nodes' firmware cores run: Node.js, or the XS engine (one xsnap-worker per node). */
   readonly engine: "node" | "xs";
   /** Mean simulated hours between fault episodes per part; 0 disables fault injection. */
   readonly faultHours: number;
-  /** External broker URL, or undefined for the embedded one. */
+  /** External broker URL (mqtt:// or mqtts://), or undefined for the embedded one. */
   readonly broker: string | undefined;
+  /** With an mqtts:// broker: the CA certificate (PEM) that every node and the collector pin. */
+  readonly ca: string | undefined;
+  /** The file `ca` was read from. */
+  readonly caFile: string | undefined;
   readonly nodes: number;
   readonly speed: number;
   /** Exit after this many summaries per node reached the collector; undefined runs until Ctrl-C. */
@@ -26,8 +31,10 @@ Runs a street of simulated civicnode nodes (simulated sensors at the bus level, 
 core) against an MQTT broker, with the reference collector decrypting what they send.
 
 Options:
-  --broker URL    external broker, mqtt://host:port (default: an embedded broker on a free
-                  localhost port)
+  --broker URL    external broker, mqtt://host:port, or mqtts://host:port for TLS (then --ca
+                  is required; default: an embedded broker on a free localhost port)
+  --ca FILE       with an mqtts:// broker: the CA certificate (PEM) that every node and the
+                  collector trust, and the only one (pinned); see docs/tls.md
   --nodes N       number of nodes in the street, 1-256 (default 8)
   --speed X       simulated seconds per real second, 1-36000 (default 60)
   --windows N     exit 0 once every node's N-th summary has been decrypted (default: run until
@@ -54,6 +61,7 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
       allowPositionals: false,
       options: {
         broker: { type: "string" },
+        ca: { type: "string" },
         nodes: { type: "string" },
         speed: { type: "string" },
         windows: { type: "string" },
@@ -69,10 +77,14 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
   const values = parsed.values;
   const engine = values.engine ?? "node";
   if (engine !== "node" && engine !== "xs") throw new UsageError(`--engine: "${engine}" is not an engine; expected node or xs`);
+  const broker = values.broker === undefined ? undefined : brokerUrl(values.broker);
+  const ca = pinnedCa(broker, values.ca);
   return {
     engine,
     faultHours: number(values.faults, "--faults", 36, 0, 100000),
-    broker: values.broker === undefined ? undefined : brokerUrl(values.broker),
+    broker,
+    ca,
+    caFile: values.ca,
     nodes: integer(values.nodes, "--nodes", 8, 1, 256),
     speed: number(values.speed, "--speed", 60, 1, 36000),
     windows: values.windows === undefined ? undefined : integer(values.windows, "--windows", 0, 1, 100000),
@@ -86,11 +98,35 @@ function brokerUrl(text: string): string {
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`--broker: "${text}" is not a URL; expected mqtt://host:port`);
+    throw new UsageError(`--broker: "${text}" is not a URL; expected mqtt://host:port or mqtts://host:port`);
   }
-  if (url.protocol !== "mqtt:") throw new UsageError(`--broker: unsupported scheme "${url.protocol}"; expected mqtt://host:port`);
+  if (url.protocol !== "mqtt:" && url.protocol !== "mqtts:") {
+    throw new UsageError(`--broker: unsupported scheme "${url.protocol}"; expected mqtt://host:port or mqtts://host:port`);
+  }
   if (!url.hostname) throw new UsageError("--broker: missing host");
-  return `mqtt://${url.hostname}:${url.port || "1883"}`;
+  const defaultPort = url.protocol === "mqtts:" ? "8883" : "1883";
+  return `${url.protocol}//${url.hostname}:${url.port || defaultPort}`;
+}
+
+/** TLS always pins a CA, and a CA is only for TLS: `--ca` goes with an mqtts:// broker and nothing else. */
+function pinnedCa(broker: string | undefined, file: string | undefined): string | undefined {
+  const secure = broker?.startsWith("mqtts:") ?? false;
+  if (secure && file === undefined) {
+    throw new UsageError("--broker mqtts://... needs --ca FILE, the CA certificate (PEM) to trust for the broker");
+  }
+  if (file === undefined) return undefined;
+  if (!secure) {
+    throw new UsageError(
+      broker === undefined
+        ? "--ca needs --broker mqtts://host:port (the embedded broker speaks plain MQTT on localhost)"
+        : `--ca needs an mqtts:// broker, not ${broker} (plain MQTT does not use a CA)`,
+    );
+  }
+  try {
+    return readPinnedCa(file);
+  } catch (error) {
+    throw new UsageError(`--ca: ${(error as Error).message}`);
+  }
 }
 
 function number(text: string | undefined, name: string, fallback: number, min: number, max: number): number {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig } from "../../src/policy/node-config.js";
 import type { Log, LogDetail, LogLevel, Platform } from "../../src/platform.js";
-import { ROOT_KEY_STORE_KEY } from "../../src/wire/uplink-sealer.js";
+import { provisioningWrites, storeHoldsKey } from "../../src/wire/key-ratchet.js";
 import type { Keyring } from "../collector/keyring.js";
 import { FaultPlan } from "../sim/fault-plan.js";
 import { simulatedReferenceBoard, type SimulatedParts } from "../sim/reference-board.js";
@@ -31,6 +31,8 @@ export interface FleetOptions {
   /** Mean simulated hours between fault episodes per part (FaultPlan); 0 or absent: no faults. */
   readonly faultHours?: number;
   readonly brokerUrl: string;
+  /** For an mqtts:// broker: the CA certificate (PEM) every node pins. */
+  readonly ca?: string;
   readonly devices: readonly string[];
   readonly zone: string;
   readonly speed: number;
@@ -84,7 +86,8 @@ export class Fleet {
     const xsBundle = this.#options.engine === "xs" ? bundleForXs("street-node").code : undefined;
     for (const device of devices) {
       const store = provisionedStore(join(stateDir, "nodes", device, "store.json"), keyring, device);
-      const transport = new MqttTransport({ url: brokerUrl, clientId: device, log: prefixed(log, device) });
+      const tls = this.#options.ca !== undefined ? { tls: { ca: this.#options.ca } } : {};
+      const transport = new MqttTransport({ url: brokerUrl, clientId: device, ...tls, log: prefixed(log, device) });
       if (xsBundle !== undefined) {
         const node = await XsStreetNode.start({
           device,
@@ -162,18 +165,14 @@ function provisionedStore(path: string, keyring: Keyring, device: string): FileS
   if (!entry) throw new Error(`device ${device} is not in the keyring`);
   mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
   let store = new FileStore(path);
-  const held = store.get(ROOT_KEY_STORE_KEY);
-  if (held && !sameBytes(held, entry.rootKey)) {
+  if (!storeHoldsKey(store, entry.rootKey, device)) {
+    // A new node, or one provisioned with a key nobody holds any more (the keyring was replaced):
+    // its counters and key chain belong to that key, so the flash starts over.
     rmSync(path, { force: true });
     store = new FileStore(path);
+    store.commit(provisioningWrites(entry.rootKey, device));
   }
-  held?.fill(0);
-  if (!store.get(ROOT_KEY_STORE_KEY)) store.commit([{ key: ROOT_KEY_STORE_KEY, value: entry.rootKey }]);
   return store;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 function prefixed(log: Log, device: string): Log {

@@ -70,9 +70,17 @@ async function main(argv: readonly string[]): Promise<number> {
     broker = await startEmbeddedBroker();
     brokerUrl = broker.url;
     view.message(`embedded MQTT broker (aedes) on ${brokerUrl}`);
-  } else view.message(`using external MQTT broker ${brokerUrl}`);
+  } else view.message(`using external MQTT broker ${brokerUrl}${options.ca ? ` over TLS, pinning the CA in ${options.caFile}` : ""}`);
 
-  const collector = new Collector({ brokerUrl, keyring, outputFile: join(stateDir, "summaries.jsonl"), healthFile: join(stateDir, "health.jsonl"), log });
+  const collector = new Collector({
+    brokerUrl,
+    ca: options.ca,
+    keyring,
+    outputFile: join(stateDir, "summaries.jsonl"),
+    healthFile: join(stateDir, "health.jsonl"),
+    stateFile: join(stateDir, "collector.json"),
+    log,
+  });
   const perDevice = new Map<string, number>(devices.map((d) => [d, 0]));
   const latestHealth = new Map<string, HealthLine>();
   collector.onSummary((line: SummaryLine) => {
@@ -94,7 +102,7 @@ async function main(argv: readonly string[]): Promise<number> {
   view.message(`collector subscribed; decoded summaries go to ${join(stateDir, "summaries.jsonl")}, health reports to ${join(stateDir, "health.jsonl")}`);
 
   const startWallMs = simulatedStartTime(stateDir);
-  const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
+  const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
   try {
     await fleet.start();
   } catch (error) {
@@ -128,10 +136,18 @@ async function main(argv: readonly string[]): Promise<number> {
       force,
     );
 
+  // `npm run cmd` finds the broker and the simulated time here while the street runs.
+  const running = { brokerUrl, caFile: options.caFile === undefined ? undefined : resolve(options.caFile), speed: options.speed };
+  saveSimulatedTime(stateDir, fleet.wallMs, running);
+  let lastSaveMs = Date.now();
   let ticker: NodeJS.Timeout | undefined;
   const code = await new Promise<number>((finish) => {
     ticker = setInterval(() => {
       showStatus();
+      if (Date.now() - lastSaveMs >= 5000) {
+        saveSimulatedTime(stateDir, fleet.wallMs, running);
+        lastSaveMs = Date.now();
+      }
       if (options.windows !== undefined && windowsDone() >= options.windows) finish(0);
     }, 250);
     process.once("SIGINT", () => finish(0));
@@ -175,8 +191,17 @@ function simulatedStartTime(stateDir: string): number {
   return now;
 }
 
-function saveSimulatedTime(stateDir: string, wallMs: number): void {
-  writeFileAtomic(join(stateDir, SIMULATOR_STATE_FILE), JSON.stringify({ simulatedWallMs: wallMs }) + "\n", 0o600);
+/**
+ * Records the simulated time (so that the next run resumes from it) and, while the street runs, its
+ * broker and speed (so that `npm run cmd` can reach the nodes and date its commands in their time).
+ */
+function saveSimulatedTime(stateDir: string, wallMs: number, running?: { brokerUrl: string; caFile: string | undefined; speed: number }): void {
+  const record = running ? { simulatedWallMs: wallMs, savedAtMs: Date.now(), running: { ...running, pid: process.pid } } : { simulatedWallMs: wallMs };
+  try {
+    writeFileAtomic(join(stateDir, SIMULATOR_STATE_FILE), JSON.stringify(record) + "\n", 0o600);
+  } catch {
+    // Only the resume point and the cmd tool's convenience are lost.
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

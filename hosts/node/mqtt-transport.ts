@@ -9,17 +9,27 @@
  *
  * Nothing the network does escapes as an exception: socket errors, refusals and malformed packets
  * are logged (never with payload bytes) and lead to a fresh connection.
+ *
+ * `mqtts://` runs the same session over TLS (1.2 or newer) and trusts only the CA given in
+ * `tls.ca` (pinned), never the system's roots. A certificate that does not verify is logged and the connection retried
+ * with backoff, like any other failure; there is no fallback to plaintext and no way to turn
+ * verification off.
  */
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { performance } from "node:perf_hooks";
 import { generate, parser as createParser, type Packet } from "mqtt-packet";
 
 import type { Log, PublishOptions, PublishSettled, Transport } from "../../src/platform.js";
+import { pinnedCaPem } from "./pinned-ca.js";
 import { isValidTopicFilter, isValidTopicName, topicMatches } from "./topic-match.js";
 
 export interface MqttTransportOptions {
-  /** The broker, `mqtt://host:port` (port 1883 when omitted). */
+  /**
+   * The broker: `mqtt://host[:port]` (TCP, port 1883 when omitted) or `mqtts://host[:port]`
+   * (TLS, port 8883 when omitted; needs `tls`).
+   */
   readonly url: string;
   readonly clientId: string;
   /**
@@ -35,9 +45,29 @@ export interface MqttTransportOptions {
     /** The delay doubles after every failed attempt up to this. Default 10,000 ms. */
     readonly maxMs?: number;
   };
-  /** Opens the byte stream to the broker. Default `net.connect`; a TLS socket fits here too. */
+  /**
+   * Opens the byte stream to the broker. Default `net.connect` for `mqtt://`; for `mqtts://` the
+   * transport opens its own verified TLS socket from `tls`, and this option must not be given.
+   */
   readonly connectSocket?: (host: string, port: number) => net.Socket;
+  /** TLS settings; required with `mqtts://`, refused with `mqtt://`. */
+  readonly tls?: MqttTlsOptions;
   readonly log?: Log;
+}
+
+export interface MqttTlsOptions {
+  /**
+   * The CA certificate(s), PEM: the only CA trusted to vouch for the broker (pinned). The
+   * system's public roots are not used.
+   */
+  readonly ca: string | Uint8Array;
+  /**
+   * The name the broker's certificate must be issued for, also sent as SNI. Default: the URL's
+   * host. An IP address is checked against the certificate's IP addresses and sent without SNI.
+   */
+  readonly servername?: string;
+  /** Certificates are always verified; only `true` is accepted here. */
+  readonly rejectUnauthorized?: true;
 }
 
 interface Subscription {
@@ -46,6 +76,33 @@ interface Subscription {
 }
 
 const DEFAULT_PORT = 1883;
+const DEFAULT_TLS_PORT = 8883;
+/**
+ * Why a broker's certificate was refused, by the code Node.js gives the verification error, for
+ * a log line that says what to fix.
+ */
+const CERTIFICATE_PROBLEMS: Readonly<Record<string, string>> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "not issued by the pinned CA",
+  UNABLE_TO_GET_ISSUER_CERT: "not issued by the pinned CA",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "not issued by the pinned CA",
+  SELF_SIGNED_CERT_IN_CHAIN: "not issued by the pinned CA",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed, and not the pinned CA",
+  CERT_SIGNATURE_FAILURE: "its signature does not verify",
+  CERT_UNTRUSTED: "not trusted",
+  CERT_REJECTED: "rejected",
+  INVALID_CA: "its chain holds a certificate that may not issue certificates",
+  INVALID_PURPOSE: "not meant for a TLS server",
+  PATH_LENGTH_EXCEEDED: "its chain is too long",
+  CERT_CHAIN_TOO_LONG: "its chain is too long",
+  ERR_TLS_CERT_ALTNAME_INVALID: "not issued for this host name",
+  HOSTNAME_MISMATCH: "not issued for this host name",
+  IP_ADDRESS_MISMATCH: "not issued for this IP address",
+  CERT_HAS_EXPIRED: "expired (or the node's clock is wrong)",
+  CERT_NOT_YET_VALID: "not valid yet (or the node's clock is wrong)",
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: "its validity dates are malformed",
+  ERROR_IN_CERT_NOT_AFTER_FIELD: "its validity dates are malformed",
+  CERT_REVOKED: "revoked",
+};
 /** CONNACK return codes of MQTT 3.1.1 (3.2.2.3), for the log. */
 const CONNACK_REFUSALS: Readonly<Record<number, string>> = {
   1: "unacceptable protocol version",
@@ -77,6 +134,8 @@ export class MqttTransport implements Transport {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly openSocket: (host: string, port: number) => net.Socket;
+  /** For `mqtts://`: the name the broker's certificate is checked against. */
+  private readonly tlsName: string | undefined;
   private readonly log: Log;
 
   private state: "idle" | "running" | "closed" = "idle";
@@ -103,7 +162,7 @@ export class MqttTransport implements Transport {
   private pingOutstanding = false;
 
   constructor(options: MqttTransportOptions) {
-    const { host, port } = parseBrokerUrl(options.url);
+    const { secure, host, port } = parseBrokerUrl(options.url);
     this.host = host;
     this.port = port;
     if (typeof options.clientId !== "string") throw new TypeError("clientId must be a string");
@@ -119,7 +178,18 @@ export class MqttTransport implements Transport {
       this.initialBackoffMs,
       2 ** 31 - 1,
     );
-    this.openSocket = options.connectSocket ?? ((h, p) => net.connect({ host: h, port: p }));
+    if (secure) {
+      if (options.tls === undefined) {
+        throw new TypeError("mqtts:// needs tls.ca: the CA certificate to pin (there is no fallback to the system's CAs)");
+      }
+      if (options.connectSocket !== undefined) throw new TypeError("mqtts:// opens its own TLS socket; connectSocket must not be given");
+      const { name, connect } = tlsConnector(host, options.tls);
+      this.tlsName = name;
+      this.openSocket = connect;
+    } else {
+      if (options.tls !== undefined) throw new TypeError("tls options given for a plaintext mqtt:// URL; use mqtts://");
+      this.openSocket = options.connectSocket ?? ((h, p) => net.connect({ host: h, port: p }));
+    }
     this.log = options.log ?? (() => {});
   }
 
@@ -220,7 +290,7 @@ export class MqttTransport implements Transport {
 
   private connect(): void {
     if (this.state !== "running" || this.socket !== undefined) return;
-    this.log("debug", "mqtt.connecting", { host: this.host, port: this.port });
+    this.log("debug", "mqtt.connecting", { host: this.host, port: this.port, tls: this.tlsName !== undefined });
 
     let socket: net.Socket;
     try {
@@ -261,16 +331,24 @@ export class MqttTransport implements Transport {
         this.dropConnection(socket, "packet too large");
       }
     });
+    // An error between TCP connect and the end of the TLS handshake is a TLS failure.
+    let tcpConnected = false;
+    let tlsEstablished = false;
+    socket.once("connect", () => (tcpConnected = true));
+    socket.once("secureConnect", () => (tlsEstablished = true));
     // Never removed: a socket may still report an error after we gave up on it, and an
     // 'error' event without a listener would crash the process.
     socket.on("error", (error) => {
-      this.log("warn", "mqtt.socket_error", errorDetail(error));
+      if (this.tlsName !== undefined && tcpConnected && !tlsEstablished) this.logTlsFailure(error);
+      else this.log("warn", "mqtt.socket_error", errorDetail(error));
     });
     socket.on("close", () => this.connectionEnded(socket, "socket closed"));
     socket.setNoDelay(true); // small packets, latency matters more than Nagle's batching
 
     // Written straight away rather than on 'connect': a connecting socket queues writes, and this
-    // way a TLS socket from `connectSocket` (whose ready event is 'secureConnect') works unchanged.
+    // way a TLS socket (whose ready event is 'secureConnect') works unchanged. A TLS socket holds
+    // the bytes until its handshake and certificate check have succeeded and drops them if either
+    // fails: an impostor broker never receives our CONNECT (test/hosts/node/mqtt-tls.test.ts).
     const now = performance.now();
     this.lastReceivedAt = now;
     this.pingOutstanding = false;
@@ -284,6 +362,26 @@ export class MqttTransport implements Transport {
     });
     // The keepalive watchdog also bounds the wait for the TCP handshake and the CONNACK.
     this.armKeepalive();
+  }
+
+  /**
+   * A TLS handshake that failed. Node.js has already destroyed the socket, before a single byte of
+   * MQTT went out, and its 'close' event leads to the usual reconnect with backoff.
+   */
+  private logTlsFailure(error: unknown): void {
+    const detail = errorDetail(error);
+    const problem = CERTIFICATE_PROBLEMS[detail.code];
+    if (problem !== undefined) {
+      this.log("error", "mqtt.tls_certificate_rejected", {
+        host: this.host,
+        port: this.port,
+        expectedName: this.tlsName!,
+        problem: `the broker's certificate is ${problem}`,
+        ...detail,
+      });
+    } else {
+      this.log("warn", "mqtt.tls_handshake_failed", { host: this.host, port: this.port, ...detail });
+    }
   }
 
   /** Gives up on `socket`: cleans up now, then destroys it (its 'close' event is then ignored). */
@@ -547,14 +645,51 @@ export class MqttTransport implements Transport {
   }
 }
 
-function parseBrokerUrl(url: string): { host: string; port: number } {
+function parseBrokerUrl(url: string): { secure: boolean; host: string; port: number } {
   const parsed = new URL(url); // throws TypeError on a malformed URL
-  if (parsed.protocol !== "mqtt:") {
-    throw new RangeError(`unsupported broker URL scheme ${JSON.stringify(parsed.protocol)}, expected mqtt:`);
+  if (parsed.protocol !== "mqtt:" && parsed.protocol !== "mqtts:") {
+    throw new RangeError(`unsupported broker URL scheme ${JSON.stringify(parsed.protocol)}, expected mqtt: or mqtts:`);
   }
+  const secure = parsed.protocol === "mqtts:";
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1"); // IPv6 literals come bracketed
   if (host === "") throw new RangeError(`broker URL without host: ${JSON.stringify(url)}`);
-  return { host, port: parsed.port === "" ? DEFAULT_PORT : Number(parsed.port) };
+  const port = parsed.port === "" ? (secure ? DEFAULT_TLS_PORT : DEFAULT_PORT) : Number(parsed.port);
+  return { secure, host, port };
+}
+
+/**
+ * Checks the TLS options and returns the function that opens a verified TLS connection: the
+ * pinned CA as the only trust anchor, the broker's name checked, TLS 1.2 or newer.
+ */
+function tlsConnector(
+  host: string,
+  options: MqttTlsOptions,
+): { name: string; connect: (host: string, port: number) => net.Socket } {
+  if (typeof options !== "object" || options === null) throw new TypeError("tls must be an object with a ca");
+  if (options.rejectUnauthorized !== undefined && options.rejectUnauthorized !== true) {
+    throw new RangeError("tls.rejectUnauthorized can only be true: the broker's certificate is always verified");
+  }
+  if (options.ca === undefined) throw new TypeError("tls.ca is required: the CA certificate to pin");
+  const ca = pinnedCaPem(options.ca);
+  if (options.servername !== undefined && (typeof options.servername !== "string" || options.servername === "")) {
+    throw new TypeError("tls.servername must be a non-empty string");
+  }
+  const name = options.servername ?? host;
+  // RFC 6066 allows only host names in SNI. An IP address is still verified: against the host by
+  // Node.js itself, or, when it was given as servername, explicitly.
+  const sni = net.isIP(name) === 0 ? name : undefined;
+  const checkName = sni === undefined && name !== host;
+  const connect = (h: string, p: number): net.Socket =>
+    tls.connect({
+      host: h,
+      port: p,
+      ca,
+      ...(sni !== undefined ? { servername: sni } : {}),
+      ...(checkName ? { checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(name, cert) } : {}),
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.2",
+    });
+  return { name, connect };
 }
 
 function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {

@@ -12,7 +12,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig } from "../../src/policy/node-config.js";
 import type { Platform } from "../../src/platform.js";
-import { ROOT_KEY_STORE_KEY } from "../../src/wire/uplink-sealer.js";
+import { provisioningWrites } from "../../src/wire/key-ratchet.js";
 import { LoopbackTransport } from "./loopback-transport.js";
 import { MemoryStore } from "./memory-store.js";
 import { SeededRandom } from "./prng.js";
@@ -47,7 +47,7 @@ const WINDOW_MS = 300_000;
 export function runReferenceScenario(options: ScenarioOptions): ScenarioResult {
   const clock = new SimClock({ startWallMs: options.startWallMs });
   const store = new MemoryStore();
-  store.commit([{ key: ROOT_KEY_STORE_KEY, value: options.rootKey }]);
+  store.commit(provisioningWrites(options.rootKey, options.device));
   const transport = new LoopbackTransport();
   const drops: Record<string, number> = {};
   let windowsClosed = 0;

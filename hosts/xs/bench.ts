@@ -141,7 +141,9 @@ async function main(): Promise<void> {
   const readingsPerWindow = Object.fromEntries(Object.entries(close.result.readings).map(([id, n]) => [id, n - atWindowStart.readings[id]!]));
 
   // 3. Sealing alone: the same summary plaintext, sealed 100 times.
-  const plaintextBytes = (await worker.run<number>("seal.setup", DEVICE, STREET, Buffer.from(ROOT_KEY_HEX, "hex"))).result;
+  const framing = (await worker.run<number>("seal.setup", DEVICE, STREET, Buffer.from(ROOT_KEY_HEX, "hex"), sealedBytes - 40)).result;
+  const plaintextBytes = sealedBytes - framing;
+  await worker.run("seal.setup", DEVICE, STREET, Buffer.from(ROOT_KEY_HEX, "hex"), plaintextBytes);
   await worker.run("seal.run", 1);
   const idleSeal = await zeroWork("seal.run", 0);
   const seals = await measure("seal.run", 100);

@@ -6,13 +6,8 @@
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig, type NodeConfig } from "../../src/policy/node-config.js";
 import type { Buses, Platform } from "../../src/platform.js";
-import { openSensor } from "../../src/sensors/catalog.js";
-import { statisticsFor } from "../../src/aggregate/channel-statistics.js";
-import { WindowSummaryLayout, type ReleasedChannel } from "../../src/aggregate/window-summary.js";
-import { IdentifierIntake } from "../../src/privacy/identifier-intake.js";
-import { CborWriter } from "../../src/wire/cbor-writer.js";
-import { writeSenmlPack } from "../../src/wire/senml.js";
-import { ROOT_KEY_STORE_KEY, UplinkSealer } from "../../src/wire/uplink-sealer.js";
+import { provisioningWrites } from "../../src/wire/key-ratchet.js";
+import { UplinkSealer } from "../../src/wire/uplink-sealer.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { nodeTopic } from "../../src/uplink/topics.js";
 import { LoopbackTransport } from "../sim/loopback-transport.js";
@@ -104,7 +99,7 @@ export class NodeRun {
 
 function bootNode(config: NodeConfig, clock: SimClock, buses: Buses, rootKey: Uint8Array, transport: LoopbackTransport, device: string): CivicNode {
   const store = new MemoryStore();
-  store.commit([{ key: ROOT_KEY_STORE_KEY, value: rootKey }]);
+  store.commit(provisioningWrites(rootKey, device));
   const platform: Platform = { clock, timers: clock, random: new SeededRandom(`${device}/random`), store, transport, buses, log: () => {} };
   const node = new CivicNode(platform, config);
   node.start();
@@ -127,47 +122,29 @@ export class ClockRun {
   }
 }
 
-/** Sealing alone: a full reference summary's plaintext under the node's sealer. */
+/**
+ * Sealing alone: the node's sealer on a plaintext of a summary's size (sealing costs depend on the
+ * length only). `framing` is what COSE adds around it.
+ */
 export class SealRun {
   readonly #sealer: UplinkSealer;
   readonly #aad: Uint8Array;
   readonly plaintext: Uint8Array;
+  readonly framing: number;
   lastSealedBytes = 0;
 
-  constructor(device: string, street: string, rootKey: Uint8Array) {
+  constructor(device: string, street: string, rootKey: Uint8Array, plaintextBytes: number) {
     const store = new MemoryStore();
-    store.commit([{ key: ROOT_KEY_STORE_KEY, value: rootKey }]);
+    store.commit(provisioningWrites(rootKey, device));
     const config = parseNodeConfig(streetNodeConfig(device, street));
-    this.#sealer = new UplinkSealer(store, device, config.uplink.counterBlock, 4096);
+    this.#sealer = new UplinkSealer(store, device, { counterBlock: config.uplink.counterBlock, maxMessageBytes: 8192 });
     this.#sealer.boot();
     this.#aad = utf8Encode(nodeTopic(street, device, "summary"));
-    const clock = new SimClock({ startWallMs: 0 });
-    this.plaintext = referenceSummaryPlaintext(config, simulatedReferenceBoard(device, street, clock, clock).board);
+    this.plaintext = new Uint8Array(plaintextBytes).fill(0xa5);
+    this.framing = this.#sealer.seal(this.plaintext, this.#aad, 1_800_000_000_000).length - plaintextBytes;
   }
 
   seal(): void {
-    this.lastSealedBytes = this.#sealer.seal(this.plaintext, this.#aad).length;
+    this.lastSealedBytes = this.#sealer.seal(this.plaintext, this.#aad, 1_800_000_000_000).length;
   }
-}
-
-/** A typical summary plaintext of `config`: every channel with a window's worth of plausible values. */
-export function referenceSummaryPlaintext(config: NodeConfig, buses: Buses): Uint8Array {
-  const clock = new SimClock({ startWallMs: 0 });
-  const released: ReleasedChannel[] = config.sensors.flatMap((sensor, s) => {
-    const driver = openSensor(sensor, { buses, clock, identifiers: new IdentifierIntake() }, `sensors[${s}]`);
-    const channels = sensor.channels.map((channel) => ({ config: channel, output: driver.outputs.find((o) => o.quantity === channel.output)! }));
-    driver.close();
-    return channels;
-  });
-  const statistics = released.map(({ output }) => {
-    const stats = statisticsFor(output);
-    for (let i = 0; i < 30; i++) {
-      const span = Math.min(output.max, output.min + 1000) - output.min;
-      stats.add(output.kind === "level" ? output.min + span * (0.3 + 0.05 * Math.sin(i)) : i % 3);
-    }
-    return stats;
-  });
-  const writer = new CborWriter(3072);
-  writeSenmlPack(writer, `${config.device}/`, 1_800_000_000, new WindowSummaryLayout(released).records(config.windowSeconds, statistics));
-  return writer.written().slice();
 }

@@ -6,24 +6,37 @@ import type { ChannelStatistics } from "./channel-statistics.js";
 import { windowStartFor } from "./window-clock.js";
 
 export class WindowAggregator {
-  readonly windowMs: number;
+  windowMs: number;
   readonly channels: readonly ChannelStatistics[];
-  /** Start of the open window (Unix ms). */
+  /** Start and end of the open window (Unix ms). */
   startMs = 0;
+  endMs = 0;
 
   constructor(channels: readonly ChannelStatistics[], windowSeconds: number) {
     this.windowMs = windowSeconds * 1000;
     this.channels = channels;
   }
 
-  get endMs(): number {
-    return this.startMs + this.windowMs;
+  /** Seconds the open window spans. */
+  get seconds(): number {
+    return (this.endMs - this.startMs) / 1000;
   }
 
-  /** Opens the window that contains `wallMs`, forgetting everything of the previous one. */
+  /**
+   * Opens the window that contains `wallMs`, forgetting everything of the previous one. After the
+   * window length changed, the first new window starts where the previous one ended (windows never
+   * overlap) and ends at the next boundary of the new length, so it can be shorter.
+   */
   open(wallMs: number): void {
-    this.startMs = windowStartFor(wallMs, this.windowMs);
+    const aligned = windowStartFor(wallMs, this.windowMs);
+    this.startMs = Math.max(aligned, this.endMs);
+    this.endMs = windowStartFor(this.startMs, this.windowMs) + this.windowMs;
     for (const stats of this.channels) stats.reset(this.startMs);
+  }
+
+  /** The length of windows opened from now on (a downlink command); the open one keeps its length. */
+  setWindowSeconds(windowSeconds: number): void {
+    this.windowMs = windowSeconds * 1000;
   }
 
   add(channel: number, value: number): void {

@@ -100,6 +100,27 @@ export interface UplinkConfig {
   readonly counterBlock: number;
   /** A health report every this many seconds, at window ends; a multiple of the window. */
   readonly healthSeconds: number;
+  /** Length of an uplink key epoch (the forward-secure ratchet moves on after it). */
+  readonly epochSeconds: number;
+  /** Messages after which the key epoch moves on anyway. */
+  readonly maxMessagesPerEpoch: number;
+}
+
+/** What downlink commands may change, and how far (src/uplink/command-receiver.ts). */
+export interface DownlinkConfig {
+  /** Window lengths a command may set. */
+  readonly allowedWindowSeconds: readonly number[];
+  /** A command may slow a sensor down to this many times its configured interval, never speed it up. */
+  readonly maxIntervalFactor: number;
+}
+
+/** Who answers for the node, published in its disclosure (src/policy/disclosure.ts). */
+export interface DisclosureConfig {
+  readonly accountable: string;
+  readonly contact: string;
+  readonly purpose: string;
+  readonly access: string;
+  readonly retention: string;
 }
 
 export interface NodeConfig {
@@ -109,6 +130,8 @@ export interface NodeConfig {
   readonly sensors: readonly SensorConfig[];
   readonly uplink: UplinkConfig;
   readonly privacy: PrivacyConfig;
+  readonly downlink: DownlinkConfig;
+  readonly disclosure: DisclosureConfig;
 }
 
 export class ConfigError extends Error {
@@ -138,7 +161,7 @@ const PART_BUS: Record<PartName, "i2c" | "serial" | "pin" | "radio"> = {
 /** Validates `raw` and fills defaults; throws ConfigError naming the first offending key. */
 export function parseNodeConfig(raw: unknown): NodeConfig {
   const root = object(raw, "config");
-  rejectUnknown(root, ["zone", "device", "windowSeconds", "sensors", "uplink", "privacy"], "config");
+  rejectUnknown(root, ["zone", "device", "windowSeconds", "sensors", "uplink", "privacy", "downlink", "disclosure"], "config");
   const zone = id(root.zone, "zone");
   const device = id(root.device, "device");
   const windowSeconds = integer(root.windowSeconds ?? 300, "windowSeconds", 60, 86400);
@@ -156,7 +179,7 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     });
   });
   const uplinkRaw = object(root.uplink ?? {}, "uplink");
-  rejectUnknown(uplinkRaw, ["outboxCapacity", "maxInFlight", "counterBlock", "healthSeconds"], "uplink");
+  rejectUnknown(uplinkRaw, ["outboxCapacity", "maxInFlight", "counterBlock", "healthSeconds", "epochSeconds", "maxMessagesPerEpoch"], "uplink");
   const healthSeconds = integer(uplinkRaw.healthSeconds ?? Math.max(900, windowSeconds), "uplink.healthSeconds", windowSeconds, 86400);
   if (healthSeconds % windowSeconds !== 0) throw new ConfigError("uplink.healthSeconds: must be a multiple of windowSeconds");
   const uplink: UplinkConfig = {
@@ -164,6 +187,8 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     maxInFlight: integer(uplinkRaw.maxInFlight ?? 4, "uplink.maxInFlight", 1, CONFIG_LIMITS.maxInFlight),
     counterBlock: integer(uplinkRaw.counterBlock ?? 32, "uplink.counterBlock", 1, 65536),
     healthSeconds,
+    epochSeconds: integer(uplinkRaw.epochSeconds ?? 86400, "uplink.epochSeconds", 3600, 30 * 86400),
+    maxMessagesPerEpoch: integer(uplinkRaw.maxMessagesPerEpoch ?? 1 << 20, "uplink.maxMessagesPerEpoch", 16, 2 ** 40),
   };
   const privacyRaw = object(root.privacy ?? {}, "privacy");
   rejectUnknown(privacyRaw, ["pseudonymEpochSeconds", "totals"], "privacy");
@@ -181,7 +206,34 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     if (new Set([total, ...parts]).size !== parts.length + 1) throw new ConfigError(`${path}: a channel appears twice`);
     return { total, parts };
   });
-  return { zone, device, windowSeconds, sensors, uplink, privacy: { pseudonymEpochSeconds, totals } };
+  const downlinkRaw = object(root.downlink ?? {}, "downlink");
+  rejectUnknown(downlinkRaw, ["allowedWindowSeconds", "maxIntervalFactor"], "downlink");
+  const allowedWindowSeconds = array(downlinkRaw.allowedWindowSeconds ?? [windowSeconds], "downlink.allowedWindowSeconds", 1, 16).map((seconds, i) => {
+    const value = integer(seconds, `downlink.allowedWindowSeconds[${i}]`, 60, 86400);
+    if (!isDayAlignedWindow(value)) throw new ConfigError(`downlink.allowedWindowSeconds[${i}]: must divide a day`);
+    if (uplink.healthSeconds % value !== 0) throw new ConfigError(`downlink.allowedWindowSeconds[${i}]: must divide uplink.healthSeconds (${uplink.healthSeconds})`);
+    return value;
+  });
+  const downlink: DownlinkConfig = {
+    allowedWindowSeconds,
+    maxIntervalFactor: number(downlinkRaw.maxIntervalFactor ?? 10, "downlink.maxIntervalFactor", 1, 100),
+  };
+  const disclosureRaw = object(root.disclosure ?? {}, "disclosure");
+  rejectUnknown(disclosureRaw, ["accountable", "contact", "purpose", "access", "retention"], "disclosure");
+  const textOr = (key: string, fallback: string) => (disclosureRaw[key] === undefined ? fallback : longText(disclosureRaw[key], `disclosure.${key}`));
+  const disclosure: DisclosureConfig = {
+    accountable: textOr("accountable", "the city that operates this node (set disclosure.accountable)"),
+    contact: textOr("contact", "(set disclosure.contact)"),
+    purpose: textOr("purpose", "air quality, noise, footfall and traffic statistics for city planning"),
+    access: textOr("access", "summaries: the city's data team; this disclosure: anyone"),
+    retention: textOr("retention", "as decided by the city (set disclosure.retention)"),
+  };
+  return { zone, device, windowSeconds, sensors, uplink, privacy: { pseudonymEpochSeconds, totals }, downlink, disclosure };
+}
+
+function longText(value: unknown, path: string): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > 300) throw new ConfigError(`${path}: must be a string of 1 to 300 characters`);
+  return value;
 }
 
 function parseSensor(raw: unknown, path: string, windowSeconds: number, windowsPerDay: number): SensorConfig {

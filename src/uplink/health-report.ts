@@ -8,15 +8,26 @@
  *   delivered, sealFailures,
  *   <sensor>/status ("ok" | "faulty"), <sensor>/readings, <sensor>/faults (episodes),
  *   <sensor>/drops/<cause> for every cause that happened,
- *   budget/<channel>: ε left today for each channel released with noise.
+ *   budget/<channel>: ε left today for each channel released with noise,
+ *   epoch (the uplink key epoch), commands/<outcome> for outcomes that occurred,
+ *   audit (one record per audit entry since the previous report: vs "event detail", t its time).
  */
 import { DROP_CAUSES, type SensorHealth } from "../sensors/sensor-health.js";
 import type { SenmlRecordOut } from "../wire/senml.js";
+import type { AuditEntry } from "../policy/audit-log.js";
 import type { Outbox } from "./outbox.js";
 
 export interface HealthSource {
   readonly id: string;
   readonly health: SensorHealth;
+}
+
+export interface HealthExtras {
+  readonly epoch: number;
+  readonly commands: Readonly<Record<string, number>>;
+  readonly audit: readonly AuditEntry[];
+  /** The report's base time (Unix s): audit times are written relative to it. */
+  readonly baseTimeS: number;
 }
 
 export interface NodeCounters {
@@ -41,7 +52,7 @@ export class HealthReport {
     }));
   }
 
-  records(uptimeSeconds: number, outbox: Outbox, counters: NodeCounters, budgetLeft: readonly number[] = []): SenmlRecordOut[] {
+  records(uptimeSeconds: number, outbox: Outbox, counters: NodeCounters, budgetLeft: readonly number[] = [], extra?: HealthExtras): SenmlRecordOut[] {
     const records: SenmlRecordOut[] = [
       { name: "uptime", unit: "s", value: uptimeSeconds },
       { name: "queue", value: outbox.depth },
@@ -60,6 +71,13 @@ export class HealthReport {
       });
     });
     this.#budgetNames.forEach((name, b) => records.push({ name, value: Math.round(budgetLeft[b]! * 1000) / 1000 }));
+    if (extra) {
+      records.push({ name: "epoch", value: extra.epoch });
+      for (const [outcome, count] of Object.entries(extra.commands)) if (count > 0) records.push({ name: `commands/${outcome}`, value: count });
+      for (const entry of extra.audit) {
+        records.push({ name: "audit", status: `${entry.event} ${entry.detail}`.trim(), time: entry.time > 0 ? entry.time - extra.baseTimeS : undefined });
+      }
+    }
     return records;
   }
 }

@@ -11,6 +11,7 @@ import type { Transport } from "../platform.js";
 interface OutboxEntry {
   readonly topic: string;
   readonly payload: Uint8Array;
+  readonly retain: boolean;
   inFlight: boolean;
 }
 
@@ -43,14 +44,14 @@ export class Outbox {
     return this.#entries.length;
   }
 
-  /** Queues a sealed message and tries to send. `payload` must not be changed afterwards. */
-  push(topic: string, payload: Uint8Array): void {
+  /** Queues a message and tries to send. `payload` must not be changed afterwards. */
+  push(topic: string, payload: Uint8Array, retain = false): void {
     if (this.#entries.length >= this.#capacity) {
       const oldest = this.#entries.shift()!;
       if (oldest.inFlight) this.#inFlight--;
       this.stats.dropped++;
     }
-    this.#entries.push({ topic, payload, inFlight: false });
+    this.#entries.push({ topic, payload, retain, inFlight: false });
     this.stats.queued++;
     this.pump();
   }
@@ -60,7 +61,7 @@ export class Outbox {
     for (const entry of this.#entries) {
       if (this.#inFlight >= this.#maxInFlight || !this.#transport.connected) return;
       if (entry.inFlight) continue;
-      const accepted = this.#transport.publish(entry.topic, entry.payload, { qos: 1 }, (delivered) => this.#settle(entry, delivered));
+      const accepted = this.#transport.publish(entry.topic, entry.payload, { qos: 1, retain: entry.retain }, (delivered) => this.#settle(entry, delivered));
       if (!accepted) return;
       entry.inFlight = true;
       this.#inFlight++;

@@ -7,11 +7,14 @@
  * derive any epoch. Every derivation binds the device id and the epoch number in HKDF's info, so
  * keys are never shared between devices or epochs even if a root key were reused by mistake.
  *
- * Exact inputs (also in docs/wire-format.md):
- *   chain_0       = HKDF(salt = "civicnode/v1", IKM = root_key, info = L("chain") || device || u32be(0), 32)
+ * Exact inputs (also in docs/wire-format.md), with PRK_root = HKDF-Extract(salt = "civicnode/v1", IKM = root_key):
+ *   chain_0       = HKDF-Expand(PRK_root, info = L("chain")         || device || u32be(0), 32)
  *   aead_key_n    = HKDF-Expand(PRK = chain_n, info = L("uplink key") || device || u32be(n), 32)
  *   base_iv_n     = HKDF-Expand(PRK = chain_n, info = L("uplink iv")  || device || u32be(n), 12)
  *   chain_{n+1}   = HKDF-Expand(PRK = chain_n, info = L("chain")      || device || u32be(n+1), 32)
+ *   downlink key  = HKDF-Expand(PRK_root, info = L("downlink key") || device || u32be(0), 32)
+ *   downlink iv   = HKDF-Expand(PRK_root, info = L("downlink iv")  || device || u32be(0), 12)
+ *   key id        = HKDF-Expand(PRK_root, info = L("key id")       || device || u32be(0), 8)
  * where L(label) = "civicnode/v1 " || label || 0x00, device is the UTF-8 device id followed by 0x00.
  */
 import { expand, extract } from "@noble/hashes/hkdf.js";
@@ -38,10 +41,28 @@ export class EpochKeys {
 
 /** chain_0 from the root key. */
 export function initialChainKey(rootKey: Uint8Array, device: string): Uint8Array {
+  return fromRoot(rootKey, (prk) => expand(sha256, prk, scheduleInfo("chain", device, 0), 32));
+}
+
+/** The downlink key and base IV (commands to the node), which do not ratchet. */
+export function downlinkKeysFromRoot(rootKey: Uint8Array, device: string): EpochKeys {
+  return fromRoot(
+    rootKey,
+    (prk) =>
+      new EpochKeys(0xffffffff, expand(sha256, prk, scheduleInfo("downlink key", device, 0), AEAD_KEY_BYTES), expand(sha256, prk, scheduleInfo("downlink iv", device, 0), BASE_IV_BYTES)),
+  );
+}
+
+/** A public 8-byte fingerprint of a device's root key, to tell which key a node holds. */
+export function keyIdFromRoot(rootKey: Uint8Array, device: string): Uint8Array {
+  return fromRoot(rootKey, (prk) => expand(sha256, prk, scheduleInfo("key id", device, 0), 8));
+}
+
+function fromRoot<T>(rootKey: Uint8Array, derive: (prk: Uint8Array) => T): T {
   if (rootKey.length !== ROOT_KEY_BYTES) throw new Error(`root key must be ${ROOT_KEY_BYTES} bytes`);
   const prk = extract(sha256, rootKey, utf8Encode("civicnode/v1"));
   try {
-    return expand(sha256, prk, scheduleInfo("chain", device, 0), 32);
+    return derive(prk);
   } finally {
     prk.fill(0);
   }

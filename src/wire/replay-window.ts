@@ -41,6 +41,27 @@ export class ReplayWindow {
     this.#set(counter, true);
   }
 
+  /** The window as bytes (highest counter as u48be, then the bitmap), for a collector to persist. */
+  export(): Uint8Array {
+    const bytes = new Uint8Array(6 + this.#bits.length);
+    const highest = this.#highest < 0 ? 0xffffffffffff : this.#highest;
+    new DataView(bytes.buffer).setUint16(0, Math.floor(highest / 0x100000000));
+    new DataView(bytes.buffer).setUint32(2, highest >>> 0);
+    bytes.set(this.#bits, 6);
+    return bytes;
+  }
+
+  /** A window restored from `export()`; undefined when the bytes do not fit a window of `size`. */
+  static import(bytes: Uint8Array, size: number): ReplayWindow | undefined {
+    const window = new ReplayWindow(size);
+    if (bytes.length !== 6 + window.#bits.length) return undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const highest = view.getUint16(0) * 0x100000000 + view.getUint32(2);
+    window.#highest = highest === 0xffffffffffff ? -1 : highest;
+    window.#bits.set(bytes.subarray(6));
+    return window;
+  }
+
   #get(counter: number): boolean {
     const bit = counter % this.size;
     return (this.#bits[bit >> 3]! & (1 << (bit & 7))) !== 0;

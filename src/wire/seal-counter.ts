@@ -6,23 +6,19 @@
  * the store holds a ceiling, and values below it may already be in use. At boot the counter resumes
  * at the stored ceiling, and a ceiling one block further is committed before any value is handed
  * out; whenever the counter reaches the ceiling, the next block is committed first. A power cut
- * therefore skips at most one block of numbers and never reuses one.
+ * therefore skips at most one block of numbers and never reuses one. A record that is lost or
+ * unreadable is never reset: the key moves to a new epoch instead (uplink-sealer.ts).
  *
  * Record under store key "seal.ctr", 20 bytes, big-endian:
  *   [0..1] "CN"  [2] version 1  [3] 0  [4..7] epoch  [8..11] ceiling / 2^32  [12..15] ceiling mod 2^32
  *   [16..19] CRC-32 of bytes 0..15
  */
-import type { KeyValueStore } from "../platform.js";
+import type { KeyValueStore, StoreWrite } from "../platform.js";
 import { crc32 } from "./crc32.js";
 import { MAX_COUNTER } from "./cose-encrypt0.js";
 
 export const SEAL_COUNTER_KEY = "seal.ctr";
 const RECORD_BYTES = 20;
-
-/** The stored counter record exists but cannot be trusted: sealing must not resume from a guess. */
-export class SealCounterCorruptError extends Error {
-  override name = "SealCounterCorruptError";
-}
 
 /** The epoch's counter space is used up: the key must change before anything else is sealed. */
 export class SealCounterExhaustedError extends Error {
@@ -50,17 +46,36 @@ export class SealCounter {
   }
 
   /**
-   * Reads the record and reserves a fresh block. A missing record starts epoch 0 at 0 (a newly
-   * provisioned device); a corrupt one throws SealCounterCorruptError.
+   * Resumes the counter of `epoch` from the store and reserves a fresh block: "resumed". Without
+   * touching the store, "unusable" when the record is missing, corrupt or belongs to another epoch:
+   * the caller must then move to a new epoch, since a counter may never be guessed. (A new epoch
+   * starts with `firstBlockOf`, never with a missing record.)
    */
-  load(): void {
+  load(epoch: number): "resumed" | "unusable" {
     const record = this.#store.get(SEAL_COUNTER_KEY);
-    const state = record === undefined ? { epoch: 0, ceiling: 0 } : decodeCounterRecord(record);
-    if (state === undefined) throw new SealCounterCorruptError("seal counter record is corrupt");
-    this.#epoch = state.epoch;
+    const state = record === undefined ? undefined : decodeCounterRecord(record);
+    if (state === undefined || state.epoch !== epoch) return "unusable";
+    this.#epoch = epoch;
     this.#next = state.ceiling;
     this.#ceiling = state.ceiling;
     this.#reserve();
+    this.#loaded = true;
+    return "resumed";
+  }
+
+  /**
+   * The store write that starts `epoch` at counter 0 with one block reserved. The caller commits it
+   * (atomically with the epoch's key) and then calls `started(epoch)`.
+   */
+  firstBlockOf(epoch: number): StoreWrite {
+    return { key: SEAL_COUNTER_KEY, value: encodeCounterRecord({ epoch, ceiling: Math.min(this.#block, MAX_COUNTER + 1) }) };
+  }
+
+  /** The state after `firstBlockOf(epoch)` was committed. */
+  started(epoch: number): void {
+    this.#epoch = epoch;
+    this.#next = 0;
+    this.#ceiling = Math.min(this.#block, MAX_COUNTER + 1);
     this.#loaded = true;
   }
 

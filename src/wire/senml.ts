@@ -34,6 +34,8 @@ export interface SenmlRecordOut {
   readonly unit?: string | undefined;
   readonly value?: number | undefined;
   readonly status?: string | undefined;
+  /** Time relative to the base time, seconds (SenML `t`); left out when undefined. */
+  readonly time?: number | undefined;
 }
 
 /** Name of the record that pads a pack to a fixed size; readers skip it. */
@@ -81,7 +83,7 @@ function writeRecords(writer: CborWriter, baseName: string, baseTimeSeconds: num
     const record = records[i]!;
     const hasValue = record.value !== undefined;
     if (hasValue === (record.status !== undefined)) throw new RangeError(`record ${record.name} needs exactly one of value and status`);
-    const pairs = (i === 0 ? 2 : 0) + 2 + (record.unit !== undefined ? 1 : 0);
+    const pairs = (i === 0 ? 2 : 0) + 2 + (record.unit !== undefined ? 1 : 0) + (record.time !== undefined ? 1 : 0);
     writer.map(pairs);
     if (i === 0) {
       writer.int(SENML_LABEL.bn).text(baseName);
@@ -89,6 +91,7 @@ function writeRecords(writer: CborWriter, baseName: string, baseTimeSeconds: num
     }
     writer.int(SENML_LABEL.n).text(record.name);
     if (record.unit !== undefined) writer.int(SENML_LABEL.u).text(record.unit);
+    if (record.time !== undefined) writer.int(SENML_LABEL.t).number(record.time);
     if (hasValue) writer.int(SENML_LABEL.v).number(record.value!);
     else writer.int(SENML_LABEL.vs).text(record.status!);
   }

@@ -19,6 +19,7 @@ import { openEncrypt0, parseEncrypt0, sealEncrypt0 } from "../../src/wire/cose-e
 import { epochKeysFromRoot } from "../../src/wire/key-schedule.js";
 import { encodeKid } from "../../src/wire/kid.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
+import { waitFor } from "../support/wait-for.js";
 
 const DEVICES = ["street-01", "street-02", "street-03"];
 const ZONE = "demo-street";
@@ -53,7 +54,7 @@ describe("a street end to end over a real broker", () => {
     await spy.subscribeAsync("civicnode/#", { qos: 1 });
     fleet = new Fleet({ brokerUrl: broker.url, devices: DEVICES, zone: ZONE, speed: 1200, stateDir, keyring, startWallMs: START, log: () => {} });
     await fleet.start();
-    await waitFor(() => DEVICES.every((d) => lines.filter((l) => l.device === d).length >= WINDOWS), 20_000);
+    await waitFor(() => DEVICES.every((d) => lines.filter((l) => l.device === d).length >= WINDOWS), "every node's windows", 20_000);
     await fleet.stop();
   });
 
@@ -144,17 +145,17 @@ describe("a street end to end over a real broker", () => {
     await spy.publishAsync(original.topic, Buffer.from(flipped), { qos: 1 });
     await spy.publishAsync(`civicnode/${ZONE}/street-02/summary`, Buffer.from(original.payload), { qos: 1 });
     await spy.publishAsync(original.topic, Buffer.from("garbage from the broker"), { qos: 1 });
-    await waitFor(() => collector.rejectedTotal >= 3, 5000);
+    await waitFor(() => collector.rejectedTotal >= 3, "three rejections", 5000);
     expect(collector.stats.rejected.authentication).toBe(before.authentication + 1);
     expect(collector.stats.rejected["kid-mismatch"]).toBe(before["kid-mismatch"] + 1);
     expect(collector.stats.rejected.malformed).toBe(before.malformed + 1);
     expect(collector.stats.accepted).toBe(acceptedBefore);
     // The unaltered message is accepted: the flipped bit alone made the difference...
     await spy.publishAsync(original.topic, Buffer.from(fresh), { qos: 1 });
-    await waitFor(() => collector.stats.accepted === acceptedBefore + 1, 5000);
+    await waitFor(() => collector.stats.accepted === acceptedBefore + 1, "the genuine summary", 5000);
     // ...and a verbatim replay of an accepted summary is refused.
     await spy.publishAsync(original.topic, Buffer.from(original.payload), { qos: 1 });
-    await waitFor(() => collector.stats.rejected.replay === before.replay + 1, 5000);
+    await waitFor(() => collector.stats.rejected.replay === before.replay + 1, "the replay", 5000);
     expect(collector.stats.accepted).toBe(acceptedBefore + 1);
   });
 
@@ -184,10 +185,3 @@ function cborBytesHead(length: number): Buffer {
   return Buffer.from([0x59, length >> 8, length & 0xff]);
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for the street");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

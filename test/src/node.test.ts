@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig } from "../../src/policy/node-config.js";
 import type { Platform } from "../../src/platform.js";
-import { ROOT_KEY_STORE_KEY, NotProvisionedError } from "../../src/wire/uplink-sealer.js";
+import { NotProvisionedError } from "../../src/wire/uplink-sealer.js";
+import { provisioningWrites, storeHoldsKey } from "../../src/wire/key-ratchet.js";
 import { LoopbackTransport } from "../../hosts/sim/loopback-transport.js";
 import { MemoryStore } from "../../hosts/sim/memory-store.js";
 import { SeededRandom } from "../../hosts/sim/prng.js";
@@ -27,7 +28,7 @@ class RecordingRandom extends SeededRandom {
 function simulatedNode(device = "street-01", options: { store?: MemoryStore; transport?: LoopbackTransport; clock?: SimClock; canaries?: Uint8Array[] } = {}) {
   const clock = options.clock ?? new SimClock({ startWallMs: START });
   const store = options.store ?? new MemoryStore();
-  if (!store.get(ROOT_KEY_STORE_KEY)) store.commit([{ key: ROOT_KEY_STORE_KEY, value: ROOT }]);
+  if (!storeHoldsKey(store, ROOT, device)) store.commit(provisioningWrites(ROOT, device));
   const transport = options.transport ?? new LoopbackTransport();
   const { board, parts } = simulatedReferenceBoard(device, "demo-street", clock, clock, options.canaries ? { canaries: options.canaries } : {});
   const random = new RecordingRandom(device);
@@ -62,6 +63,7 @@ describe("CivicNode in a simulated street", () => {
     node.start();
     clock.advanceBy(3 * 300_000 + 1);
     expect(transport.published.map((m) => m.topic)).toEqual([
+      "civicnode/demo-street/street-01/disclosure", // published (retained) at boot
       ...Array(3).fill("civicnode/demo-street/street-01/summary"),
       "civicnode/demo-street/street-01/health", // 06:15 is a quarter hour: the health report follows the summary
     ]);
@@ -115,9 +117,9 @@ describe("CivicNode in a simulated street", () => {
     node.start();
     clock.advanceBy(4 * 300_000 + 1);
     expect(transport.published).toHaveLength(0);
-    expect(node.outbox.depth).toBe(5); // 4 summaries and the 06:15 health report
+    expect(node.outbox.depth).toBe(6); // the disclosure, 4 summaries and the 06:15 health report
     transport.setConnected(true);
-    expect(transport.published.map((m) => m.topic.split("/")[3])).toEqual(["summary", "summary", "summary", "health", "summary"]);
+    expect(transport.published.map((m) => m.topic.split("/")[3])).toEqual(["disclosure", "summary", "summary", "summary", "health", "summary"]);
     expect(node.outbox.depth).toBe(0);
   });
 
@@ -132,7 +134,7 @@ describe("CivicNode in a simulated street", () => {
     const second = simulatedNode("street-01", { store, transport, clock });
     second.node.start();
     clock.advanceBy(2 * 300_000);
-    const counters = transport.published.map((m) => {
+    const counters = transport.published.filter((m) => !m.topic.endsWith("/disclosure")).map((m) => {
       const r = second.opener.open(m.topic, m.payload);
       if (!r.ok) throw new Error(r.cause);
       return r.kind === "summary" ? r.summary.counter : r.health.counter;

@@ -7,7 +7,7 @@
  *   ["node.setup", options JSON]         a NodeRun (rootKey as hex in the JSON)
  *   ["node.advance", ms]                 advance it
  *   ["clock.setup", intervalMs] / ["clock.advance", ms]
- *   ["seal.setup", device, street, rootKey] / ["seal.run", times]
+ *   ["seal.setup", device, street, rootKey, plaintextBytes] / ["seal.run", times]
  *   ["gc"]                               a full collection and nothing else: the reply's heap count is
  *                                        then exactly the live slots (a collection inside a busier
  *                                        command also counts what that command still holds)
@@ -51,8 +51,8 @@ class ScenarioWorker {
         result = this.#clock!.ticks;
         break;
       case "seal.setup":
-        this.#seal = new SealRun(String(message[1]), String(message[2]), message[3] as Uint8Array);
-        result = this.#seal.plaintext.length;
+        this.#seal = new SealRun(String(message[1]), String(message[2]), message[3] as Uint8Array, Number(message[4]));
+        result = this.#seal.framing;
         break;
       case "seal.run":
         for (let i = Number(message[1]); i > 0; i--) this.#seal!.seal();

@@ -113,6 +113,8 @@ describe("MessageOpener", () => {
         time: 1_800_000_300,
         node: { uptime: 3600, queue: 2 },
         budget: {},
+        commands: {},
+        audit: [],
         sensors: { pm: { status: "faulty", readings: 3400, faults: 1, drops: { checksum: 12 } }, climate: { status: "ok", drops: {} } },
       },
     });

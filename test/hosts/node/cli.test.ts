@@ -20,11 +20,23 @@ describe("npm start (the built simulator)", () => {
     [["--frobnicate"], "frobnicate"],
     [["--engine", "v8"], "--engine"],
     [["--faults", "often"], "--faults"],
+    [["--broker", "mqtts://localhost:8883"], "needs --ca FILE"],
+    [["--ca", "ca.pem"], "--ca needs --broker mqtts://"],
+    [["--broker", "mqtt://127.0.0.1:1883", "--ca", "ca.pem"], "--ca needs an mqtts:// broker"],
+    [["--broker", "mqtts://localhost:8883", "--ca", "/nonexistent/ca.pem"], "--ca: cannot read CA file /nonexistent/ca.pem (ENOENT)"],
+    [["--broker", "mqtts://localhost:8883", "--ca", "package.json"], "--ca: CA file package.json: the CA is not a PEM certificate"],
   ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
     const run = await runSimulator(args);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(mention);
     expect(run.stdout).toBe("");
+  });
+
+  it("documents TLS in --help: mqtts:// and --ca", async () => {
+    const run = await runSimulator(["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("mqtts://host:port");
+    expect(run.stdout).toContain("--ca FILE");
   });
 
   it("runs a street on the embedded broker, exits 0 after N windows, and keeps its keys private", async () => {

@@ -8,6 +8,7 @@ import { generate, parser as createParser, type Packet } from "mqtt-packet";
 import { MqttTransport, type MqttTransportOptions } from "../../../hosts/node/mqtt-transport.js";
 import { isValidTopicFilter, isValidTopicName, topicMatches } from "../../../hosts/node/topic-match.js";
 import type { LogDetail, LogLevel } from "../../../src/platform.js";
+import { waitFor, sleep } from "../../support/wait-for.js";
 
 // --- harness ---------------------------------------------------------------------------------
 
@@ -16,18 +17,6 @@ const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function listen(server: net.Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -37,7 +37,12 @@ describe("conformance: Node and XS seal the same bytes", () => {
     const keyring = new Keyring();
     keyring.add(OPTIONS.device, OPTIONS.street, Buffer.from(ROOT_HEX, "hex"));
     const opener = new MessageOpener(keyring);
-    const opened = onNode.messages.map((m) => {
+    // the disclosure is public and unsealed: published once per boot, then everything else is sealed
+    const disclosures = onNode.messages.filter((m) => m.topic.endsWith("/disclosure"));
+    expect(disclosures).toHaveLength(2);
+    const disclosure = JSON.parse(Buffer.from(disclosures[0]!.payloadHex, "hex").toString("utf8"));
+    expect(disclosure.device).toBe(OPTIONS.device);
+    const opened = onNode.messages.filter((m) => !m.topic.endsWith("/disclosure")).map((m) => {
       const result = opener.open(m.topic, Buffer.from(m.payloadHex, "hex"));
       if (!result.ok) throw new Error(result.cause);
       return result;
@@ -57,7 +62,8 @@ describe("conformance: Node and XS seal the same bytes", () => {
     expect(summaries.every((s) => Object.keys(s.channels).length === 11)).toBe(true);
     const starts = summaries.map((s) => s.windowStart);
     expect(new Set(starts).size).toBe(starts.length);
-    expect(onNode.storeKeys).toEqual(["dp.budget", "key.root", "seal.ctr"]);
+    // the root key was consumed at first boot; only the ratchet's chain key (and no root) stays in flash
+    expect(onNode.storeKeys).toEqual(["audit.log", "dp.budget", "key.chain", "key.down", "key.id", "seal.ctr"]);
     // the privacy engine ran in both: pseudonyms into a sketch, counts through the gate (with CSPRNG noise)
     expect(summaries.every((s) => s.channels.devices!.distinct !== undefined)).toBe(true);
     expect(health[1]!.budget.people).toBeLessThan(144);

@@ -28,7 +28,7 @@ describe("long run in XS", () => {
       heapAfterDay.push((await worker.run("gc")).meter.currentHeapCount);
     }
     expect(stats!.windowsClosed).toBe(7 * 288);
-    expect(stats!.messages).toBe(7 * 288 + 7 * 96); // every summary and a health report every quarter hour
+    expect(stats!.messages).toBe(7 * 288 + 7 * 96 + 1); // every summary, a health report every quarter hour, the disclosure at boot
     expect(stats!.outboxDepth).toBe(0);
     const afterWarmUp = heapAfterDay.slice(1);
     expect(new Set(afterWarmUp).size, `live heap per day: ${heapAfterDay.join(", ")}`).toBe(1);

@@ -1,12 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { decodeCounterRecord, encodeCounterRecord, SEAL_COUNTER_KEY, SealCounter, SealCounterCorruptError } from "../../../src/wire/seal-counter.js";
+import { decodeCounterRecord, encodeCounterRecord, SEAL_COUNTER_KEY, SealCounter } from "../../../src/wire/seal-counter.js";
 import { MemoryStore, StoreCommitError } from "../../../hosts/sim/memory-store.js";
 
+/** Starts epoch 0 as the sealer does: commit its first block, then hand out values. */
+function started(store: MemoryStore, block: number): SealCounter {
+  const counter = new SealCounter(store, block);
+  store.commit([counter.firstBlockOf(0)]);
+  counter.started(0);
+  return counter;
+}
+
 describe("SealCounter", () => {
-  it("starts a new device at 0 and persists a ceiling one block ahead before handing out values", () => {
+  it("starts an epoch at 0 and persists a ceiling one block ahead before handing out values", () => {
     const store = new MemoryStore();
-    const counter = new SealCounter(store, 4);
-    counter.load();
+    const counter = started(store, 4);
     expect(decodeCounterRecord(store.get(SEAL_COUNTER_KEY)!)).toEqual({ epoch: 0, ceiling: 4 });
     expect([counter.take(), counter.take(), counter.take(), counter.take()]).toEqual([0, 1, 2, 3]);
     expect(store.commits).toBe(1);
@@ -16,11 +23,10 @@ describe("SealCounter", () => {
 
   it("resumes after a reboot above every value that may have been used", () => {
     const store = new MemoryStore();
-    const first = new SealCounter(store, 8);
-    first.load();
+    const first = started(store, 8);
     const used = [first.take(), first.take(), first.take()];
     const second = new SealCounter(store, 8);
-    second.load();
+    second.load(0);
     expect(second.take()).toBeGreaterThan(Math.max(...used));
   });
 
@@ -28,8 +34,7 @@ describe("SealCounter", () => {
     for (let failAt = 0; failAt < 12; failAt++) {
       const store = new MemoryStore();
       const seen = new Set<number>();
-      let counter = new SealCounter(store, 3);
-      counter.load();
+      let counter = started(store, 3);
       store.failCommitIn(failAt);
       for (let i = 0; i < 40; i++) {
         try {
@@ -40,19 +45,25 @@ describe("SealCounter", () => {
           expect(error).toBeInstanceOf(StoreCommitError);
           // Power cut: reboot from whatever the store holds.
           counter = new SealCounter(store, 3);
-          counter.load();
+          counter.load(0);
         }
       }
       expect(seen.size).toBeGreaterThan(30);
     }
   });
 
-  it("refuses to resume from a corrupt record instead of guessing", () => {
+  it("refuses to resume from a missing record, a corrupt one, or another epoch's, instead of guessing (and writes nothing)", () => {
     const store = new MemoryStore();
+    expect(new SealCounter(store, 8).load(0)).toBe("unusable");
     const record = encodeCounterRecord({ epoch: 2, ceiling: 1000 });
     record[10]! ^= 0x40;
     store.commit([{ key: SEAL_COUNTER_KEY, value: record }]);
-    expect(() => new SealCounter(store, 8).load()).toThrow(SealCounterCorruptError);
+    expect(new SealCounter(store, 8).load(2)).toBe("unusable");
+    store.commit([{ key: SEAL_COUNTER_KEY, value: encodeCounterRecord({ epoch: 2, ceiling: 1000 }) }]);
+    const commits = store.commits;
+    expect(new SealCounter(store, 8).load(3)).toBe("unusable");
+    expect(store.commits).toBe(commits);
+    expect(new SealCounter(store, 8).load(2)).toBe("resumed");
   });
 
   it("round-trips records with counters beyond 32 bits", () => {

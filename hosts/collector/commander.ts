@@ -1,0 +1,67 @@
+/**
+ * The city's side of the downlink: seals commands for a node under its downlink key (derived from
+ * the root key in the keyring) with a counter that never repeats, kept per device in the state
+ * folder (`downlink.json`, written before the command is sent, so a crash can skip a number but
+ * never reuse one).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { downlinkKeysFromRoot } from "../../src/wire/key-schedule.js";
+import { nodeTopic } from "../../src/uplink/topics.js";
+import { COMMAND_NAMES, sealCommand, type CommandName, type DownlinkCommand } from "../../src/uplink/downlink-command.js";
+import { writeFileAtomic } from "../node/atomic-file.js";
+import type { Keyring } from "./keyring.js";
+
+export const DOWNLINK_STATE_FILE = "downlink.json";
+
+export class CommandError extends Error {
+  override name = "CommandError";
+}
+
+export interface SealedCommand {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly counter: number;
+}
+
+export class Commander {
+  readonly #keyring: Keyring;
+  readonly #stateDir: string;
+
+  constructor(keyring: Keyring, stateDir: string) {
+    this.#keyring = keyring;
+    this.#stateDir = stateDir;
+  }
+
+  /** Seals `name` with `args` for `device`, issued now; reserves its counter first. */
+  seal(device: string, name: string, args: Record<string, number | string> = {}, issuedMs = Date.now()): SealedCommand {
+    const entry = this.#keyring.get(device);
+    if (!entry) throw new CommandError(`device ${device} is not in the keyring`);
+    if (!(COMMAND_NAMES as readonly string[]).includes(name)) throw new CommandError(`unknown command "${name}" (one of ${COMMAND_NAMES.join(", ")})`);
+    const command: DownlinkCommand = { name: name as CommandName, issued: Math.floor(issuedMs / 1000), args };
+    const counter = this.#reserveCounter(device);
+    const topic = nodeTopic(entry.zone, device, "cmd");
+    const keys = downlinkKeysFromRoot(entry.rootKey, device);
+    try {
+      return { topic, payload: sealCommand(command, device, topic, keys, counter), counter };
+    } finally {
+      keys.wipe();
+    }
+  }
+
+  #reserveCounter(device: string): number {
+    const path = join(this.#stateDir, DOWNLINK_STATE_FILE);
+    let counters: Record<string, number> = {};
+    if (existsSync(path)) {
+      try {
+        const document = JSON.parse(readFileSync(path, "utf8")) as { counters?: Record<string, number> };
+        counters = document.counters ?? {};
+      } catch {
+        throw new CommandError(`${path} is unreadable: refusing to guess a counter (restore it, or provision the node again)`);
+      }
+    }
+    const counter = counters[device] ?? 0;
+    writeFileAtomic(path, JSON.stringify({ format: "civicnode-downlink", version: 1, counters: { ...counters, [device]: counter + 1 } }) + "\n", 0o600);
+    return counter;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Takes downlink commands off `civicnode/<zone>/<device>/cmd` and lets through only what is
+ * authentic, new, fresh and within the policy's bounds. Every command, accepted or refused, is
+ * counted by outcome and written to the audit log.
+ *
+ *   size -> COSE envelope -> kid names this device's downlink key -> replay window (persisted, so a
+ *   reboot does not reopen it) -> AEAD under the downlink key, topic as AAD -> command format ->
+ *   issued within a day of the node's clock -> the handler checks the policy's bounds -> execute
+ *
+ * The replay window moves only for an authentic command, and it is stored before the command
+ * runs: a power cut can lose a command, never run one twice.
+ */
+import type { Clock, KeyValueStore } from "../platform.js";
+import type { AuditLog } from "../policy/audit-log.js";
+import { crc32 } from "../wire/crc32.js";
+import { CoseOpenError, openEncrypt0, parseEncrypt0 } from "../wire/cose-encrypt0.js";
+import type { EpochKeys } from "../wire/key-schedule.js";
+import { decodeKid } from "../wire/kid.js";
+import { ReplayWindow } from "../wire/replay-window.js";
+import { utf8Encode } from "../wire/utf8.js";
+import { CommandFormatError, decodeCommand, DOWNLINK_KID_EPOCH, MAX_COMMAND_BYTES, type DownlinkCommand } from "./downlink-command.js";
+
+export const COMMAND_REPLAY_STORE_KEY = "cmd.replay";
+const REPLAY_WINDOW = 64;
+/** Commands issued longer ago (or further ahead) than this are refused as stale. */
+const MAX_COMMAND_AGE_S = 86_400;
+
+export type CommandOutcome = "accepted" | "oversized" | "malformed" | "kid" | "replay" | "authentication" | "stale" | "bounds" | "failed";
+export const COMMAND_OUTCOMES: readonly CommandOutcome[] = ["accepted", "oversized", "malformed", "kid", "replay", "authentication", "stale", "bounds", "failed"];
+
+/** Runs an authentic command; returns "accepted", "bounds" (outside the policy) or "failed". */
+export type CommandHandler = (command: DownlinkCommand) => CommandOutcome;
+
+export class CommandReceiver {
+  readonly #store: KeyValueStore;
+  readonly #device: string;
+  readonly #aad: Uint8Array;
+  readonly #keys: () => EpochKeys;
+  readonly #clock: Clock;
+  readonly #audit: AuditLog;
+  readonly #handler: CommandHandler;
+  #window = new ReplayWindow(REPLAY_WINDOW);
+  readonly counts: Record<CommandOutcome, number> = { accepted: 0, oversized: 0, malformed: 0, kid: 0, replay: 0, authentication: 0, stale: 0, bounds: 0, failed: 0 };
+
+  constructor(store: KeyValueStore, device: string, topic: string, keys: () => EpochKeys, clock: Clock, audit: AuditLog, handler: CommandHandler) {
+    this.#store = store;
+    this.#device = device;
+    this.#aad = utf8Encode(topic);
+    this.#keys = keys;
+    this.#clock = clock;
+    this.#audit = audit;
+    this.#handler = handler;
+  }
+
+  /**
+   * Restores the replay window. When its record is unreadable, the node cannot tell old commands
+   * from new ones by counter: it then accepts only commands issued after it started listening.
+   */
+  load(): void {
+    const record = this.#store.get(COMMAND_REPLAY_STORE_KEY);
+    if (!record) return;
+    const intact = record.length > 4 && crc32(record, 0, record.length - 4) === new DataView(record.buffer, record.byteOffset, record.byteLength).getUint32(record.length - 4);
+    const window = intact ? ReplayWindow.import(record.subarray(0, record.length - 4), REPLAY_WINDOW) : undefined;
+    if (window) this.#window = window;
+    else {
+      this.#historyLost = true;
+      if (this.#clock.wallSynced()) this.#notBeforeS = Math.floor(this.#clock.wallMs() / 1000);
+      this.#audit.append(this.#auditTime(), "command-history-lost", "only newly issued commands");
+    }
+  }
+
+  /** Set when the replay record was lost: commands must be issued after `#notBeforeS`. */
+  #historyLost = false;
+  #notBeforeS: number | undefined;
+
+  /** Handles one message from the command topic. Never throws. */
+  receive(payload: Uint8Array): CommandOutcome {
+    let outcome: CommandOutcome;
+    let what = "";
+    try {
+      ({ outcome, what } = this.#process(payload));
+    } catch (error) {
+      outcome = "failed";
+      what = (error as Error).name;
+    }
+    this.counts[outcome]++;
+    this.#audit.append(this.#auditTime(), outcome === "accepted" ? "command-accepted" : "command-refused", outcome === "accepted" ? what : `${outcome} ${what}`.trim());
+    return outcome;
+  }
+
+  /** Audit time: Unix seconds, or 0 while the wall clock is not set. */
+  #auditTime(): number {
+    return this.#clock.wallSynced() ? this.#clock.wallMs() / 1000 : 0;
+  }
+
+  #process(payload: Uint8Array): { outcome: CommandOutcome; what: string } {
+    if (payload.length > MAX_COMMAND_BYTES) return { outcome: "oversized", what: "" };
+    let envelope;
+    try {
+      envelope = parseEncrypt0(payload);
+    } catch (error) {
+      if (error instanceof CoseOpenError) return { outcome: "malformed", what: "" };
+      throw error;
+    }
+    const kid = decodeKid(envelope.kid);
+    if (!kid || kid.device !== this.#device || kid.epoch !== DOWNLINK_KID_EPOCH) return { outcome: "kid", what: "" };
+    if (this.#window.check(envelope.counter) !== "new") return { outcome: "replay", what: String(envelope.counter) };
+    let plaintext;
+    try {
+      plaintext = openEncrypt0(envelope, this.#keys(), this.#aad);
+    } catch (error) {
+      if (error instanceof CoseOpenError) return { outcome: "authentication", what: "" };
+      throw error;
+    }
+    let command: DownlinkCommand;
+    try {
+      command = decodeCommand(plaintext);
+    } catch (error) {
+      if (error instanceof CommandFormatError) return { outcome: "malformed", what: "" };
+      throw error;
+    } finally {
+      plaintext.fill(0);
+    }
+    // Authentic: the counter is spent now, whatever follows, and stored before anything runs.
+    this.#window.accept(envelope.counter);
+    const exported = this.#window.export();
+    const record = new Uint8Array(exported.length + 4);
+    record.set(exported);
+    new DataView(record.buffer).setUint32(exported.length, crc32(exported));
+    this.#store.commit([{ key: COMMAND_REPLAY_STORE_KEY, value: record }]);
+    const now = this.#clock.wallMs() / 1000;
+    if (!this.#clock.wallSynced() || Math.abs(now - command.issued) > MAX_COMMAND_AGE_S) return { outcome: "stale", what: command.name };
+    if (this.#historyLost) {
+      this.#notBeforeS ??= now;
+      if (command.issued < this.#notBeforeS) return { outcome: "replay", what: `${command.name} issued before the history was lost` };
+    }
+    return { outcome: this.#handler(command), what: command.name };
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `npm run cmd` (the built command tool) against the simulator running on the same state folder:
+ * it finds the broker, dates commands in the street's simulated time, and the nodes act on them.
+ */
+import { describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runSimulator } from "../../support/run-simulator.js";
+import { waitFor } from "../../support/wait-for.js";
+
+function runCmd(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["dist/hosts/collector/cmd.js", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("npm run cmd (the built command tool)", () => {
+  it.each([
+    [[], "give a device and one of"],
+    [["street-01", "self-destruct"], "give a device and one of"],
+    [["street-01", "set-window", "seconds"], "is not name=value"],
+    [["street-01", "rotate-epoch", "--frobnicate"], "frobnicate"],
+    [["street-01", "rotate-epoch", "--broker", "mqtts://localhost:8883"], "an mqtts:// broker needs --ca FILE"],
+    [["street-01", "rotate-epoch", "--broker", "mqtt://127.0.0.1:1883", "--ca", "ca.pem"], "--ca needs an mqtts:// broker"],
+    [["street-01", "rotate-epoch", "--state", "/nonexistent/state"], "no simulator recorded"],
+  ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
+    const run = await runCmd(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(mention);
+  });
+
+  it("reaches the running simulator's nodes in their simulated time; they act, refuse and report", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-cmd-"));
+    try {
+      // The street resumes three days ahead of the real clock: a command dated by the real clock
+      // would be refused as stale, so this also shows that the tool uses the simulated time.
+      const ahead = Math.ceil(Date.now() / 300_000) * 300_000 + 3 * 86_400_000;
+      writeFileSync(join(state, "simulator.json"), JSON.stringify({ simulatedWallMs: ahead }));
+      const simulator = runSimulator(["--nodes", "2", "--speed", "300", "--windows", "8", "--state", state], 90_000);
+      const record = () => (existsSync(join(state, "simulator.json")) ? JSON.parse(readFileSync(join(state, "simulator.json"), "utf8")) : {});
+      await waitFor(() => record().running !== undefined, "the simulator to record itself", 30_000);
+      await waitFor(() => existsSync(join(state, "summaries.jsonl")), "a first summary", 30_000);
+
+      const rotate = await runCmd(["street-01", "rotate-epoch", "--state", state]);
+      expect(rotate.stderr).toBe("");
+      expect(rotate.code).toBe(0);
+      expect(rotate.stdout).toMatch(/^sent rotate-epoch to street-01 \(counter 0, \d+ bytes sealed\) on civicnode\/demo-street\/street-01\/cmd/);
+      const outOfBounds = await runCmd(["street-01", "set-window", "seconds=900", "--state", state]);
+      expect(outOfBounds.code).toBe(0);
+      expect(outOfBounds.stdout).toContain("counter 1");
+
+      const run = await simulator;
+      expect(run.code).toBe(0);
+      expect(record().running).toBeUndefined(); // a stopped simulator is not a target any more
+      const summaries = readFileSync(join(state, "summaries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(summaries.filter((s) => s.device === "street-01").some((s) => s.epoch === 1)).toBe(true);
+      expect(summaries.filter((s) => s.device === "street-02").every((s) => s.epoch === 0)).toBe(true);
+      expect(summaries.every((s) => s.windowSeconds === 300)).toBe(true);
+      const health = readFileSync(join(state, "health.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const last = health.filter((h) => h.device === "street-01").at(-1);
+      expect(last.commands).toMatchObject({ accepted: 1, bounds: 1 });
+      const audited = health.flatMap((h) => h.audit.map((a: { entry: string }) => a.entry));
+      expect(audited).toEqual(expect.arrayContaining(["command-accepted rotate-epoch", "epoch-rotated command to 1", "command-refused bounds set-window"]));
+
+      const afterwards = await runCmd(["street-01", "rotate-epoch", "--state", state]);
+      expect(afterwards.code).toBe(2);
+      expect(afterwards.stderr).toContain("is not running");
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
