@@ -33,7 +33,8 @@ import { ReleaseGate, type ChannelPrivacy } from "./privacy/release-gate.js";
 import { ConfigError } from "./policy/node-config.js";
 import { CborWriter } from "./wire/cbor-writer.js";
 import { writeSenmlPack, type SenmlRecordOut } from "./wire/senml.js";
-import { UplinkSealer } from "./wire/uplink-sealer.js";
+import { KEY_ID_STORE_KEY, UplinkSealer } from "./wire/uplink-sealer.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { utf8Encode } from "./wire/utf8.js";
 import { HealthReport } from "./uplink/health-report.js";
 import { CommandReceiver, type CommandOutcome } from "./uplink/command-receiver.js";
@@ -235,7 +236,9 @@ export class CivicNode {
     });
     this.#publishDisclosure();
     for (const slot of this.#sensors) slot.driver.configure();
-    log("info", "node-boot", { device: this.config.device, epoch: this.#sealer.epoch, counter: this.#sealer.nextCounter });
+    // The root key's public fingerprint: lets whoever provisioned the node check which key it holds.
+    const keyId = this.#platform.store.get(KEY_ID_STORE_KEY);
+    log("info", "node-boot", { device: this.config.device, keyId: keyId ? bytesToHex(keyId) : "none", epoch: this.#sealer.epoch, counter: this.#sealer.nextCounter });
     if (clock.wallSynced()) this.#beginWindows();
     else {
       const poll = timers.repeat(() => {

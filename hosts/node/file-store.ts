@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { KeyValueStore, StoreWrite } from "../../src/platform.js";
-import { assertStoreWrite } from "../sim/memory-store.js";
+import { assertStoreWrite } from "../../src/store-contract.js";
 import { writeFileAtomic } from "./atomic-file.js";
 
 export class StoreFileError extends Error {

@@ -63,6 +63,7 @@ class ByteSequenceBuilder {
     offsets[this.#chunks.length] = total;
     const bytes = new Uint8Array(total);
     this.#chunks.forEach((chunk, i) => bytes.set(chunk, offsets[i]!));
+    this.#chunks.length = 0; // one object per read: let them go, the sequence holds the bytes now
     return { bytes, offsets };
   }
 }
@@ -160,7 +161,7 @@ export class BusRecorder implements Buses {
   /** The recording so far, `durationMs` long (events at or after that are left out). */
   finish(durationMs: number): BusRecording {
     const bleCount = this.#ble.times.filter((t) => t < durationMs).length;
-    return {
+    const recording: BusRecording = {
       durationMs,
       i2cReads: new Map([...this.#i2c].map(([key, builder]) => [key, builder.build()])),
       serialReads: new Map([...this.#serial].map(([key, builder]) => [key, builder.build()])),
@@ -178,6 +179,12 @@ export class BusRecorder implements Buses {
         rssi: Int8Array.from(this.#ble.rssi.slice(0, bleCount)),
       },
     };
+    // The recording is in typed arrays now; drop the per-reading arrays (a slot per number in XS),
+    // in case something still holds the recorder (the recording node's parts and timers do).
+    this.#analog.clear();
+    this.#digital.clear();
+    for (const list of Object.values(this.#ble)) list.length = 0;
+    return recording;
   }
 }
 

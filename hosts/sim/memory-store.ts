@@ -3,27 +3,12 @@
  * store can be told to fail at its n-th commit, which then changes nothing, as an atomic store
  * cut off mid-write must behave.
  */
-import { STORE_KEY_MAX_LENGTH, STORE_VALUE_MAX_BYTES, type KeyValueStore, type StoreWrite } from "../../src/platform.js";
-
-const KEY_PATTERN = /^[a-z0-9._-]+$/;
-
-export class StoreLimitError extends Error {
-  override name = "StoreLimitError";
-}
+import type { KeyValueStore, StoreWrite } from "../../src/platform.js";
+import { assertStoreWrite } from "../../src/store-contract.js";
 
 /** Thrown by a store whose commit was cut (simulated power loss or flash failure). */
 export class StoreCommitError extends Error {
   override name = "StoreCommitError";
-}
-
-/** Throws StoreLimitError when a write breaks the platform's store contract. */
-export function assertStoreWrite(write: StoreWrite): void {
-  if (write.key.length === 0 || write.key.length > STORE_KEY_MAX_LENGTH || !KEY_PATTERN.test(write.key)) {
-    throw new StoreLimitError(`store key ${JSON.stringify(write.key)} must be 1-${STORE_KEY_MAX_LENGTH} characters of [a-z0-9._-]`);
-  }
-  if (write.value !== undefined && write.value.length > STORE_VALUE_MAX_BYTES) {
-    throw new StoreLimitError(`store value for ${write.key} exceeds ${STORE_VALUE_MAX_BYTES} bytes`);
-  }
 }
 
 export class MemoryStore implements KeyValueStore {

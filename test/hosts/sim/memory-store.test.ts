@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryStore, StoreCommitError, StoreLimitError } from "../../../hosts/sim/memory-store.js";
+import { MemoryStore, StoreCommitError } from "../../../hosts/sim/memory-store.js";
+import { StoreLimitError } from "../../../src/store-contract.js";
 import { FileStore, StoreFileError } from "../../../hosts/node/file-store.js";
 import type { KeyValueStore } from "../../../src/platform.js";
 
