@@ -1,0 +1,404 @@
+/**
+ * The node's store on Moddable: ESP32 NVS through the SDK's `Preference` module (in the Linux
+ * simulator, a JSON file), made atomic across several keys by a journal.
+ *
+ * What this relies on (Moddable SDK 8.2.3, modules/files/preference/, and ESP-IDF's nvs_flash):
+ * - esp32/modPreference.c stores an ArrayBuffer as an NVS blob (nvs_set_blob, then nvs_commit) in the
+ *   namespace named by `domain`, and get() gives it back as a new ArrayBuffer. Values are therefore
+ *   kept raw, and a provisioning tool can write e.g. "key.root" with nvs_partition_gen.py
+ *   (encoding hex2bin, base64 or binary: a blob; encoding string would make get() return a string).
+ * - Preference.set() first ERASES the key (nvs_erase_key, a workaround for an ESP-IDF type-change
+ *   bug) and only then writes it, and ESP-IDF writes every operation to flash at once (its
+ *   nvs_commit does nothing). So one Preference.set() is not atomic: a power cut between the erase
+ *   and the write leaves the key absent. What is atomic is one nvs_set_blob (data chunks first, the
+ *   blob index last; chunks without an index are dropped at the next nvs_flash_init) and one
+ *   nvs_erase_key.
+ * - set() throws ("nvs set fail", "nvs_open fail") when NVS fails, e.g. when full: after the erase,
+ *   so a failed set() may have removed the old value. delete() throws "nvs erase fail" and ignores an
+ *   absent key. get() returns undefined for an absent key or namespace (also for a namespace name
+ *   NVS rejects: hence the check below), throws "nvs get fail" on other errors.
+ * - NVS namespace and key names have at most 15 characters; Preference values at most 4,000 bytes
+ *   (documentation/files/files.md).
+ * - lin/preference.js (simulator) keeps all domains in one JSON file, rewritten whole and
+ *   synchronously on every set() and delete() (the old file deleted first), with I/O errors
+ *   swallowed; an ArrayBuffer is kept as "1,2,3" text, so an empty one would come back as one zero
+ *   byte. Empty values are refused here for that reason.
+ *
+ * A commit:
+ * 1. Validates every write and, when it needs the journal, encodes the journal: a commit that is
+ *    invalid or whose journal would exceed JOURNAL_MAX_BYTES is refused before anything is written.
+ * 2. Finishes an earlier commit whose journal is complete but not yet applied (see `#pending`).
+ * 3. A deletion, or a set of a key that does not exist, is one atomic NVS operation and goes
+ *    straight to Preference. Anything else (several writes, or overwriting an existing key, which
+ *    Preference.set() would erase first) goes through the journal:
+ *    a. the journal, holding every write of the commit and a CRC-32, is written with ONE set() into
+ *       a key that was absent. Its blob write is the commit point: once it is in NVS, a reboot
+ *       replays it. It is read back and compared byte for byte before any key is touched;
+ *    b. every write is applied, in order;
+ *    c. the journal is deleted.
+ *    At boot an intact journal is replayed (b and c again: each write sets a whole value or
+ *    deletes, so applying them all again after a cut gives the same state) and a corrupt one is
+ *    discarded.
+ *
+ * Journal (store key JOURNAL_KEY, big-endian):
+ *   [0..1] "CJ"  [2] version 1  [3] 0  [4..5] number of writes n (1..65535)
+ *   n times: [key length k (1..15)] [k bytes of key, ASCII] [u16 value length, 0xFFFF: deletion] [value]
+ *   then the CRC-32 of everything before it (src/wire/crc32.ts).
+ * A later firmware must keep reading version 1: a node may be updated with a journal pending.
+ */
+import { STORE_KEY_MAX_LENGTH, STORE_VALUE_MAX_BYTES, type KeyValueStore, type StoreWrite } from "../../src/platform.js";
+import { crc32 } from "../../src/wire/crc32.js";
+import { assertStoreWrite, StoreLimitError } from "../../src/store-contract.js";
+
+/** What Preference stores and returns. */
+export type PreferenceValue = string | boolean | number | ArrayBuffer;
+
+/**
+ * The part of Moddable's `Preference` module (its default export, a class with static methods) that
+ * the store uses: pass the module itself.
+ */
+export interface PreferenceBackend {
+  get(domain: string, key: string): PreferenceValue | undefined;
+  set(domain: string, key: string, value: ArrayBuffer): void;
+  delete(domain: string, key: string): void;
+}
+
+/**
+ * The journal's store key: "~" is outside the store's key alphabet [a-z0-9._-], so no core key can
+ * collide with it, and get() refuses it.
+ */
+export const JOURNAL_KEY = "~journal";
+/** The journal is one Preference value, so it has the value limit. */
+export const JOURNAL_MAX_BYTES = STORE_VALUE_MAX_BYTES;
+/** Longest NVS namespace name (the `domain`). */
+export const NAMESPACE_MAX_LENGTH = 15;
+/** Header (6 bytes) and CRC (4 bytes) of a journal. */
+const JOURNAL_FIXED_BYTES = 10;
+/** Key length (1 byte) and value length (2 bytes) of one write. */
+const ENTRY_FIXED_BYTES = 3;
+const DELETION = 0xffff;
+const MAX_WRITES = 0xffff;
+
+/**
+ * The largest value that can replace an existing key `key` in a single-key commit: an overwrite goes
+ * through the journal, which must also hold the key and the journal's own 13 bytes.
+ */
+export function maxOverwriteBytes(key: string): number {
+  return JOURNAL_MAX_BYTES - JOURNAL_FIXED_BYTES - ENTRY_FIXED_BYTES - key.length;
+}
+
+/** The size of the journal a commit of `writes` needs. */
+export function journalBytes(writes: readonly StoreWrite[]): number {
+  let total = JOURNAL_FIXED_BYTES;
+  for (const { key, value } of writes) total += ENTRY_FIXED_BYTES + key.length + (value === undefined ? 0 : value.length);
+  return total;
+}
+
+/** A key holds something the store did not write as bytes (e.g. a string from a provisioning tool). */
+export class StoreFormatError extends Error {
+  override name = "StoreFormatError";
+}
+
+/**
+ * The backend failed during a commit. `committed` says what the commit did:
+ * - false: nothing of it was written; the previous state stands.
+ * - true: its journal was complete before the failure, so the commit has taken effect: get() shows
+ *   it already, and the rest of it is written at the next commit or at boot.
+ * - undefined: a single NVS operation failed and may or may not have happened (get() tells which);
+ *   in either case the store holds all of the old or all of the new state.
+ */
+export class PreferenceCommitError extends Error {
+  override name = "PreferenceCommitError";
+  readonly committed: boolean | undefined;
+
+  constructor(message: string, committed: boolean | undefined, cause: unknown) {
+    super(message, { cause });
+    this.committed = committed;
+  }
+}
+
+/**
+ * What construction found: no journal; a journal replayed; a corrupt journal discarded; or an intact
+ * journal that could not be applied yet because the backend failed (get() shows its writes, and the
+ * next commit finishes it).
+ */
+export type PreferenceRecovery = "none" | "replayed" | "discarded" | "deferred";
+
+export interface PreferenceStoreOptions {
+  /** Told at construction when a journal was found (for the audit log). */
+  readonly onRecovery?: (recovery: Exclude<PreferenceRecovery, "none">) => void;
+}
+
+export class PreferenceStore implements KeyValueStore {
+  readonly #backend: PreferenceBackend;
+  readonly #domain: string;
+  /**
+   * The writes of a commit whose journal is complete in NVS but which could not be applied because
+   * the backend threw (not a power cut: that ends the program). They are the store's state now, so
+   * get() reads them before NVS, and they are applied before the next commit writes a journal of its
+   * own: Preference.set() erases the key first, so writing a new journal over this one before it is
+   * applied could lose it half-applied. Bounded by JOURNAL_MAX_BYTES (views into the journal).
+   */
+  #pending: StoreWrite[] | undefined;
+  readonly recovery: PreferenceRecovery;
+
+  /**
+   * Opens the store in NVS namespace `domain` and finishes or discards a journal left by a power
+   * cut. Throws when `domain` is not a valid namespace name, and when the backend fails reading the
+   * journal (the journal then stays for the next attempt).
+   */
+  constructor(backend: PreferenceBackend, domain: string, options: PreferenceStoreOptions = {}) {
+    // Checked here because ESP32 Preference.get() answers undefined, not an error, for a namespace
+    // NVS cannot open: a long name would make every key look absent.
+    if (domain.length === 0 || domain.length > NAMESPACE_MAX_LENGTH) {
+      throw new StoreLimitError(`store domain ${JSON.stringify(domain)} must be 1-${NAMESPACE_MAX_LENGTH} characters (an NVS namespace)`);
+    }
+    this.#backend = backend;
+    this.#domain = domain;
+    this.recovery = this.#recover();
+    if (this.recovery !== "none") options.onRecovery?.(this.recovery);
+  }
+
+  get(key: string): Uint8Array | undefined {
+    assertStoreWrite({ key, value: undefined }); // also keeps JOURNAL_KEY out of reach
+    const pending = this.#pendingWrite(key);
+    if (pending !== undefined) return pending.value === undefined ? undefined : pending.value.slice();
+    const raw = this.#backend.get(this.#domain, key);
+    if (raw === undefined) return undefined;
+    if (!(raw instanceof ArrayBuffer)) {
+      throw new StoreFormatError(`store key ${key} holds a ${typeof raw}, not bytes (provision it as an NVS blob: encoding hex2bin, base64 or binary)`);
+    }
+    return new Uint8Array(raw.slice(0)); // a copy: the caller may wipe it
+  }
+
+  commit(writes: readonly StoreWrite[]): void {
+    for (const write of writes) {
+      assertStoreWrite(write);
+      if (write.value !== undefined && write.value.length === 0) {
+        throw new StoreLimitError(`store value for ${write.key} is empty: Preference cannot keep an empty value (the simulator returns one zero byte); delete the key instead`);
+      }
+    }
+    if (writes.length === 0) return;
+    if (writes.length > MAX_WRITES) throw new StoreLimitError(`a store commit holds at most ${MAX_WRITES} writes`);
+
+    // A single NVS operation is atomic when it cannot leave the key absent: a deletion (one
+    // nvs_erase_key), or a set of a key that does not exist (the erase Preference.set() does first
+    // then removes nothing). An overwrite must go through the journal.
+    const only = writes.length === 1 ? writes[0]! : undefined;
+    let current: Uint8Array | undefined;
+    try {
+      current = only !== undefined && only.value !== undefined ? this.#current(only.key) : undefined;
+    } catch (error) {
+      throw new PreferenceCommitError(`store commit of ${only!.key} could not read the key: nothing was written`, false, error);
+    }
+    if (only !== undefined && only.value !== undefined && current !== undefined && sameBytes(current, only.value)) {
+      this.#finishPendingBeforeCommit();
+      return; // already stored: spare the flash an erase cycle
+    }
+    const direct = only !== undefined && (only.value === undefined || current === undefined);
+    let journal: Uint8Array<ArrayBuffer> | undefined;
+    if (!direct) {
+      const size = journalBytes(writes);
+      if (size > JOURNAL_MAX_BYTES) {
+        throw new StoreLimitError(
+          `store commit of ${writes.length} write(s) needs a ${size}-byte journal, more than ${JOURNAL_MAX_BYTES}` +
+            (only !== undefined ? ` (an existing key takes at most ${maxOverwriteBytes(only.key)} bytes)` : ""),
+        );
+      }
+      journal = encodeJournal(writes, size);
+    }
+
+    this.#finishPendingBeforeCommit();
+    if (journal === undefined) this.#commitDirect(only!);
+    else this.#commitJournaled(journal);
+  }
+
+  /** What the store holds for `key` now, pending journal included. Not a copy. */
+  #current(key: string): Uint8Array | undefined {
+    const pending = this.#pendingWrite(key);
+    if (pending !== undefined) return pending.value;
+    const raw = this.#backend.get(this.#domain, key);
+    if (raw === undefined) return undefined;
+    // Something that is not a blob (a string from a provisioning tool) is still an existing key:
+    // overwriting it needs the journal like any other.
+    return raw instanceof ArrayBuffer ? new Uint8Array(raw) : new Uint8Array(0);
+  }
+
+  /** The last pending write to `key`, if a pending journal writes it. */
+  #pendingWrite(key: string): StoreWrite | undefined {
+    if (this.#pending === undefined) return undefined;
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      if (this.#pending[i]!.key === key) return this.#pending[i];
+    }
+    return undefined;
+  }
+
+  #finishPendingBeforeCommit(): void {
+    try {
+      this.#finishPending();
+    } catch (error) {
+      throw new PreferenceCommitError("an earlier commit could not be finished: nothing of this commit was written", false, error);
+    }
+  }
+
+  #commitDirect(write: StoreWrite): void {
+    try {
+      if (write.value === undefined) this.#backend.delete(this.#domain, write.key);
+      else this.#backend.set(this.#domain, write.key, write.value.slice().buffer);
+    } catch (error) {
+      // A failed nvs_set_blob leaves no item (its chunks are erased, its index never written), and
+      // the key did not exist: nothing was written. A failed erase may or may not have happened.
+      throw new PreferenceCommitError(`store ${write.value === undefined ? "deletion" : "write"} of ${write.key} failed`, write.value === undefined ? undefined : false, error);
+    }
+  }
+
+  #commitJournaled(journal: Uint8Array<ArrayBuffer>): void {
+    // Here no journal is pending (finished above, or replayed or discarded at boot), so the set()
+    // below erases nothing that is still needed.
+    try {
+      this.#backend.set(this.#domain, JOURNAL_KEY, journal.buffer);
+    } catch (error) {
+      this.#abandonJournal("the store journal could not be written", error);
+    }
+    let stored: PreferenceValue | undefined;
+    try {
+      stored = this.#backend.get(this.#domain, JOURNAL_KEY);
+    } catch (error) {
+      this.#abandonJournal("the store journal could not be read back", error);
+    }
+    // Checked rather than assumed: no key is touched until NVS holds the whole journal.
+    if (!(stored instanceof ArrayBuffer) || !sameBytes(new Uint8Array(stored), journal)) {
+      this.#abandonJournal("the store journal read back differs from what was written", undefined);
+    }
+    // The commit point is passed: from here on the commit stands, also if the backend fails.
+    this.#pending = decodeJournal(journal);
+    try {
+      this.#finishPending();
+    } catch (error) {
+      throw new PreferenceCommitError("the store commit is journaled but not yet applied: it will be finished at the next commit or at boot", true, error);
+    }
+  }
+
+  /** Removes a journal that was not verified complete, so that no reboot can replay it, and throws. */
+  #abandonJournal(message: string, cause: unknown): never {
+    let removed = true;
+    try {
+      this.#backend.delete(this.#domain, JOURNAL_KEY);
+    } catch {
+      removed = false; // it may have been written after all: a reboot may then replay it (all-new)
+    }
+    throw new PreferenceCommitError(`${message}: ${removed ? "nothing of the commit was applied" : "the commit may take effect at the next boot"}`, removed ? false : undefined, cause);
+  }
+
+  /** Applies the pending journal's writes in order, then deletes the journal. */
+  #finishPending(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    for (const { key, value } of pending) {
+      if (value === undefined) this.#backend.delete(this.#domain, key);
+      else this.#backend.set(this.#domain, key, value.slice().buffer);
+    }
+    this.#backend.delete(this.#domain, JOURNAL_KEY);
+    this.#pending = undefined;
+  }
+
+  /**
+   * Brings NVS to the state of the last commit at boot.
+   *
+   * Why a corrupt journal can be discarded: a commit touches its keys only after set() of the
+   * journal returned and the journal read back identical byte for byte (#commitJournaled), and no
+   * other code writes JOURNAL_KEY. Every journal from which anything was applied was thus intact
+   * when it was applied, and one that fails its CRC or its format now was never verified: nothing
+   * of it was applied, the keys hold the previous state. (A power cut during the blob write leaves
+   * no journal at all, nvs_set_blob being atomic and the key absent before, see #pending; a corrupt
+   * one would come from a foreign writer or failing flash. Flash that corrupts a blob after it was
+   * verified is beyond what NVS guarantees; NVS checks its own entries with CRC-32s.)
+   */
+  #recover(): PreferenceRecovery {
+    const raw = this.#backend.get(this.#domain, JOURNAL_KEY);
+    if (raw === undefined) return "none";
+    const writes = raw instanceof ArrayBuffer ? decodeJournal(new Uint8Array(raw)) : undefined;
+    if (writes === undefined) {
+      try {
+        this.#backend.delete(this.#domain, JOURNAL_KEY);
+      } catch {
+        // Harmless: discarded again at the next boot, and the next journal's set() replaces it.
+      }
+      return "discarded";
+    }
+    this.#pending = writes;
+    try {
+      this.#finishPending();
+    } catch {
+      return "deferred"; // get() shows the journal's writes; the next commit retries
+    }
+    return "replayed";
+  }
+}
+
+function encodeJournal(writes: readonly StoreWrite[], size: number): Uint8Array<ArrayBuffer> {
+  const journal = new Uint8Array(size);
+  const view = new DataView(journal.buffer);
+  journal[0] = 0x43; // C
+  journal[1] = 0x4a; // J
+  journal[2] = 1;
+  view.setUint16(4, writes.length);
+  let at = 6;
+  for (const { key, value } of writes) {
+    journal[at++] = key.length;
+    for (let i = 0; i < key.length; i++) journal[at++] = key.charCodeAt(i); // [a-z0-9._-]: ASCII
+    view.setUint16(at, value === undefined ? DELETION : value.length);
+    at += 2;
+    if (value !== undefined) {
+      journal.set(value, at);
+      at += value.length;
+    }
+  }
+  view.setUint32(at, crc32(journal, 0, at));
+  return journal;
+}
+
+/**
+ * The writes of a journal (values are views into `journal`), or undefined when it is not an intact
+ * version-1 journal of valid writes.
+ */
+function decodeJournal(journal: Uint8Array): StoreWrite[] | undefined {
+  const length = journal.length;
+  if (length < JOURNAL_FIXED_BYTES || length > JOURNAL_MAX_BYTES) return undefined;
+  if (journal[0] !== 0x43 || journal[1] !== 0x4a || journal[2] !== 1 || journal[3] !== 0) return undefined;
+  const view = new DataView(journal.buffer, journal.byteOffset, journal.byteLength);
+  const end = length - 4;
+  if (view.getUint32(end) !== crc32(journal, 0, end)) return undefined;
+  const count = view.getUint16(4);
+  const writes: StoreWrite[] = [];
+  let at = 6;
+  for (let n = 0; n < count; n++) {
+    if (at + 1 > end) return undefined;
+    const keyLength = journal[at++]!;
+    if (keyLength === 0 || keyLength > STORE_KEY_MAX_LENGTH || at + keyLength + 2 > end) return undefined;
+    let key = "";
+    for (let i = 0; i < keyLength; i++) key += String.fromCharCode(journal[at++]!);
+    const valueLength = view.getUint16(at);
+    at += 2;
+    let value: Uint8Array | undefined;
+    if (valueLength !== DELETION) {
+      if (valueLength === 0 || valueLength > STORE_VALUE_MAX_BYTES || at + valueLength > end) return undefined;
+      value = journal.subarray(at, at + valueLength);
+      at += valueLength;
+    }
+    const write = { key, value };
+    try {
+      assertStoreWrite(write);
+    } catch {
+      return undefined;
+    }
+    writes.push(write);
+  }
+  return count > 0 && at === end ? writes : undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,514 @@
+import { describe, expect, it } from "vitest";
+import {
+  JOURNAL_KEY,
+  JOURNAL_MAX_BYTES,
+  PreferenceCommitError,
+  PreferenceStore,
+  StoreFormatError,
+  journalBytes,
+  maxOverwriteBytes,
+  type PreferenceRecovery,
+} from "../../../hosts/moddable/preference-store.js";
+import { StoreLimitError } from "../../../src/store-contract.js";
+import { Prng } from "../../../hosts/sim/prng.js";
+import type { KeyValueStore, StoreWrite } from "../../../src/platform.js";
+import { AuditLog, AUDIT_CAPACITY, AUDIT_STORE_KEY } from "../../../src/policy/audit-log.js";
+import { openEncrypt0, parseEncrypt0 } from "../../../src/wire/cose-encrypt0.js";
+import { crc32 } from "../../../src/wire/crc32.js";
+import { CHAIN_STORE_KEY, encodeChainRecord, provisioningWrites, ROOT_KEY_STORE_KEY } from "../../../src/wire/key-ratchet.js";
+import { epochKeysFromRoot } from "../../../src/wire/key-schedule.js";
+import { decodeKid } from "../../../src/wire/kid.js";
+import { UplinkSealer } from "../../../src/wire/uplink-sealer.js";
+import { utf8Encode } from "../../../src/wire/utf8.js";
+import { EmulatedNvs, PowerCut } from "../../support/emulated-nvs.js";
+
+const NS = "civicnode";
+const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString("hex"));
+const filled = (length: number, byte: number) => new Uint8Array(length).fill(byte);
+
+function boot(nvs: EmulatedNvs): PreferenceStore {
+  return new PreferenceStore(nvs.preference, NS);
+}
+
+/** The store's view of `keys`, as hex (undefined when absent). */
+function view(store: KeyValueStore, keys: readonly string[]): Record<string, string | undefined> {
+  return Object.fromEntries(keys.map((key) => [key, hex(store.get(key))]));
+}
+
+function isPowerCut(error: unknown): boolean {
+  return error instanceof PowerCut || (error instanceof PreferenceCommitError && error.cause instanceof PowerCut);
+}
+
+/** Runs `action` expecting it to end in a power cut, or to finish when the cut lies beyond it. */
+function cutShort(nvs: EmulatedNvs, action: () => void): "cut" | "finished" {
+  try {
+    action();
+  } catch (error) {
+    if (!isPowerCut(error)) throw error;
+    expect(nvs.powered).toBe(false);
+    return "cut";
+  }
+  return "finished";
+}
+
+// A multi-key commit over a store that holds a, b and c: an overwrite, a deletion, a new key, and
+// an overwrite with a longer value.
+const KEYS = ["a", "b", "c", "d"];
+const BEFORE: StoreWrite[] = [
+  { key: "a", value: Uint8Array.of(1) },
+  { key: "b", value: Uint8Array.of(2, 2) },
+  { key: "c", value: Uint8Array.of(3, 3, 3) },
+];
+const COMMIT: StoreWrite[] = [
+  { key: "a", value: Uint8Array.of(0x11) },
+  { key: "b", value: undefined },
+  { key: "d", value: Uint8Array.of(0x44) },
+  { key: "c", value: filled(300, 0x33) },
+];
+const OLD = { a: "01", b: "0202", c: "030303", d: undefined };
+const NEW = { a: "11", b: undefined, c: "33".repeat(300), d: "44" };
+
+/** A booted store holding BEFORE; returns it with the operation count at which COMMIT starts. */
+function seeded(): { nvs: EmulatedNvs; store: PreferenceStore; start: number } {
+  const nvs = new EmulatedNvs();
+  for (const { key, value } of BEFORE) nvs.writeBlob(NS, key, value!);
+  const store = boot(nvs);
+  return { nvs, store, start: nvs.operations };
+}
+
+/** The operations COMMIT takes without faults. */
+const COMMIT_OPERATIONS = (() => {
+  const { nvs, store, start } = seeded();
+  store.commit(COMMIT);
+  return nvs.operations - start;
+})();
+
+describe("PreferenceStore: the platform's store contract over Moddable Preference (ESP32 NVS)", () => {
+  it("round-trips values stored raw as NVS blobs, and get() returns copies", () => {
+    const nvs = new EmulatedNvs();
+    const store = boot(nvs);
+    expect(store.recovery).toBe("none");
+    const secret = Uint8Array.from({ length: 32 }, (_, i) => i);
+    store.commit([{ key: "key.chain", value: secret }, { key: "seal.ctr", value: Uint8Array.of(9, 8, 7) }]);
+    secret.fill(0); // what was committed is not kept by reference
+    const first = store.get("key.chain")!;
+    expect(first).toEqual(Uint8Array.from({ length: 32 }, (_, i) => i));
+    first.fill(0);
+    expect(hex(store.get("key.chain"))).toBe(hex(Uint8Array.from({ length: 32 }, (_, i) => i)));
+    // In NVS: the raw bytes as blobs, no journal left, nothing else.
+    expect(nvs.item(NS, "seal.ctr")).toEqual({ type: "blob", bytes: Uint8Array.of(9, 8, 7) });
+    expect(nvs.keys(NS)).toEqual(["key.chain", "seal.ctr"]);
+    const again = boot(nvs);
+    expect(again.recovery).toBe("none");
+    expect(again.get("seal.ctr")).toEqual(Uint8Array.of(9, 8, 7));
+    expect(again.get("absent")).toBeUndefined();
+    expect(boot(new EmulatedNvs()).get("anything")).toBeUndefined(); // a namespace NVS has never seen
+  });
+
+  it("reads what a provisioning tool wrote into NVS, and refuses a value that is not a blob", () => {
+    const nvs = new EmulatedNvs();
+    const root = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+    nvs.writeBlob(NS, ROOT_KEY_STORE_KEY, root); // nvs_partition_gen.py, encoding hex2bin
+    nvs.writeString(NS, "key.id", "0011223344556677"); // encoding string: a mistake
+    const store = boot(nvs);
+    expect(store.get(ROOT_KEY_STORE_KEY)).toEqual(root);
+    expect(() => store.get("key.id")).toThrow(StoreFormatError);
+    // Overwriting it with bytes repairs it (through the journal: the key exists).
+    store.commit([{ key: "key.id", value: Uint8Array.of(1, 2) }]);
+    expect(store.get("key.id")).toEqual(Uint8Array.of(1, 2));
+  });
+
+  it("deletes, alone or within a commit; deleting an absent key is harmless", () => {
+    const { nvs, store } = seeded();
+    store.commit([{ key: "a", value: undefined }]);
+    store.commit([{ key: "b", value: undefined }, { key: "c", value: Uint8Array.of(7) }]);
+    store.commit([{ key: "never", value: undefined }]);
+    expect(view(boot(nvs), KEYS)).toEqual({ a: undefined, b: undefined, c: "07", d: undefined });
+    expect(nvs.keys(NS)).toEqual(["c"]);
+  });
+
+  it("uses the journal only where one NVS operation is not atomic", () => {
+    const { nvs, store } = seeded();
+    const journaled = (writes: StoreWrite[]) => {
+      const from = nvs.log.length;
+      store.commit(writes);
+      return nvs.log.slice(from);
+    };
+    // A new key: the erase Preference.set() does first removes nothing, the blob write is atomic.
+    expect(journaled([{ key: "e", value: Uint8Array.of(5) }])).toEqual(["read e", "erase e", "write e"]);
+    // A deletion: one nvs_erase_key.
+    expect(journaled([{ key: "e", value: undefined }])).toEqual(["erase e"]);
+    // The same value again: nothing written.
+    expect(journaled([{ key: "a", value: Uint8Array.of(1) }])).toEqual(["read a"]);
+    // An overwrite: Preference.set() would erase the key before writing it, so the journal.
+    expect(journaled([{ key: "a", value: Uint8Array.of(2) }])).toEqual([
+      "read a",
+      "erase ~journal",
+      "write ~journal",
+      "read ~journal",
+      "erase a",
+      "write a",
+      "erase ~journal",
+    ]);
+    expect(COMMIT_OPERATIONS).toBe(11); // 3 journal + 1 read-back + 2 + 1 + 2 + 2 applying + 1 delete
+  });
+
+  it("refuses, before writing anything, what NVS or the journal cannot hold", () => {
+    const { nvs, store } = seeded();
+    const before = nvs.operations;
+    const refused = (writes: StoreWrite[]) => expect(() => store.commit(writes)).toThrow(StoreLimitError);
+    refused([{ key: "sixteen-chars-xx", value: Uint8Array.of(1) }]);
+    refused([{ key: "Upper", value: Uint8Array.of(1) }]);
+    refused([{ key: JOURNAL_KEY, value: Uint8Array.of(1) }]);
+    refused([{ key: "big", value: new Uint8Array(4001) }]);
+    refused([{ key: "ok", value: Uint8Array.of(1) }, { key: "", value: Uint8Array.of(1) }]);
+    refused([{ key: "empty", value: new Uint8Array(0) }]);
+    // Two values of 2,000 bytes: each fits NVS, their journal does not.
+    const pair = [{ key: "x", value: filled(2000, 1) }, { key: "y", value: filled(2000, 2) }];
+    expect(journalBytes(pair)).toBeGreaterThan(JOURNAL_MAX_BYTES);
+    refused(pair);
+    expect(nvs.operations).toBe(before); // not even read
+    expect(() => store.get(JOURNAL_KEY)).toThrow(StoreLimitError);
+    expect(() => new PreferenceStore(nvs.preference, "civicnode-store1")).toThrow(StoreLimitError); // 16 characters
+
+    // 4,000 bytes fit a new key (one atomic set); replacing an existing key goes through the
+    // journal, which leaves maxOverwriteBytes.
+    store.commit([{ key: "big", value: filled(4000, 7) }]);
+    const writesBefore = nvs.log.filter((entry) => !entry.startsWith("read")).length;
+    expect(() => store.commit([{ key: "big", value: filled(4000, 8) }])).toThrow(/existing key takes at most 3984 bytes/);
+    expect(nvs.log.filter((entry) => !entry.startsWith("read")).length).toBe(writesBefore);
+    expect(maxOverwriteBytes("big")).toBe(3984);
+    store.commit([{ key: "big", value: filled(3984, 8) }]);
+    expect(hex(boot(nvs).get("big"))).toBe("08".repeat(3984));
+    expect(view(boot(nvs), KEYS)).toEqual(OLD);
+  });
+
+  it("shows why: one Preference.set() cut between its erase and its write leaves the key absent", () => {
+    const nvs = new EmulatedNvs();
+    nvs.writeBlob(NS, "key.chain", Uint8Array.of(1));
+    nvs.cutPowerAt(nvs.operations + 1); // the write after the erase
+    expect(() => nvs.preference.set(NS, "key.chain", Uint8Array.of(2).buffer)).toThrow(PowerCut);
+    nvs.powerOn();
+    expect(nvs.preference.get(NS, "key.chain")).toBeUndefined();
+  });
+
+  it("keeps a single-key overwrite atomic across a power cut at every NVS operation", () => {
+    const chain0 = encodeChainRecord(4, 100, filled(32, 0xaa));
+    const chain1 = encodeChainRecord(5, 101, filled(32, 0xbb));
+    const outcomes = new Set<string | undefined>();
+    for (let n = 0; ; n++) {
+      const nvs = new EmulatedNvs();
+      nvs.writeBlob(NS, CHAIN_STORE_KEY, chain0);
+      const store = boot(nvs);
+      nvs.cutPowerAt(nvs.operations + n);
+      const result = cutShort(nvs, () => store.commit([{ key: CHAIN_STORE_KEY, value: chain1 }]));
+      nvs.powerOn();
+      const after = hex(boot(nvs).get(CHAIN_STORE_KEY));
+      expect([hex(chain0), hex(chain1)], `cut at operation ${n}`).toContain(after);
+      outcomes.add(after);
+      if (result === "finished") break;
+    }
+    expect(outcomes).toEqual(new Set([hex(chain0), hex(chain1)]));
+  });
+
+  it("applies a multi-key commit all or nothing, whichever NVS operation a power cut hits", () => {
+    const seen: Record<string, number> = { old: 0, new: 0 };
+    for (let n = 0; n <= COMMIT_OPERATIONS; n++) {
+      const { nvs, store, start } = seeded();
+      nvs.cutPowerAt(start + n);
+      expect(cutShort(nvs, () => store.commit(COMMIT))).toBe(n < COMMIT_OPERATIONS ? "cut" : "finished");
+      nvs.powerOn();
+      const rebooted = boot(nvs);
+      const state = view(rebooted, KEYS);
+      expect([OLD, NEW], `cut at operation ${n}`).toContainEqual(state);
+      seen[JSON.stringify(state) === JSON.stringify(OLD) ? "old" : "new"]!++;
+      // After the reboot NVS holds exactly the state: no journal, no stray key.
+      expect(nvs.keys(NS)).toEqual(KEYS.filter((key) => state[key] !== undefined));
+      // Until the journal's one blob write (operation 1) nothing changed; from then on the commit
+      // stands, also when the cut hits the read-back before any key was touched.
+      expect(state, `cut at operation ${n}`).toEqual(n <= 1 ? OLD : NEW);
+      expect(rebooted.recovery).toBe(n <= 1 || n === COMMIT_OPERATIONS ? "none" : "replayed");
+    }
+    expect(seen).toEqual({ old: 2, new: COMMIT_OPERATIONS - 1 });
+  });
+
+  it("stays consistent when the power fails again while the journal is replayed at boot", () => {
+    let cases = 0;
+    for (let n = 2; n < COMMIT_OPERATIONS; n++) {
+      // Measure the replay after a cut at operation n.
+      const probe = seeded();
+      probe.nvs.cutPowerAt(probe.start + n);
+      cutShort(probe.nvs, () => probe.store.commit(COMMIT));
+      probe.nvs.powerOn();
+      const replayStart = probe.nvs.operations;
+      expect(boot(probe.nvs).recovery).toBe("replayed");
+      const replayOperations = probe.nvs.operations - replayStart;
+
+      for (let m = 0; m < replayOperations; m++) {
+        const { nvs, store, start } = seeded();
+        nvs.cutPowerAt(start + n);
+        cutShort(nvs, () => store.commit(COMMIT));
+        nvs.powerOn();
+        nvs.cutPowerAt(nvs.operations + m);
+        let recovery: PreferenceRecovery | "cut" = "cut";
+        cutShort(nvs, () => (recovery = boot(nvs).recovery));
+        expect(nvs.powered).toBe(false);
+        expect(["cut", "deferred"]).toContain(recovery);
+        nvs.powerOn();
+        const rebooted = boot(nvs);
+        expect(rebooted.recovery).toBe("replayed");
+        expect(view(rebooted, KEYS), `cut at ${n}, then at ${m} of the replay`).toEqual(NEW);
+        expect(nvs.item(NS, JOURNAL_KEY)).toBeUndefined();
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(30);
+  });
+
+  it("discards a journal that is corrupt, truncated or not a blob, and applies nothing of it", () => {
+    // A journal that was verified complete, then damaged before any key was touched.
+    const { nvs: probe, store, start } = seeded();
+    probe.cutPowerAt(start + 3); // the first operation after the read-back
+    cutShort(probe, () => store.commit(COMMIT));
+    const journal = probe.blob(NS, JOURNAL_KEY)!;
+    expect(journal.length).toBe(journalBytes(COMMIT));
+
+    const flipped = journal.slice();
+    flipped[journal.length - 10]! ^= 0x01; // a byte of c's value: the format alone would not notice
+    const wrongVersion = journal.slice();
+    wrongVersion[2] = 2;
+    new DataView(wrongVersion.buffer).setUint32(wrongVersion.length - 4, crc32(wrongVersion, 0, wrongVersion.length - 4));
+    const damaged: Array<(nvs: EmulatedNvs) => void> = [
+      (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, flipped),
+      (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, journal.subarray(0, journal.length >> 1)),
+      (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, wrongVersion), // intact CRC, unknown version
+      (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, Uint8Array.of(0xff)),
+      (nvs) => nvs.writeString(NS, JOURNAL_KEY, "not a journal"),
+    ];
+    for (const damage of damaged) {
+      const { nvs } = seeded();
+      damage(nvs);
+      const recoveries: string[] = [];
+      const rebooted = new PreferenceStore(nvs.preference, NS, { onRecovery: (recovery) => recoveries.push(recovery) });
+      expect(rebooted.recovery).toBe("discarded");
+      expect(recoveries).toEqual(["discarded"]);
+      expect(view(rebooted, KEYS)).toEqual(OLD);
+      expect(nvs.item(NS, JOURNAL_KEY)).toBeUndefined();
+    }
+    // The undamaged journal replays.
+    const { nvs } = seeded();
+    nvs.writeBlob(NS, JOURNAL_KEY, journal);
+    expect(view(boot(nvs), KEYS)).toEqual(NEW);
+  });
+
+  it("when NVS fails (full, flash error) at any operation: the commit throws, and is all-old or all-new now and after a reboot", () => {
+    const committed = new Set<string>();
+    for (let n = 0; n < COMMIT_OPERATIONS; n++) {
+      for (const then of ["reboot", "commit again"] as const) {
+        const { nvs, store, start } = seeded();
+        nvs.failAt(start + n);
+        let error: unknown;
+        try {
+          store.commit(COMMIT);
+        } catch (thrown) {
+          error = thrown;
+        }
+        const now = view(store, KEYS);
+        if (error === undefined) {
+          // Only a failed erase inside Preference.set(), which Moddable does not check.
+          expect(nvs.log[start + n], `failure at operation ${n}`).toMatch(/^erase /);
+          expect(now).toEqual(NEW);
+        } else {
+          expect(error).toBeInstanceOf(PreferenceCommitError);
+          const flag = (error as PreferenceCommitError).committed;
+          committed.add(String(flag));
+          expect(now, `failure at operation ${n}`).toEqual(flag ? NEW : OLD);
+        }
+        if (then === "reboot") {
+          // A reboot shows what the store already showed.
+          expect(view(boot(nvs), KEYS), `failure at operation ${n}`).toEqual(now);
+        } else {
+          // The same store goes on: its next commit first finishes a pending journal, whose
+          // journal key its own journal then reuses.
+          store.commit([{ key: "a", value: Uint8Array.of(0xaa) }, { key: "e", value: Uint8Array.of(0xee) }]);
+          const later = boot(nvs);
+          expect(later.recovery).toBe("none");
+          expect(view(later, [...KEYS, "e"]), `failure at operation ${n}`).toEqual({ ...now, a: "aa", e: "ee" });
+        }
+      }
+    }
+    expect(committed).toEqual(new Set(["false", "true"]));
+  });
+
+  it("finishes at boot a journal a failing NVS could not apply, and serves it meanwhile", () => {
+    const { nvs, store, start } = seeded();
+    nvs.failAt(start + 4); // the write of a
+    expect(() => store.commit(COMMIT)).toThrow(PreferenceCommitError);
+    expect(nvs.item(NS, "a")).toBeUndefined(); // Preference.set() erased it before failing
+    expect(view(store, KEYS)).toEqual(NEW);
+    expect(nvs.item(NS, JOURNAL_KEY)).toBeDefined();
+    // A boot whose replay fails too defers it and still shows the new state.
+    nvs.failAt(nvs.operations + 2); // read ~journal, erase a, write a
+    const deferred = boot(nvs);
+    expect(deferred.recovery).toBe("deferred");
+    expect(view(deferred, KEYS)).toEqual(NEW);
+    expect(boot(nvs).recovery).toBe("replayed");
+    expect(nvs.keys(NS)).toEqual(["a", "c", "d"]);
+  });
+
+  it("applies nothing when NVS drops the journal write without an error", () => {
+    const { nvs, store, start } = seeded();
+    nvs.dropAt(start + 1); // "write ~journal" reports success, stores nothing
+    let error: unknown;
+    try {
+      store.commit(COMMIT);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(PreferenceCommitError);
+    expect((error as PreferenceCommitError).committed).toBe(false);
+    expect(nvs.log.slice(start)).toEqual(["erase ~journal", "write ~journal", "read ~journal", "erase ~journal"]);
+    expect(view(store, KEYS)).toEqual(OLD);
+    expect(view(boot(nvs), KEYS)).toEqual(OLD);
+  });
+});
+
+describe("PreferenceStore under the node's real commits", () => {
+  const DEVICE = "lamp-3";
+  const ROOT = Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + 3) & 0xff);
+  const AAD = utf8Encode("civicnode/old-town/lamp-3/summary");
+  const DAY = 86_400_000;
+  const T0 = Date.UTC(2026, 1, 2, 12, 0, 0);
+  const text = utf8Encode("a window summary");
+
+  /** A fresh node's NVS, as the provisioning tool flashes it. */
+  function provisionedNvs(): EmulatedNvs {
+    const nvs = new EmulatedNvs();
+    for (const { key, value } of provisioningWrites(ROOT, DEVICE)) nvs.writeBlob(NS, key, value!);
+    return nvs;
+  }
+
+  function sealerOver(store: KeyValueStore): UplinkSealer {
+    const sealer = new UplinkSealer(store, DEVICE, { counterBlock: 3, maxMessageBytes: 512, maxMessagesPerEpoch: 7 });
+    sealer.boot();
+    return sealer;
+  }
+
+  function open(message: Uint8Array): string {
+    const envelope = parseEncrypt0(message);
+    const kid = decodeKid(envelope.kid)!;
+    expect(openEncrypt0(envelope, epochKeysFromRoot(ROOT, DEVICE, kid.epoch), AAD)).toEqual(text);
+    return `${kid.epoch}:${envelope.counter}`;
+  }
+
+  it("fits every commit the node makes: the largest multi-key one (provisioning) needs a 192-byte journal", () => {
+    const nvs = provisionedNvs();
+    const commits: StoreWrite[][] = [];
+    const inner = boot(nvs);
+    const recording: KeyValueStore = {
+      get: (key) => inner.get(key),
+      commit: (writes) => {
+        commits.push(writes.map(({ key, value }) => ({ key, value: value?.slice() })));
+        inner.commit(writes);
+      },
+    };
+    const sealer = sealerOver(recording);
+    for (let i = 0; i < 10; i++) sealer.seal(text, AAD, T0 + i * 1000);
+    sealer.rotate(T0 + 20_000);
+    sealer.seal(text, AAD, T0 + DAY); // a new time slot: another rotation
+    const multi = commits.filter((writes) => writes.length > 1).map(journalBytes);
+    // Provisioning: key.chain 48 + key.down 52 + key.id 8 + key.root deleted + seal.ctr 20, keys and
+    // framing; then every rotation: key.chain + seal.ctr.
+    expect(multi[0]).toBe(192);
+    expect(new Set(multi.slice(1))).toEqual(new Set([101]));
+    expect(Math.max(...multi)).toBeLessThanOrEqual(JOURNAL_MAX_BYTES);
+    for (const writes of commits) {
+      for (const { key, value } of writes) if (value) expect(value.length).toBeLessThanOrEqual(maxOverwriteBytes(key));
+    }
+
+    // The largest single record the node overwrites: a full audit log.
+    const audit = new AuditLog(recording);
+    for (let i = 0; i < AUDIT_CAPACITY + 3; i++) audit.append(1_800_000_000 + i, "command-history-lost", "x".repeat(40));
+    expect(audit.writeFailures).toBe(0);
+    const record = inner.get(AUDIT_STORE_KEY)!;
+    expect(record.length).toBeLessThanOrEqual(maxOverwriteBytes(AUDIT_STORE_KEY));
+  });
+
+  /**
+   * Seals 80 messages (a new time slot every 20, a rotation command at 33, at most 7 per epoch) over
+   * the emulated NVS; `fault` decides, before each boot, where the next fault goes. A power cut
+   * reboots the node; a failed commit is thrown into the sealer, which the node survives.
+   */
+  function run(schedule: (nvs: EmulatedNvs) => void): { used: Set<string>; cuts: number; failures: number; operations: number } {
+    const nvs = provisionedNvs();
+    const used = new Set<string>();
+    let sealer: UplinkSealer | undefined;
+    let cuts = 0;
+    let failures = 0;
+    schedule(nvs);
+    for (let i = 0; i < 80; i++) {
+      const now = T0 + Math.floor(i / 20) * DAY + i * 1000;
+      try {
+        if (sealer === undefined) {
+          sealer = sealerOver(boot(nvs));
+        }
+        if (i === 33) sealer.rotate(now);
+        const pair = open(sealer.seal(text, AAD, now));
+        expect(used.has(pair), `${pair} sealed twice`).toBe(false);
+        used.add(pair);
+      } catch (error) {
+        if (isPowerCut(error)) {
+          cuts++;
+          nvs.powerOn();
+          schedule(nvs);
+          sealer = undefined; // reboot from what NVS holds
+        } else {
+          // Never "not provisioned" or "key records corrupt": only the injected NVS failure.
+          expect(error instanceof PreferenceCommitError || (error instanceof Error && /^nvs /.test(error.message)), String(error)).toBe(true);
+          failures++;
+        }
+      }
+    }
+    // Whatever happened, the node boots again from its NVS.
+    nvs.powerOn();
+    sealerOver(boot(nvs));
+    return { used, cuts, failures, operations: nvs.operations };
+  }
+
+  it("never seals an (epoch, counter) pair twice, whichever NVS operation a power cut hits", () => {
+    const clean = run(() => {});
+    expect(clean.used.size).toBe(80);
+    for (let cutAt = 0; cutAt < clean.operations; cutAt++) {
+      const { used, cuts } = run((nvs) => {
+        if (nvs.operations <= cutAt) nvs.cutPowerAt(cutAt);
+      });
+      expect(cuts, `cut at operation ${cutAt}`).toBeLessThanOrEqual(1);
+      expect(used.size).toBeGreaterThan(70);
+    }
+  }, 120_000);
+
+  it("never seals a pair twice under repeated power cuts and NVS failures (seeded)", () => {
+    let totalCuts = 0;
+    let totalFailures = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const prng = new Prng(`preference-store-${seed}`);
+      let failuresPlanned = 0;
+      const { used, cuts, failures } = run((nvs) => {
+        // The next cut 1-60 operations ahead; failures sprinkled before it.
+        const at = nvs.operations + prng.int(1, 61);
+        nvs.cutPowerAt(at);
+        for (let k = nvs.operations; k < at; k++) {
+          if (prng.chance(0.03)) {
+            nvs.failAt(k);
+            failuresPlanned++;
+          }
+        }
+      });
+      expect(failures).toBeLessThanOrEqual(failuresPlanned);
+      totalCuts += cuts;
+      totalFailures += failures;
+    }
+    expect(totalCuts).toBeGreaterThan(200);
+    expect(totalFailures).toBeGreaterThan(20);
+  }, 120_000);
+});
