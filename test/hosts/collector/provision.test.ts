@@ -1,0 +1,210 @@
+/**
+ * Provisioning: the files that carry a device's root key and identity into its store (ESP32 NVS
+ * via ESP-IDF's partition generator, the Moddable Linux simulator's preference file), and the
+ * built `npm run provision` tool that writes them from the keyring.
+ */
+import { describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { Keyring } from "../../../hosts/collector/keyring.js";
+import { linPreferencesJson, nvsCsv, provisioningRecords } from "../../../hosts/collector/provisioning-bundle.js";
+import { keyIdFromRoot } from "../../../src/wire/key-schedule.js";
+
+const ROOT = Uint8Array.from({ length: 32 }, (_, i) => i);
+const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
+
+/** Reads a value back the way Moddable's lin Preference get() does (modules/files/preference/lin/preference.js). */
+function linGet(document: Record<string, Record<string, unknown>>, domain: string, key: string): Uint8Array | undefined {
+  const result = document[domain]?.[key] as { buffer: string } | undefined;
+  if (!result || typeof result !== "object") return undefined;
+  return new Uint8Array(Uint8Array.from(result.buffer.split(",") as unknown as number[]).buffer);
+}
+
+describe("the provisioning files", () => {
+  const records = provisioningRecords("street-01", "demo-street", ROOT);
+
+  it("hold the root key, its fingerprint and the node's identity, as the ratchet and the firmware read them", () => {
+    expect(records.map((r) => r.key)).toEqual(["key.root", "key.id", "node.device", "node.zone"]);
+    expect(records[0]!.value).toEqual(ROOT);
+    expect(records[1]!.value).toEqual(keyIdFromRoot(ROOT, "street-01"));
+    expect(records[2]!.value).toEqual(utf8("street-01"));
+    expect(records[3]!.value).toEqual(utf8("demo-street"));
+    for (const record of records) expect(record.key.length).toBeLessThanOrEqual(15); // NVS key limit
+  });
+
+  it("nvs.csv is the generator's header, the civicnode namespace row, then one hex2bin blob row per record", () => {
+    const keyId = bytesToHex(keyIdFromRoot(ROOT, "street-01"));
+    expect(nvsCsv(records)).toBe(
+      [
+        "key,type,encoding,value",
+        "civicnode,namespace,,",
+        "key.root,data,hex2bin,000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        `key.id,data,hex2bin,${keyId}`,
+        "node.device,data,hex2bin,7374726565742d3031",
+        "node.zone,data,hex2bin,64656d6f2d737472656574",
+        "",
+      ].join("\n"),
+    );
+    const rows = nvsCsv(records).trimEnd().split("\n").slice(2).map((line) => line.split(","));
+    const decoded = Object.fromEntries(rows.map(([key, , , hex]) => [key!, hexToBytes(hex!)]));
+    expect(decoded["key.root"]).toEqual(ROOT);
+    expect(decoded["key.id"]).toEqual(keyIdFromRoot(ROOT, "street-01"));
+    expect(new TextDecoder().decode(decoded["node.device"])).toBe("street-01");
+    expect(new TextDecoder().decode(decoded["node.zone"])).toBe("demo-street");
+  });
+
+  it("modpreferences.json reads back, the way the lin Preference decodes ArrayBuffers, as the same bytes", () => {
+    const text = linPreferencesJson(records);
+    const document = JSON.parse(text) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(document)).toEqual(["civicnode"]);
+    expect(document.civicnode!["key.id"]).toEqual({ buffer: Array.from(keyIdFromRoot(ROOT, "street-01")).join(",") });
+    for (const record of records) expect(linGet(document, "civicnode", record.key)).toEqual(record.value);
+    expect(text).toBe(JSON.stringify(document)); // as the lin Preference writes it back
+  });
+
+  it("refuses ids the project refuses and keys of the wrong size", () => {
+    expect(() => provisioningRecords("Street 01", "demo-street", ROOT)).toThrow(/invalid device id/);
+    expect(() => provisioningRecords("street-01", "demo_street", ROOT)).toThrow(/invalid zone id/);
+    expect(() => provisioningRecords("street-01", "demo-street", ROOT.slice(1))).toThrow(/32 bytes/);
+  });
+});
+
+function runProvision(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["dist/hosts/collector/provision.js", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+describe("npm run provision (the built tool)", () => {
+  it("adds a new device to the keyring, writes private files and prints the fingerprint, never the key", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const run = await runProvision(["street-07", "--zone", "old-town", "--state", state, "--target", "both"]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      const entry = Keyring.load(state).get("street-07")!;
+      expect(entry.zone).toBe("old-town");
+      expect(mode(join(state, "keyring.json"))).toBe(0o600);
+
+      const out = join(state, "provision", "street-07");
+      expect(mode(out)).toBe(0o700);
+      for (const file of ["nvs.csv", "modpreferences.json"]) expect(mode(join(out, file))).toBe(0o600);
+      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-07", "old-town", entry.rootKey)));
+      expect(readFileSync(join(out, "modpreferences.json"), "utf8")).toBe(linPreferencesJson(provisioningRecords("street-07", "old-town", entry.rootKey)));
+
+      const keyHex = bytesToHex(entry.rootKey);
+      for (const text of [run.stdout, run.stderr]) {
+        expect(text.toLowerCase()).not.toContain(keyHex);
+        expect(text).not.toContain(Array.from(entry.rootKey).join(","));
+      }
+      expect(run.stdout).toContain(`key fingerprint (key.id): ${bytesToHex(keyIdFromRoot(entry.rootKey, "street-07"))}`);
+      expect(run.stdout).toContain(`wrote ${join(out, "nvs.csv")} (mode 0600)`);
+      expect(run.stdout).toContain(`nvs_partition_gen.py generate ${join(out, "nvs.csv")} ${join(out, "nvs.bin")} 0x6000`);
+      expect(run.stdout).toContain(`esptool.py --port <PORT> write_flash 0x9000 ${join(out, "nvs.bin")}`);
+      expect(run.stdout).toContain("replaces its whole content");
+      expect(run.stdout).toContain(`"file": { "root": "${out}/" }`);
+      expect(run.stdout).toMatch(/delete the provisioning files/);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("reuses the key of a known device, and replaces it only with --new-key", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const keyring = new Keyring();
+      keyring.add("street-01", "demo-street", ROOT);
+      keyring.save(state);
+      const out = join(state, "out");
+
+      const reuse = await runProvision(["street-01", "--state", state, "--out", out]);
+      expect(reuse.code).toBe(0);
+      expect(Keyring.load(state).get("street-01")!.rootKey).toEqual(ROOT);
+      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)));
+      expect(existsSync(join(out, "modpreferences.json"))).toBe(false); // esp32 is the default target
+      expect(reuse.stdout).toContain(`key fingerprint (key.id): ${bytesToHex(keyIdFromRoot(ROOT, "street-01"))}`);
+
+      const rekey = await runProvision(["street-01", "--zone", "demo-street", "--state", state, "--out", out, "--new-key", "--target", "lin"]);
+      expect(rekey.code).toBe(0);
+      const fresh = Keyring.load(state).get("street-01")!;
+      expect(fresh.rootKey).not.toEqual(ROOT);
+      expect(fresh.zone).toBe("demo-street");
+      const document = JSON.parse(readFileSync(join(out, "modpreferences.json"), "utf8"));
+      expect(linGet(document, "civicnode", "key.root")).toEqual(fresh.rootKey);
+      expect(rekey.stdout).not.toContain(bytesToHex(fresh.rootKey));
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a zone that differs from the keyring's, with exit code 2 and the keyring untouched", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const keyring = new Keyring();
+      keyring.add("street-01", "demo-street", ROOT);
+      keyring.save(state);
+      const before = readFileSync(join(state, "keyring.json"), "utf8");
+      const run = await runProvision(["street-01", "--zone", "old-town", "--state", state]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain("belongs to zone demo-street");
+      expect(readFileSync(join(state, "keyring.json"), "utf8")).toBe(before);
+      expect(existsSync(join(state, "provision"))).toBe(false);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to write the key into a folder other users can enter", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const shared = join(state, "shared");
+      mkdirSync(shared);
+      chmodSync(shared, 0o755);
+      const run = await runProvision(["street-01", "--zone", "demo-street", "--state", state, "--out", shared]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain("accessible to other users");
+      expect(existsSync(join(shared, "nvs.csv"))).toBe(false);
+      expect(existsSync(join(state, "keyring.json"))).toBe(false); // no key made for files never written
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [["Street_01", "--zone", "demo-street"], "invalid device id"],
+    [["street-01", "--zone", "Demo Street"], "invalid zone id"],
+    [["street-01"], "give --zone to add it"],
+    [[], "give exactly one device id"],
+    [["street-01", "street-02", "--zone", "demo-street"], "give exactly one device id"],
+    [["street-01", "--zone", "demo-street", "--target", "esp8266"], "--target must be one of esp32, lin, both"],
+    [["street-01", "--frobnicate"], "frobnicate"],
+  ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const run = await runProvision([...args, "--state", state]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(mention);
+      expect(existsSync(join(state, "keyring.json"))).toBe(false);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("--help prints the usage and exits 0", async () => {
+    const run = await runProvision(["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("Usage: npm run provision -- <device> [options]");
+    expect(run.stderr).toBe("");
+  });
+});
