@@ -232,7 +232,10 @@ export class CivicNode {
       if (connected) this.outbox.pump();
     });
     transport.subscribe(nodeTopic(this.config.zone, this.config.device, "cmd"), (_topic, payload) => {
-      if (this.#running) this.commands.receive(payload);
+      if (!this.#running) return;
+      const outcome = this.commands.receive(payload);
+      // The console says what the audit log records; a refusal is expected input, not an error.
+      log(outcome === "accepted" ? "info" : "warn", "command", { outcome, epoch: this.#sealer.epoch });
     });
     this.#publishDisclosure();
     for (const slot of this.#sensors) slot.driver.configure();

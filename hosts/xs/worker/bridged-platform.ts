@@ -8,6 +8,7 @@
  * and are passed to `BridgedTransport`'s `settle`, `setConnected` and `deliver`.
  */
 import type { KeyValueStore, Log, LogDetail, LogLevel, PublishOptions, PublishSettled, Random, StoreWrite, Transport } from "../../../src/platform.js";
+import { assertStoreWrite } from "../../../src/store-contract.js";
 import { decodeBridge, encodeBridge, toArrayBuffer, type BridgeValue } from "../bridge-codec.js";
 
 /** Sends a query to the host and returns its decoded answer. */
@@ -26,6 +27,8 @@ export class BridgedStore implements KeyValueStore {
   }
 
   commit(writes: readonly StoreWrite[]): void {
+    // The device's flash limits hold here too, checked in XS before anything crosses the bridge.
+    for (const write of writes) assertStoreWrite(write);
     queryHost(["store.commit", writes.map(({ key, value }) => [key, value ?? null])]);
   }
 }

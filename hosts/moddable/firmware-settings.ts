@@ -1,0 +1,85 @@
+/**
+ * The firmware's settings from the manifest's `config` (Moddable's `mc/config`), checked once at
+ * boot. Values given on the mcconfig command line (`mcconfig ... broker=mqtt://10.0.0.2:1883`)
+ * arrive as strings, so numbers and flags are accepted as strings too. A bad setting stops the node
+ * with a message that names it, instead of a node that half works.
+ *
+ * Identity (device id and zone) normally comes from provisioning (docs/provisioning.md), in the
+ * store; `device` and `zone` here are the fallback for a simulator that was not provisioned.
+ */
+import { isValidId } from "../../src/uplink/topics.js";
+
+export interface BrokerAddress {
+  readonly secure: boolean;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface FirmwareSettings {
+  readonly device: string;
+  readonly zone: string;
+  readonly broker: BrokerAddress;
+  /** Resource name of the pinned CA (DER) for an mqtts:// broker. */
+  readonly brokerCa: string | undefined;
+  readonly windowSeconds: number;
+  /** Sealed messages kept while offline: RAM-bound on an ESP32 without PSRAM (about 0.8 KB each). */
+  readonly outboxCapacity: number;
+  /** Wi-Fi station (ESP32, config `wifiSsid`, `wifiPassword`); empty on a simulator, whose host is on the network already. */
+  readonly ssid: string;
+  readonly password: string | undefined;
+  readonly sntpHosts: readonly string[];
+  readonly logDebug: boolean;
+}
+
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+export function firmwareSettings(config: Readonly<Record<string, unknown>>): FirmwareSettings {
+  const text = (key: string, fallback?: string): string => {
+    const value = config[key] ?? fallback;
+    if (typeof value !== "string") throw new SettingsError(`config.${key} must be a string`);
+    return value;
+  };
+  const device = text("device");
+  const zone = text("zone");
+  if (!isValidId(device)) throw new SettingsError(`config.device "${device}" is not a valid id (1-32 of a-z 0-9 -)`);
+  if (!isValidId(zone)) throw new SettingsError(`config.zone "${zone}" is not a valid id (1-32 of a-z 0-9 -)`);
+  const broker = brokerAddress(text("broker"));
+  const brokerCa = text("brokerCa", "") || undefined;
+  if (broker.secure && !brokerCa) throw new SettingsError("config.broker is mqtts:// but config.brokerCa names no CA certificate (docs/tls.md)");
+  if (!broker.secure && brokerCa) throw new SettingsError("config.brokerCa is set but config.broker is not mqtts://");
+  const windowSeconds = Number(config.windowSeconds ?? 300);
+  if (!Number.isInteger(windowSeconds) || windowSeconds < 60 || 86_400 % windowSeconds !== 0) {
+    throw new SettingsError(`config.windowSeconds ${String(config.windowSeconds)} must be whole seconds, at least 60, dividing a day`);
+  }
+  const outboxCapacity = Number(config.outboxCapacity ?? 24);
+  if (!Number.isInteger(outboxCapacity) || outboxCapacity < 4 || outboxCapacity > 1024) {
+    throw new SettingsError(`config.outboxCapacity ${String(config.outboxCapacity)} must be a whole number from 4 to 1024`);
+  }
+  const sntp = text("sntp", "");
+  return {
+    device,
+    zone,
+    broker,
+    brokerCa,
+    windowSeconds,
+    outboxCapacity,
+    // Not the SDK's `ssid`/`password`: those would make its one-shot setup connect before main
+    // (build/devices/esp32/setup/network.js), which never reconnects. NetworkLink does that for life.
+    ssid: text("wifiSsid", ""),
+    password: text("wifiPassword", "") || undefined,
+    sntpHosts: sntp === "" ? [] : sntp.split(",").map((host) => host.trim()).filter((host) => host !== ""),
+    logDebug: config.logDebug === true || config.logDebug === "true" || config.logDebug === "1",
+  };
+}
+
+/** `mqtt://host[:port]` or `mqtts://host[:port]`; no URL class on XS, so parsed by hand. */
+export function brokerAddress(url: string): BrokerAddress {
+  const match = /^(mqtts?):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(url);
+  if (!match) throw new SettingsError(`config.broker "${url}" is not mqtt://host[:port] or mqtts://host[:port]`);
+  const secure = match[1] === "mqtts";
+  const port = match[3] === undefined ? (secure ? 8883 : 1883) : Number(match[3]);
+  if (port < 1 || port > 65535) throw new SettingsError(`config.broker port ${port} is out of range`);
+  return { secure, host: match[2]!.replace(/^\[(.*)\]$/, "$1"), port };
+}

@@ -1,0 +1,41 @@
+/**
+ * Firmware entry for an ESP32 street node (`mcconfig -m -p esp32`): the reference board's parts on
+ * their GPIOs (docs/board.md), the store in NVS, Wi-Fi kept up and the clock set by SNTP.
+ */
+import config from "mc/config";
+import Preference from "preference";
+import { brokerSocket } from "./broker-socket.js";
+import { Esp32ReferenceBoard } from "./esp32-board.js";
+import { startFirmware } from "./firmware.js";
+import { firmwareSettings } from "./firmware-settings.js";
+import { HardwareRandom } from "./hardware-random.js";
+import { ModdableClock } from "./moddable-clock.js";
+import { NetworkLink } from "./network-link.js";
+import { PreferenceStore } from "./preference-store.js";
+import { traceLog } from "./trace-log.js";
+import { caCertificate } from "./ca-certificate.js";
+
+/** Boots the node; a bad setting is reported on the console instead of aborting the VM. */
+function boot(): void {
+  const settings = firmwareSettings(config);
+  const log = traceLog(settings.logDebug);
+  const clock = new ModdableClock(false); // no RTC: the time comes from SNTP
+  if (settings.ssid) new NetworkLink({ ssid: settings.ssid, password: settings.password, sntpHosts: settings.sntpHosts, clock, log }).start();
+  else log("warn", "no-wifi", { help: "set config wifiSsid (and wifiPassword) in the manifest or on the mcconfig command line" });
+  startFirmware({
+    settings,
+    clock,
+    random: new HardwareRandom(),
+    store: new PreferenceStore(Preference, "civicnode"),
+    openSocket: brokerSocket(settings.brokerCa ? { certificate: caCertificate(settings.brokerCa) } : {}),
+    log,
+    board: () => new Esp32ReferenceBoard(),
+  });
+}
+
+try {
+  boot();
+} catch (error) {
+  const { name, message } = error as Error;
+  traceLog(false)("error", name === "SettingsError" ? "config-invalid" : "firmware-failed", { error: name, message });
+}

@@ -1,0 +1,136 @@
+/**
+ * Guard rails for the Moddable build that need no SDK. A module missing from manifest.json builds
+ * fine and then dies on the device with a bare "XS abort"; these tests catch it in CI instead.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { bundleForXs, projectRoot } from "../../../hosts/xs/bundle.js";
+import {
+  PLATFORMS,
+  importGraph,
+  moduleKey,
+  platformModules,
+  readManifest,
+  SDK_MODULES,
+  type ImportGraph,
+  type Platform,
+} from "../../support/firmware-manifest.js";
+
+const root = projectRoot();
+const manifest = readManifest(root);
+const graphs = new Map<Platform, ImportGraph>();
+for (const platform of PLATFORMS) {
+  const listed = platformModules(root, manifest, platform);
+  const entry = listed.modules.get(listed.main);
+  if (entry) graphs.set(platform, await importGraph(root, entry));
+}
+
+
+describe("manifest.json", () => {
+  it("names a module for every path it lists, on every platform", () => {
+    for (const platform of PLATFORMS) {
+      expect(platformModules(root, manifest, platform).missing, platform).toEqual([]);
+    }
+  });
+
+  for (const platform of PLATFORMS) {
+    describe(platform, () => {
+      const listed = platformModules(root, manifest, platform);
+      const entry = listed.modules.get(listed.main);
+      const graph = graphs.get(platform);
+
+      it("has its entry module listed", () => {
+        expect(entry, `creation.main ${listed.main}`).toBeDefined();
+      });
+
+      it("lists every module the entry imports, under the key the import resolves to", () => {
+        const unlisted = graph!.files.filter((file) => listed.modules.get(moduleKey(file)) !== file);
+        expect(unlisted).toEqual([]);
+      });
+
+      it("includes the SDK manifest of every SDK module the entry imports", () => {
+        const problems: string[] = [];
+        for (const specifier of graph!.sdkModules) {
+          const provider = SDK_MODULES[specifier];
+          if (!provider) problems.push(`${specifier}: not a module this test knows the SDK provides`);
+          else if (provider.platforms && !provider.platforms.includes(platform)) problems.push(`${specifier}: the SDK has no ${platform} version`);
+          else if (provider.manifest !== "base" && !listed.includes.includes(provider.manifest)) problems.push(`${specifier}: ${provider.manifest} not included`);
+        }
+        expect(problems).toEqual([]);
+      });
+
+      it("compiles the native C function the entry binds", () => {
+        expect(graph!.nativeFunctions.length).toBeGreaterThan(0);
+        const native = listed.native.map((file) => readFileSync(join(root, file), "utf8")).join("\n");
+        for (const name of graph!.nativeFunctions) {
+          expect(native, `${name} in ${listed.native.join(", ")}`).toMatch(new RegExp(`\\bvoid\\s+${name}\\s*\\(\\s*xsMachine`));
+        }
+      });
+
+      it("preloads only modules it lists", () => {
+        const keys = [...listed.modules.keys()];
+        for (const preloaded of listed.preload) {
+          const matches = preloaded.endsWith("/*") ? keys.some((k) => k.startsWith(preloaded.slice(0, -1))) : listed.modules.has(preloaded) || listed.sdk.has(preloaded);
+          expect(matches, preloaded).toBe(true);
+        }
+      });
+    });
+  }
+
+  it("gives the desktop simulators the same modules, differing only in native code", () => {
+    const lin = platformModules(root, manifest, "lin");
+    for (const platform of ["mac", "win"] as const) {
+      const other = platformModules(root, manifest, platform);
+      expect([...other.modules.entries()].sort()).toEqual([...lin.modules.entries()].sort());
+      expect(other.main).toBe(lin.main);
+      expect(other.native).toEqual([`hosts/moddable/native/${platform}/hardware-random-${platform}.c`]);
+    }
+  });
+
+  it("lists no project module that no entry imports", () => {
+    const reached = new Set<string>();
+    for (const graph of graphs.values()) for (const file of graph.files) reached.add(file);
+    const explicit = new Set<string>();
+    for (const platform of PLATFORMS) {
+      for (const [key, file] of platformModules(root, manifest, platform).modules) {
+        // Wildcard folders (src/*) may hold modules only the Node host uses; explicit keys may not.
+        if (!isWildcardKey(key)) explicit.add(file);
+      }
+    }
+    expect([...explicit].filter((file) => !reached.has(file))).toEqual([]);
+  });
+});
+
+function isWildcardKey(key: string): boolean {
+  const folder = key.slice(0, key.lastIndexOf("/") + 1);
+  return Object.keys(manifest.modules ?? {}).includes(`${folder}*`);
+}
+
+describe("the XS lane and the Moddable simulator build", () => {
+  it("run the same core, parts and crypto modules", () => {
+    const firmware = graphs.get("lin")!.files;
+    const lane = bundleForXs("street-node").modules;
+    // The host glue differs by design (hosts/moddable vs hosts/xs); below it, only these differ:
+    const firmwareOnly = [
+      "hosts/sim/street.ts", // the firmware builds in the street policy; the lane gets the same policy as JSON from its host
+    ];
+    const laneOnly = [
+      "hosts/sim/fault-plan.ts", // the lane injects sensor faults on a schedule
+      "hosts/sim/sim-clock.ts", // the lane runs on virtual time; the firmware on Moddable's clock
+    ];
+    const shared = (files: readonly string[]) => files.filter((f) => /^(src|hosts\/sim|node_modules)\//.test(f)).sort();
+    expect(shared(firmware).filter((f) => !shared(lane).includes(f))).toEqual(firmwareOnly);
+    expect(shared(lane).filter((f) => !shared(firmware).includes(f))).toEqual(laneOnly);
+  });
+
+  it("and the ESP32 build runs the same core and crypto modules on real parts", () => {
+    const firmware = graphs.get("esp32")!.files;
+    const lane = bundleForXs("street-node").modules;
+    const core = (files: readonly string[]) => files.filter((f) => /^(src|node_modules)\//.test(f)).sort();
+    expect(core(firmware)).toEqual(core(lane));
+    // the ESP32 build uses the street policy of hosts/sim, and none of its simulated parts
+    expect(firmware.filter((f) => f.startsWith("hosts/sim/"))).toEqual(["hosts/sim/street.ts"]);
+  });
+
+});
