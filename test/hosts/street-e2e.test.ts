@@ -19,7 +19,7 @@ import { openEncrypt0, parseEncrypt0, sealEncrypt0 } from "../../src/wire/cose-e
 import { epochKeysFromRoot } from "../../src/wire/key-schedule.js";
 import { encodeKid } from "../../src/wire/kid.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
-import { waitFor } from "../support/wait-for.js";
+import { waitFor, waitForQuiet } from "../support/wait-for.js";
 
 const DEVICES = ["street-01", "street-02", "street-03"];
 const ZONE = "demo-street";
@@ -56,6 +56,8 @@ describe("a street end to end over a real broker", () => {
     await fleet.start();
     await waitFor(() => DEVICES.every((d) => lines.filter((l) => l.device === d).length >= WINDOWS), "every node's windows", 20_000);
     await fleet.stop();
+    // What the nodes sent before stopping may still be on its way: the counts below start after it.
+    await waitForQuiet(() => collector.stats.accepted + collector.rejectedTotal + captured.length, "the broker's last deliveries");
   });
 
   afterAll(async () => {
