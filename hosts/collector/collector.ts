@@ -15,6 +15,7 @@ import type { Log } from "../../src/platform.js";
 import type { Keyring } from "./keyring.js";
 import { pinnedCaPem } from "../node/pinned-ca.js";
 import { writeFileAtomic } from "../node/atomic-file.js";
+import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
 import { REJECT_CAUSES, MessageOpener, type DecodedHealth, type DecodedSummary, type OpenResult, type RejectCause } from "./message-opener.js";
 
 export const SUMMARY_FILTER = "civicnode/+/+/summary";
@@ -198,20 +199,48 @@ export class Collector {
   #saveState(): void {
     const file = this.#options.stateFile;
     if (!file) return;
-    const replay = Object.fromEntries([...this.#opener.exportReplayState()].map(([key, bytes]) => [key, Buffer.from(bytes).toString("hex")]));
+    const state = this.#opener.exportReplayState();
+    const replay = Object.fromEntries([...state].map(([key, bytes]) => [key, Buffer.from(bytes).toString("hex")]));
+    // The key each device's windows belong to: a device provisioned again starts its counters over.
+    const keys: Record<string, string> = {};
+    for (const key of state.keys()) {
+      const device = key.slice(0, key.lastIndexOf("/"));
+      const id = this.#keyIdHex(device);
+      if (id) keys[device] = id;
+    }
     try {
-      writeFileAtomic(file, JSON.stringify({ format: "civicnode-collector-state", version: 1, replay }) + "\n", 0o600);
+      writeFileAtomic(file, JSON.stringify({ format: "civicnode-collector-state", version: 1, replay, keys }) + "\n", 0o600);
     } catch (error) {
       this.#log("error", "collector-state-not-saved", { message: (error as Error).message });
     }
   }
 
+  /** The public fingerprint of the device's key in the keyring, hex; undefined for an unknown device. */
+  #keyIdHex(device: string): string | undefined {
+    const entry = this.#options.keyring.get(device);
+    return entry ? Buffer.from(keyIdFromRoot(entry.rootKey, device)).toString("hex") : undefined;
+  }
+
   #loadState(file: string): void {
     try {
-      const document = JSON.parse(readFileSync(file, "utf8")) as { format?: unknown; replay?: Record<string, unknown> };
+      const document = JSON.parse(readFileSync(file, "utf8")) as { format?: unknown; replay?: Record<string, unknown>; keys?: Record<string, unknown> };
       if (document.format !== "civicnode-collector-state" || typeof document.replay !== "object" || document.replay === null) throw new Error("not a collector state file");
+      const savedKeys = typeof document.keys === "object" && document.keys !== null ? document.keys : {};
+      const reset = new Set<string>();
       const state = new Map<string, Uint8Array>();
-      for (const [key, hex] of Object.entries(document.replay)) if (typeof hex === "string" && /^([0-9a-f]{2})+$/.test(hex)) state.set(key, new Uint8Array(Buffer.from(hex, "hex")));
+      for (const [key, hex] of Object.entries(document.replay)) {
+        if (typeof hex !== "string" || !/^([0-9a-f]{2})+$/.test(hex)) continue;
+        const device = key.slice(0, key.lastIndexOf("/"));
+        const saved = savedKeys[device];
+        // Windows of a key the keyring no longer holds: the device was provisioned again, and its
+        // new key's counters start over. They cannot replay anything sealed under the old key.
+        if (typeof saved === "string" && saved !== this.#keyIdHex(device)) {
+          reset.add(device);
+          continue;
+        }
+        state.set(key, new Uint8Array(Buffer.from(hex, "hex")));
+      }
+      for (const device of reset) this.#log("info", "replay-state-reset", { device, reason: "the keyring holds a new key for this device" });
       this.#opener.importReplayState(state);
     } catch (error) {
       // Without its windows the collector would accept each old message once more: say so loudly.
