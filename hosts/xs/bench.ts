@@ -82,6 +82,9 @@ interface ChannelIngest {
 async function main(): Promise<void> {
   const worker = new MeteredWorker();
   await worker.load();
+  // The engine and the loaded modules, before any node exists: on the device the preloaded
+  // modules are in flash, so what a node adds to this is what it needs in RAM.
+  const bundleSlots = await worker.liveSlots();
   const config = streetNodeConfig(DEVICE, STREET) as { sensors: Array<{ id: string; intervalSeconds: number; channels: Array<{ name: string }> }> };
   const nodeOptions = (extra: object) => JSON.stringify({ device: DEVICE, street: STREET, rootKey: ROOT_KEY_HEX, startWallMs: BOUNDARY_MS + 5_000, ...extra });
 
@@ -182,6 +185,7 @@ async function main(): Promise<void> {
     raw: perWindow,
     ratio,
     heapAfterDay1,
+    bundleSlots,
     heapAfterLastDay,
     allocateAfterDay1,
     allocateAfterLastDay,
@@ -260,6 +264,7 @@ function renderReport(r: {
   raw: { messages: number; bytes: number; examples: string[] };
   ratio: number;
   heapAfterDay1: number;
+  bundleSlots: number;
   heapAfterLastDay: number;
   allocateAfterDay1: number;
   allocateAfterLastDay: number;
@@ -337,6 +342,8 @@ function renderReport(r: {
     `| 1 day (288 windows) | ${n(r.heapAfterDay1)} | ${n(r.allocateAfterDay1)} |`,
     `| ${r.days} days (${n(r.windowsInRun)} windows) | ${n(r.heapAfterLastDay)} | ${n(r.allocateAfterLastDay)} |`,
     `| growth per day | ${n(growthPerDay, 2)} | ${n((r.allocateAfterLastDay - r.allocateAfterDay1) / (r.days - 1), 0)} |`,
+    "",
+    `Of those, ${n(r.bundleSlots)} are the engine's and the loaded modules' before any node exists (on the device the preloaded modules are in flash). The node adds ${n(r.heapAfterDay1 - r.bundleSlots)} live slots (${n((r.heapAfterDay1 - r.bundleSlots) * 16)} bytes at the ESP32's 16 bytes a slot), an upper bound for the firmware's RAM: it includes the virtual clock, the in-memory store, the recording player and what the earlier measurements left. \`manifest.json\` sizes the ESP32's initial heap from it (docs/flashing.md).`,
     "",
     "## Host wall time (context only, this machine)",
     "",
