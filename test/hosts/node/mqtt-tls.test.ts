@@ -10,10 +10,10 @@ import { Aedes } from "aedes";
 import { connectAsync, type MqttClient } from "mqtt";
 
 import { MqttTransport, type MqttTransportOptions } from "../../../hosts/node/mqtt-transport.js";
-import type { LogDetail, LogLevel } from "../../../src/platform.js";
 import { makeTestPki, type TestCertificate, type TestPki } from "../../support/test-pki.js";
 import { startTlsBroker, type TlsTestBroker } from "../../support/tls-broker.js";
 import { waitFor, sleep } from "../../support/wait-for.js";
+import { cleanups, runCleanups, type LogEntry } from "../../support/mqtt-test-brokers.js";
 
 // --- harness ---------------------------------------------------------------------------------
 
@@ -23,21 +23,12 @@ beforeAll(() => {
 });
 afterAll(() => pki?.remove());
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+afterEach(runCleanups);
 
 async function tlsBroker(certificate: TestCertificate, port = 0): Promise<TlsTestBroker> {
   const broker = await startTlsBroker(certificate, port);
   cleanups.push(() => broker.stop());
   return broker;
-}
-
-interface LogEntry {
-  readonly level: LogLevel;
-  readonly event: string;
-  readonly detail: LogDetail | undefined;
 }
 
 let clientCounter = 0;

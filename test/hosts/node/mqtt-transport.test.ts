@@ -1,108 +1,27 @@
 import * as net from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { Aedes, type AedesOptions } from "aedes";
-import { connectAsync, type MqttClient } from "mqtt";
-import { generate, parser as createParser, type Packet } from "mqtt-packet";
+import { generate } from "mqtt-packet";
 
 import { MqttTransport, type MqttTransportOptions } from "../../../hosts/node/mqtt-transport.js";
 import { isValidTopicFilter, isValidTopicName, topicMatches } from "../../../hosts/node/topic-match.js";
-import type { LogDetail, LogLevel } from "../../../src/platform.js";
 import { waitFor, sleep } from "../../support/wait-for.js";
+import {
+  bytes,
+  cleanups,
+  holdingPubacks,
+  ignore,
+  listen,
+  peerClient,
+  runCleanups,
+  startBroker,
+  startFakeBroker,
+  type LogEntry,
+} from "../../support/mqtt-test-brokers.js";
 
 // --- harness ---------------------------------------------------------------------------------
 
-/** Undone after every test, last first, so that no broker, client or server outlives its test. */
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-function listen(server: net.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
-  });
-}
-
-interface TestBroker {
-  readonly broker: Aedes;
-  readonly port: number;
-  /** The broker vanishes: the listener closes and every connection is cut. */
-  stop(): Promise<void>;
-}
-
-/** A real aedes broker on 127.0.0.1; `setup` runs before it accepts connections. */
-async function startBroker(
-  port = 0,
-  options: AedesOptions = {},
-  setup: (broker: Aedes) => void = () => {},
-): Promise<TestBroker> {
-  const broker = await Aedes.createBroker(options);
-  setup(broker);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  const actualPort = await listen(server, port);
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => broker.close(() => resolve()));
-    await serverClosed;
-  };
-  cleanups.push(stop);
-  return { broker, port: actualPort, stop };
-}
-
-interface FakeBroker {
-  readonly port: number;
-  /** Connections accepted so far. */
-  connections(): number;
-  /** Every packet the client sent, with the connection it came on and when. */
-  readonly packets: Array<{ readonly connection: number; readonly cmd: string; readonly at: number }>;
-}
-
-/**
- * A raw TCP server standing in for a broker: it parses what the client sends and answers through
- * `reply`, which may write anything at all to the socket.
- */
-async function startFakeBroker(reply: (packet: Packet, socket: net.Socket) => void): Promise<FakeBroker> {
-  let connections = 0;
-  const packets: Array<{ connection: number; cmd: string; at: number }> = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    const connection = ++connections;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-    const parser = createParser({ protocolVersion: 4 });
-    parser.on("packet", (packet: Packet) => {
-      packets.push({ connection, cmd: packet.cmd, at: performance.now() });
-      if (!socket.destroyed) reply(packet, socket);
-    });
-    parser.on("error", () => socket.destroy());
-    socket.on("data", (chunk: Buffer) => parser.parse(chunk));
-  });
-  const port = await listen(server, 0);
-  cleanups.push(async () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  });
-  return { port, connections: () => connections, packets };
-}
-
-interface LogEntry {
-  readonly level: LogLevel;
-  readonly event: string;
-  readonly detail: LogDetail | undefined;
-}
+afterEach(runCleanups);
 
 let clientCounter = 0;
 
@@ -122,33 +41,6 @@ function makeTransport(port: number, options: Partial<MqttTransportOptions> = {}
   cleanups.push(() => transport.close());
   return { transport, logs, changes, clientId };
 }
-
-/** An independent client (the `mqtt` package) to check what really went over the broker. */
-async function peerClient(port: number): Promise<MqttClient> {
-  const peer = await connectAsync(`mqtt://127.0.0.1:${port}`, {
-    clientId: `peer-${++clientCounter}`,
-    reconnectPeriod: 0,
-  });
-  cleanups.push(() => peer.endAsync(true));
-  return peer;
-}
-
-/** Aedes options that withhold the PUBACK of every publish to `held/...` until released. */
-function holdingPubacks(): { options: AedesOptions; held: Array<() => void> } {
-  const held: Array<() => void> = [];
-  return {
-    held,
-    options: {
-      authorizePublish: (_client, packet, callback) => {
-        if (packet.topic.startsWith("held/")) held.push(() => callback(null));
-        else callback(null);
-      },
-    },
-  };
-}
-
-const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
-const ignore = (): void => {};
 
 // --- tests -----------------------------------------------------------------------------------
 
