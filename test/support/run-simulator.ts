@@ -1,4 +1,4 @@
-/** Runs the built simulator (`npm start` without npm) and collects what it prints. */
+/** Runs the built command-line tools (`npm start`, `npm run cmd`, ... without npm) and collects what they print. */
 import { spawn } from "node:child_process";
 
 export interface SimulatorRun {
@@ -7,16 +7,17 @@ export interface SimulatorRun {
   readonly stderr: string;
 }
 
-export function runSimulator(args: readonly string[], timeoutMs = 60_000): Promise<SimulatorRun> {
+/** Runs `dist/<script>` with `args`; rejects if it has not finished after `timeoutMs`. */
+export function runBuiltScript(script: string, args: readonly string[], timeoutMs = 60_000): Promise<SimulatorRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--enable-source-maps", "dist/hosts/node/main.js", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--enable-source-maps", `dist/${script}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`simulator did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
+      reject(new Error(`${script} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
     }, timeoutMs);
     child.on("error", reject);
     child.on("close", (code) => {
@@ -24,4 +25,8 @@ export function runSimulator(args: readonly string[], timeoutMs = 60_000): Promi
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export function runSimulator(args: readonly string[], timeoutMs = 60_000): Promise<SimulatorRun> {
+  return runBuiltScript("hosts/node/main.js", args, timeoutMs);
 }

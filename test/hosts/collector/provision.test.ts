@@ -4,7 +4,7 @@
  * built `npm run provision` tool that writes them from the keyring.
  */
 import { describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { runBuiltScript } from "../../support/run-simulator.js";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,16 +72,8 @@ describe("the provisioning files", () => {
   });
 });
 
-function runProvision(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["dist/hosts/collector/provision.js", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function runProvision(args: readonly string[]) {
+  return runBuiltScript("hosts/collector/provision.js", args);
 }
 
 const mode = (path: string) => statSync(path).mode & 0o777;

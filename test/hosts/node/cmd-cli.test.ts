@@ -3,23 +3,14 @@
  * it finds the broker, dates commands in the street's simulated time, and the nodes act on them.
  */
 import { describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runSimulator } from "../../support/run-simulator.js";
+import { runBuiltScript, runSimulator } from "../../support/run-simulator.js";
 import { waitFor } from "../../support/wait-for.js";
 
-function runCmd(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["dist/hosts/collector/cmd.js", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function runCmd(args: readonly string[]) {
+  return runBuiltScript("hosts/collector/cmd.js", args);
 }
 
 describe("npm run cmd (the built command tool)", () => {
