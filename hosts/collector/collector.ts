@@ -215,10 +215,19 @@ export class Collector {
     }
   }
 
+  /** Key ids by device and root key, derived once each (every save names them). */
+  readonly #keyIds = new WeakMap<Uint8Array, string>();
+
   /** The public fingerprint of the device's key in the keyring, hex; undefined for an unknown device. */
   #keyIdHex(device: string): string | undefined {
     const entry = this.#options.keyring.get(device);
-    return entry ? Buffer.from(keyIdFromRoot(entry.rootKey, device)).toString("hex") : undefined;
+    if (!entry) return undefined;
+    let id = this.#keyIds.get(entry.rootKey);
+    if (id === undefined) {
+      id = Buffer.from(keyIdFromRoot(entry.rootKey, device)).toString("hex");
+      this.#keyIds.set(entry.rootKey, id);
+    }
+    return id;
   }
 
   #loadState(file: string): void {
