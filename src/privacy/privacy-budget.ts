@@ -135,21 +135,29 @@ export class PrivacyBudget {
   }
 }
 
-/** The day and reservations a record holds, or undefined when it is not a valid record. */
+/**
+ * The day and reservations a record holds, or undefined when it is not a valid record. The numbers
+ * must be what `#encode` writes, whole and not negative: a CRC-valid record from another writer with
+ * a negative reservation would otherwise leave more than the daily cap to spend.
+ */
 export function decodeBudgetRecord(record: Uint8Array): { day: number; reserved: Map<string, number> } | undefined {
   if (record.length < 5) return undefined;
   const body = record.subarray(0, record.length - 4);
   if (new DataView(record.buffer, record.byteOffset, record.byteLength).getUint32(record.length - 4) !== crc32(body)) return undefined;
   try {
     const value = decodeCbor(body);
-    if (!Array.isArray(value) || value[0] !== 1 || typeof value[1] !== "number" || !Array.isArray(value[2])) return undefined;
+    if (!Array.isArray(value) || value[0] !== 1 || !isWholeCount(value[1]) || !Array.isArray(value[2])) return undefined;
     const reserved = new Map<string, number>();
     for (const entry of value[2]) {
-      if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "number") return undefined;
+      if (!Array.isArray(entry) || typeof entry[0] !== "string" || !isWholeCount(entry[1])) return undefined;
       reserved.set(entry[0], entry[1]);
     }
     return { day: value[1], reserved };
   } catch {
     return undefined;
   }
+}
+
+function isWholeCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
