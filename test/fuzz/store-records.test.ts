@@ -3,7 +3,7 @@
  * (src/wire/seal-counter.ts), the key chain and downlink key records (src/wire/key-ratchet.ts), the
  * privacy budget (src/privacy/privacy-budget.ts), the audit log (src/policy/audit-log.ts), the
  * command replay window (src/uplink/command-receiver.ts), the NVS store's journal
- * (hosts/moddable/preference-store.ts over test/support/emulated-nvs.ts) and the simulator's store
+ * (hosts/moddable/preference-store.ts over hosts/sim/emulated-nvs.ts) and the simulator's store
  * file (hosts/node/file-store.ts).
  *
  * A record may hold anything: random bytes, a real record mutated, a real record changed in a way its
@@ -42,7 +42,7 @@ import { JOURNAL_KEY, PreferenceStore } from "../../hosts/moddable/preference-st
 import { FileStore, StoreFileError } from "../../hosts/node/file-store.js";
 import { MemoryStore } from "../../hosts/sim/memory-store.js";
 import { SimClock } from "../../hosts/sim/sim-clock.js";
-import { EmulatedNvs } from "../support/emulated-nvs.js";
+import { EmulatedNvs } from "../../hosts/sim/emulated-nvs.js";
 import { anyBytes, crcDetectable, expectOnly, fuzzProperty, mutantsOf, textOf } from "../support/fuzz.js";
 
 const DEVICE = "street-01";
