@@ -1,38 +1,70 @@
 /**
  * The reference collector: subscribes to every node's summaries and health reports, verifies and
- * decrypts them, and appends the decoded messages to JSON Lines files. Rejected messages are
- * counted by cause and logged without their bytes; nothing the broker sends can stop it.
+ * decrypts them, and stores them in JSON Lines files. Rejected messages are counted by cause and
+ * logged without their bytes; nothing the broker sends can stop it, and neither can its disk.
+ *
+ *   subscribe (here) -> open (message-opener.ts) -> store (collector-store.ts) -> acknowledge, tell listeners
+ *
+ * Subscribe: QoS 1 in a persistent session (clean: false, a client id stable across restarts), so
+ * the broker keeps what arrives while the collector is away. A message is acknowledged (PUBACK) only
+ * once it is stored, fsynced; what is rejected is acknowledged at once, having nothing to store.
+ * When the disk refuses a write (ENOSPC, EROFS, EIO) the message is not acknowledged: the collector
+ * drops the connection, so that the broker keeps it and what follows, and reconnects after a
+ * backoff to try again, until the disk takes writes. Failures are logged once per episode, counted
+ * and alerted, and so is the recovery.
  *
  * Example:
- *   const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1883", keyring, outputFile: "summaries.jsonl" });
+ *   const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1883", keyring, outputFile: "summaries.jsonl", stateFile: "collector.json" });
  *   collector.onSummary((s) => console.log(s.device, s.channels));
+ *   collector.onAlert((a) => console.error(a.kind, a.detail, a.action));
  *   await collector.start();
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname } from "node:path";
-import { connect, type MqttClient } from "mqtt";
-import type { Log } from "../../src/platform.js";
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { connect, type IPublishPacket, type MqttClient } from "mqtt";
+import type { Log, LogDetail } from "../../src/platform.js";
 import type { Keyring } from "./keyring.js";
 import { pinnedCaPem } from "../node/pinned-ca.js";
-import { writeFileAtomic } from "../node/atomic-file.js";
+import type { FileOps } from "../node/atomic-file.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
-import { REJECT_CAUSES, MessageOpener, type DecodedHealth, type DecodedSummary, type OpenResult, type RejectCause } from "./message-opener.js";
+import { ALERT_KINDS, counterReuseAlert, tornLineAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
+import { CollectorStore } from "./collector-store.js";
+import {
+  REJECT_CAUSES,
+  MessageOpener,
+  type DecodedHealth,
+  type DecodedSummary,
+  type MessageOpenerOptions,
+  type OpenResult,
+  type RejectCause,
+} from "./message-opener.js";
+import { StoreFailures, StoreWriteError, type StoreStats } from "./store-failures.js";
 
 export const SUMMARY_FILTER = "civicnode/+/+/summary";
 export const HEALTH_FILTER = "civicnode/+/+/health";
+export const ALERTS_FILE = "alerts.jsonl";
 
 export interface CollectorOptions {
   readonly brokerUrl: string;
   readonly keyring: Keyring;
-  /** JSON Lines output of summaries; omitted: summaries are only passed to listeners. */
+  /** JSON Lines output of summaries (the journal); omitted: summaries are only passed to listeners. */
   readonly outputFile?: string;
-  /** JSON Lines output of health reports. */
+  /** JSON Lines output of health reports (the journal too). */
   readonly healthFile?: string;
   /**
-   * Where the replay windows are kept across restarts (written a moment after each accepted
-   * message, and on stop). Without it, a restarted collector would accept a replay once.
+   * The checkpoint of the replay state and the window index (collector-checkpoint.ts), written
+   * every `checkpointLines` stored lines, `checkpointMs` after a store, and on stop.
    */
   readonly stateFile?: string;
+  /** JSON Lines of alerts; default `alerts.jsonl` beside the state file (none without one). */
+  readonly alertsFile?: string;
+  /**
+   * The MQTT client id, which names the broker's session. Default: derived from the host name and
+   * the folder of the collector's files, so a restarted collector resumes its session; without
+   * files, `civicnode-collector-<pid>` in a clean session (nothing kept, nothing for the broker to keep).
+   */
   readonly clientId?: string;
   readonly log?: Log;
   /**
@@ -40,52 +72,141 @@ export interface CollectorOptions {
    * certificate (pinned; the system's public roots are not used). Refused with mqtt://.
    */
   readonly ca?: string | Uint8Array;
+  /** The file operations of the store (tests inject failures and power cuts); default node:fs. */
+  readonly fileOps?: FileOps;
+  /** Waits before consuming again after a failed write (ms): the first, doubling up to the last. Default 1 s to 30 s. */
+  readonly storeRetryMs?: { readonly first: number; readonly max: number };
+  /** Lines stored after which a checkpoint is written (default 1000). */
+  readonly checkpointLines?: number;
+  /** Time after a store within which a checkpoint follows (default 5000 ms; Infinity: only by lines and on stop). */
+  readonly checkpointMs?: number;
+  /** Windows per device in the one-summary-per-window index (default a week of 5-minute windows). */
+  readonly windowsPerDevice?: number;
+  /** Options of the message opener (replay window width, clock for the epoch bound, ...). */
+  readonly opener?: MessageOpenerOptions;
 }
 
 export interface CollectorStats {
-  /** Messages accepted: summaries and health reports. */
+  /** Messages accepted and stored: summaries and health reports. */
   accepted: number;
   summaries: number;
   healthReports: number;
+  /** Messages refused by the opener, by cause (`duplicate` is a harmless QoS 1 copy). */
   rejected: Record<RejectCause, number>;
+  /** Summaries for a window already stored, with the same values under another counter: dropped. */
+  windowDuplicates: number;
+  /** Summaries for a window already stored, with other values: not stored, alerted. */
+  windowConflicts: number;
+  /** Summaries stored without the window check: older than every window the index holds for their device. */
+  windowsUnchecked: number;
+  /** Write failures of the collector's files and their cause, damaged lines found at start. */
+  store: StoreStats & { paused: boolean; replayedLines: number };
+  /** Alerts raised, by kind. */
+  alerts: Record<AlertKind, number>;
 }
 
 /** A decoded health report as written to its JSON Lines file. */
 export interface HealthLine extends DecodedHealth {
   readonly receivedAt: string;
   readonly timeIso: string;
+  /** The message's Poly1305 tag, hex: tells a later copy from another message under the same counter. */
+  readonly tag: string;
 }
 
 /** A decoded summary as written to the JSON Lines file. */
 export interface SummaryLine extends DecodedSummary {
   readonly receivedAt: string;
   readonly windowStartIso: string;
+  /** The message's Poly1305 tag, hex. */
+  readonly tag: string;
 }
 
+/** What became of a message: stored, refused by the opener, or not stored. */
+export type HandleResult =
+  | OpenResult
+  | {
+      readonly ok: false;
+      /** window-duplicate and window-conflict are acknowledged; store-failed is not (the broker delivers it again). */
+      readonly cause: "window-duplicate" | "window-conflict" | "store-failed";
+      readonly detail: string;
+    };
+
+/** Alerts kept for the first `onAlert` listener when raised before it was registered (at start-up). */
+const EARLY_ALERTS = 100;
+
 export class Collector {
-  readonly stats: CollectorStats = {
-    accepted: 0,
-    summaries: 0,
-    healthReports: 0,
-    rejected: Object.fromEntries(REJECT_CAUSES.map((c) => [c, 0])) as Record<RejectCause, number>,
-  };
+  readonly stats: CollectorStats;
   readonly #options: CollectorOptions;
   readonly #opener: MessageOpener;
+  readonly #store: CollectorStore;
+  readonly #failures: StoreFailures;
   readonly #log: Log;
   readonly #summaryListeners: Array<(line: SummaryLine) => void> = [];
   readonly #healthListeners: Array<(line: HealthLine) => void> = [];
   readonly #rejectListeners: Array<(cause: RejectCause, topic: string) => void> = [];
+  readonly #alertListeners: Array<(alert: Alert) => void> = [];
+  #earlyAlerts: Alert[] | undefined = [];
+  /** "device/epoch" whose counter reuse was alerted (once per run; every message is counted). */
+  readonly #reuseAlerted = new Set<string>();
   #client: MqttClient | undefined;
   /** The pinned CA, PEM, for an mqtts:// broker. */
   readonly #ca: string | undefined;
+  readonly #clientId: string;
+  readonly #persistent: boolean;
+  readonly #retry: { readonly first: number; readonly max: number };
+  #retryMs: number;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
 
   constructor(options: CollectorOptions) {
     this.#options = options;
-    this.#opener = new MessageOpener(options.keyring);
+    this.#opener = new MessageOpener(options.keyring, options.opener);
     this.#log = options.log ?? (() => {});
     this.#ca = brokerCa(options.brokerUrl, options.ca);
-    if (options.stateFile && existsSync(options.stateFile)) this.#loadState(options.stateFile);
-    for (const file of [options.outputFile, options.healthFile]) if (file) mkdirSync(dirname(file), { recursive: true });
+    this.#retry = options.storeRetryMs ?? { first: 1000, max: 30_000 };
+    this.#retryMs = this.#retry.first;
+    this.#failures = new StoreFailures(this.#log, (alert) => this.#raise(alert, false));
+    this.stats = {
+      accepted: 0,
+      summaries: 0,
+      healthReports: 0,
+      rejected: Object.fromEntries(REJECT_CAUSES.map((c) => [c, 0])) as Record<RejectCause, number>,
+      windowDuplicates: 0,
+      windowConflicts: 0,
+      windowsUnchecked: 0,
+      store: Object.assign(this.#failures.stats, { paused: false, replayedLines: 0 }),
+      alerts: Object.fromEntries(ALERT_KINDS.map((k) => [k, 0])) as Record<AlertKind, number>,
+    };
+    const files = [options.stateFile, options.outputFile, options.healthFile].filter((f): f is string => f !== undefined);
+    this.#persistent = files.length > 0;
+    this.#clientId = options.clientId ?? (files.length > 0 ? stableClientId(dirname(resolve(files[0]!))) : `civicnode-collector-${process.pid}`);
+    const alertsFile = options.alertsFile ?? (options.stateFile ? join(dirname(options.stateFile), ALERTS_FILE) : undefined);
+    for (const file of [...files, alertsFile]) {
+      if (!file) continue;
+      try {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      } catch {
+        // A folder that cannot be made fails its first write, which is reported as such.
+      }
+    }
+    this.#store = new CollectorStore(
+      { summaries: options.outputFile, health: options.healthFile, alerts: alertsFile, checkpoint: options.stateFile },
+      this.#opener,
+      {
+        log: this.#log,
+        keys: () => this.#keyIds(),
+        ops: options.fileOps,
+        windowsPerDevice: options.windowsPerDevice,
+        checkpointLines: options.checkpointLines,
+        onWritten: (file) => this.#failures.succeeded(file),
+      },
+    );
+    this.#recover();
+  }
+
+  /** The MQTT client id (the broker's session name). */
+  get clientId(): string {
+    return this.#clientId;
   }
 
   onSummary(listener: (line: SummaryLine) => void): void {
@@ -100,6 +221,14 @@ export class Collector {
     this.#rejectListeners.push(listener);
   }
 
+  /** Told of every alert; the first listener also hears those raised before it (at start-up). */
+  onAlert(listener: (alert: Alert) => void): void {
+    this.#alertListeners.push(listener);
+    const early = this.#earlyAlerts;
+    this.#earlyAlerts = undefined;
+    for (const alert of early ?? []) tell(listener, alert, this.#log);
+  }
+
   get rejectedTotal(): number {
     return REJECT_CAUSES.reduce((sum, cause) => sum + this.stats.rejected[cause], 0);
   }
@@ -107,8 +236,9 @@ export class Collector {
   /** Connects and subscribes; resolves once the subscription is acknowledged. Reconnects by itself afterwards. */
   start(): Promise<void> {
     const client = connect(this.#options.brokerUrl, {
-      clientId: this.#options.clientId ?? `civicnode-collector-${process.pid}`,
-      clean: true,
+      clientId: this.#clientId,
+      clean: !this.#persistent,
+      resubscribe: false, // every connect subscribes (below)
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       // mqtt.js hands these to tls.connect, which then trusts only this CA and checks the broker's
@@ -116,9 +246,9 @@ export class Collector {
       ...(this.#ca !== undefined ? { ca: this.#ca, rejectUnauthorized: true, minVersion: "TLSv1.2" as const } : {}),
     });
     this.#client = client;
-    client.on("message", (topic, payload) => {
-      this.handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
-    });
+    // mqtt.js sends the PUBACK of a QoS 1 message when this calls back (mqtt/build/lib/handlers/publish.js),
+    // and hands over the next message only then.
+    client.handleMessage = (packet, done) => this.#consume(client, packet, done);
     client.on("error", (error) => {
       const code = (error as { code?: unknown }).code;
       this.#log("warn", "collector-mqtt-error", { ...(code !== undefined ? { code: String(code) } : {}), message: error.message.slice(0, 200) });
@@ -136,126 +266,224 @@ export class Collector {
             return;
           }
           client.off("error", onFirstError);
-          this.#log("info", "collector-subscribed", { filters: `${SUMMARY_FILTER} ${HEALTH_FILTER}` });
+          this.#log("info", "collector-subscribed", { filters: `${SUMMARY_FILTER} ${HEALTH_FILTER}`, clientId: this.#clientId, session: this.#persistent ? "persistent" : "clean" });
           resolve();
         });
       });
     });
   }
 
-  /** Verifies one message from the broker; records, counts and reports the outcome. Never throws for bad input. */
-  handle(topic: string, payload: Uint8Array): OpenResult {
+  /**
+   * Verifies one message and stores it; counts and reports the outcome. Never throws for bad input
+   * or a failing disk: `store-failed` says the message is not stored (and must not be acknowledged).
+   */
+  handle(topic: string, payload: Uint8Array): HandleResult {
     let result: OpenResult;
     try {
-      result = this.#opener.open(topic, payload);
+      result = this.#opener.verify(topic, payload);
     } catch (error) {
       // A defect in the opener must not take the collector down; it is counted as malformed input.
       this.#log("error", "collector-open-defect", { message: (error as Error).message });
       result = { ok: false, cause: "malformed", detail: "internal error" };
     }
-    if (result.ok) this.#scheduleSave();
-    if (result.ok && result.kind === "summary") {
-      this.stats.accepted++;
-      this.stats.summaries++;
-      const line: SummaryLine = {
-        receivedAt: new Date().toISOString(),
-        windowStartIso: new Date(result.summary.windowStart * 1000).toISOString(),
-        ...result.summary,
-      };
-      if (this.#options.outputFile) appendFileSync(this.#options.outputFile, JSON.stringify(line) + "\n");
-      for (const listener of this.#summaryListeners) listener(line);
-    } else if (result.ok) {
-      this.stats.accepted++;
-      this.stats.healthReports++;
-      const line: HealthLine = { receivedAt: new Date().toISOString(), timeIso: new Date(result.health.time * 1000).toISOString(), ...result.health };
-      if (this.#options.healthFile) appendFileSync(this.#options.healthFile, JSON.stringify(line) + "\n");
-      for (const listener of this.#healthListeners) listener(line);
-    } else {
-      this.stats.rejected[result.cause]++;
-      this.#log("warn", "summary-rejected", { cause: result.cause, topic: topic.slice(0, 200), detail: result.detail.slice(0, 200) });
-      for (const listener of this.#rejectListeners) listener(result.cause, topic);
+    try {
+      const outcome = result.ok ? this.#keep(result) : this.#refuse(result, topic);
+      if (!this.#failures.failing) this.#retryMs = this.#retry.first;
+      return outcome;
+    } catch (error) {
+      const failure = error instanceof StoreWriteError ? error : new StoreWriteError("collector store", error);
+      this.#failures.failed(failure, this.#retryMs);
+      return { ok: false, cause: "store-failed", detail: `${failure.file}: ${failure.code}` };
     }
-    return result;
   }
 
   async stop(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     if (client) await client.endAsync(true);
-    if (this.#saveTimer) clearTimeout(this.#saveTimer);
-    this.#saveState();
+    if (this.#checkpointTimer) clearTimeout(this.#checkpointTimer);
+    this.#checkpointTimer = undefined;
+    this.#checkpoint();
   }
 
-  #saveTimer: NodeJS.Timeout | undefined;
-
-  #scheduleSave(): void {
-    if (!this.#options.stateFile || this.#saveTimer) return;
-    this.#saveTimer = setTimeout(() => {
-      this.#saveTimer = undefined;
-      this.#saveState();
-    }, 200);
-  }
-
-  #saveState(): void {
-    const file = this.#options.stateFile;
-    if (!file) return;
-    const state = this.#opener.exportReplayState();
-    const replay = Object.fromEntries([...state].map(([key, bytes]) => [key, Buffer.from(bytes).toString("hex")]));
-    // The key each device's windows belong to: a device provisioned again starts its counters over.
-    const keys: Record<string, string> = {};
-    for (const key of state.keys()) {
-      const device = key.slice(0, key.lastIndexOf("/"));
-      const id = this.#keyIdHex(device);
-      if (id) keys[device] = id;
+  #recover(): void {
+    const report = this.#store.recover();
+    this.stats.store.replayedLines = report.replayed;
+    if (report.replayed > 0) this.#log("info", "collector-journal-replayed", { lines: report.replayed });
+    for (const damage of report.damaged) {
+      this.stats.store.tornLines++;
+      this.#raise(tornLineAlert(damage.file, damage.offset, damage.bytes, damage.atEnd), false);
     }
-    try {
-      writeFileAtomic(file, JSON.stringify({ format: "civicnode-collector-state", version: 1, replay, keys }) + "\n", 0o600);
-    } catch (error) {
-      this.#log("error", "collector-state-not-saved", { message: (error as Error).message });
-    }
+    for (const failure of report.failures) this.#failures.failed(failure, this.#retryMs);
   }
 
-  /** Key ids by device and root key, derived once each (every save names them). */
-  readonly #keyIds = new WeakMap<Uint8Array, string>();
-
-  /** The public fingerprint of the device's key in the keyring, hex; undefined for an unknown device. */
-  #keyIdHex(device: string): string | undefined {
-    const entry = this.#options.keyring.get(device);
-    if (!entry) return undefined;
-    let id = this.#keyIds.get(entry.rootKey);
-    if (id === undefined) {
-      id = Buffer.from(keyIdFromRoot(entry.rootKey, device)).toString("hex");
-      this.#keyIds.set(entry.rootKey, id);
+  #consume(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {
+    if (client !== this.#client || this.stats.store.paused) return; // being dropped: the broker delivers it again
+    const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload, "utf8") : packet.payload;
+    const outcome = this.handle(packet.topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+    if (!outcome.ok && outcome.cause === "store-failed") {
+      this.#pause(client);
+      return;
     }
-    return id;
+    done();
   }
 
-  #loadState(file: string): void {
-    try {
-      const document = JSON.parse(readFileSync(file, "utf8")) as { format?: unknown; replay?: Record<string, unknown>; keys?: Record<string, unknown> };
-      if (document.format !== "civicnode-collector-state" || typeof document.replay !== "object" || document.replay === null) throw new Error("not a collector state file");
-      const savedKeys = typeof document.keys === "object" && document.keys !== null ? document.keys : {};
-      const reset = new Set<string>();
-      const state = new Map<string, Uint8Array>();
-      for (const [key, hex] of Object.entries(document.replay)) {
-        if (typeof hex !== "string" || !/^([0-9a-f]{2})+$/.test(hex)) continue;
-        const device = key.slice(0, key.lastIndexOf("/"));
-        const saved = savedKeys[device];
-        // Windows of a key the keyring no longer holds: the device was provisioned again, and its
-        // new key's counters start over. They cannot replay anything sealed under the old key.
-        if (typeof saved === "string" && saved !== this.#keyIdHex(device)) {
-          reset.add(device);
-          continue;
-        }
-        state.set(key, new Uint8Array(Buffer.from(hex, "hex")));
+  /**
+   * Stops consuming without acknowledging: drops the connection (the broker keeps the message and
+   * everything after it in the session) and comes back after the backoff to try again.
+   */
+  #pause(client: MqttClient): void {
+    this.stats.store.paused = true;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, this.#retry.max);
+    process.nextTick(() =>
+      client.end(true, () => {
+        if (client !== this.#client) return; // stopped meanwhile
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.stats.store.paused = false;
+          if (client === this.#client) client.reconnect();
+        }, delay);
+      }),
+    );
+  }
+
+  #keep(result: Extract<OpenResult, { ok: true }>): HandleResult {
+    const receivedAt = new Date().toISOString();
+    const tag = Buffer.from(result.use.tag ?? []).toString("hex");
+    if (result.kind === "health") {
+      const line: HealthLine = { receivedAt, timeIso: new Date(result.health.time * 1000).toISOString(), ...result.health, tag };
+      this.#store.appendHealth(line, result.use);
+      this.stats.accepted++;
+      this.stats.healthReports++;
+      this.#stored();
+      for (const listener of this.#healthListeners) tell(listener, line, this.#log);
+      return result;
+    }
+    const summary = result.summary;
+    const placement = this.#store.placeSummary(summary);
+    if (placement.verdict !== "new") {
+      const detail = `window ${new Date(summary.windowStart * 1000).toISOString()} is stored from epoch ${placement.stored.epoch} counter ${placement.stored.counter}`;
+      if (placement.verdict === "conflict") {
+        this.#raise(windowConflictAlert(summary.device, summary.windowStart, placement.stored, result.use), true);
+        this.#store.noteUse(result.use);
+        this.stats.windowConflicts++;
+        return { ok: false, cause: "window-conflict", detail };
       }
-      for (const device of reset) this.#log("info", "replay-state-reset", { device, reason: "the keyring holds a new key for this device" });
-      this.#opener.importReplayState(state);
+      this.#store.noteUse(result.use);
+      this.stats.windowDuplicates++;
+      this.#log("info", "summary-window-duplicate", { device: summary.device, epoch: summary.epoch, counter: summary.counter, detail });
+      return { ok: false, cause: "window-duplicate", detail };
+    }
+    if (placement.unchecked) {
+      this.stats.windowsUnchecked++;
+      this.#log("warn", "summary-window-unchecked", { device: summary.device, windowStart: summary.windowStart, reason: "older than every window the index holds" });
+    }
+    const line: SummaryLine = { receivedAt, windowStartIso: new Date(summary.windowStart * 1000).toISOString(), ...summary, tag };
+    this.#store.appendSummary(line, summary, result.use, placement);
+    this.stats.accepted++;
+    this.stats.summaries++;
+    this.#stored();
+    for (const listener of this.#summaryListeners) tell(listener, line, this.#log);
+    return result;
+  }
+
+  #refuse(result: Extract<OpenResult, { ok: false }>, topic: string): HandleResult {
+    if (result.cause === "counter-reuse" && result.source) {
+      const key = `${result.source.device}/${result.source.epoch}`;
+      if (!this.#reuseAlerted.has(key)) {
+        this.#raise(counterReuseAlert(result.source, result.detail), true); // stored before the message is acknowledged
+        this.#reuseAlerted.add(key);
+      }
+    }
+    this.stats.rejected[result.cause]++;
+    // A QoS 1 copy is expected after every reconnect: worth a line in the log, not a warning.
+    this.#log(result.cause === "duplicate" ? "info" : "warn", "summary-rejected", {
+      cause: result.cause,
+      topic: topic.slice(0, 200),
+      detail: result.detail.slice(0, 200),
+    });
+    for (const listener of this.#rejectListeners) tell((cause: RejectCause) => listener(cause, topic), result.cause, this.#log);
+    return result;
+  }
+
+  /** Logs, stores (`mustStore`: throws StoreWriteError when it cannot) and tells the listeners. */
+  #raise(alert: Alert, mustStore: boolean): void {
+    try {
+      this.#store.appendAlert(alert);
     } catch (error) {
-      // Without its windows the collector would accept each old message once more: say so loudly.
-      this.#log("error", "collector-state-unreadable", { file, message: (error as Error).message });
+      if (mustStore) throw error;
+      // An alert about a failing disk often cannot be written to it: the log and the listeners have it.
+    }
+    this.stats.alerts[alert.kind]++;
+    const detail: Record<string, string | number> = { kind: alert.kind, detail: alert.detail.slice(0, 400), action: alert.action.slice(0, 300) };
+    if (alert.device !== undefined) detail.device = alert.device;
+    if (alert.epoch !== undefined) detail.epoch = alert.epoch;
+    this.#log("error", "collector-alert", detail as LogDetail);
+    if (this.#earlyAlerts) {
+      if (this.#earlyAlerts.length < EARLY_ALERTS) this.#earlyAlerts.push(alert);
+      return;
+    }
+    for (const listener of this.#alertListeners) tell(listener, alert, this.#log);
+  }
+
+  /** After a stored message: a checkpoint now when enough lines await one, else soon. */
+  #stored(): void {
+    if (this.#store.checkpointDue) {
+      this.#checkpoint();
+      return;
+    }
+    const delay = this.#options.checkpointMs ?? 5000;
+    if (this.#checkpointTimer || !Number.isFinite(delay)) return;
+    this.#checkpointTimer = setTimeout(() => {
+      this.#checkpointTimer = undefined;
+      this.#checkpoint();
+    }, delay);
+    this.#checkpointTimer.unref();
+  }
+
+  #checkpoint(): void {
+    try {
+      this.#store.checkpoint();
+    } catch (error) {
+      // The journal holds everything the checkpoint would: a failed one costs replay time at the next start.
+      this.#failures.failed(error instanceof StoreWriteError ? error : new StoreWriteError("collector state", error), this.#retryMs);
     }
   }
+
+  /** Key ids by device and root key, derived once each (every checkpoint names them). */
+  readonly #keyIdCache = new WeakMap<Uint8Array, string>();
+
+  /** Per device in the keyring, the public fingerprint of its key, hex. */
+  #keyIds(): Map<string, string> {
+    const ids = new Map<string, string>();
+    for (const device of this.#options.keyring.devices) {
+      const entry = this.#options.keyring.get(device)!;
+      let id = this.#keyIdCache.get(entry.rootKey);
+      if (id === undefined) {
+        id = Buffer.from(keyIdFromRoot(entry.rootKey, device)).toString("hex");
+        this.#keyIdCache.set(entry.rootKey, id);
+      }
+      ids.set(device, id);
+    }
+    return ids;
+  }
+}
+
+/** Calls a listener; one that throws is logged, and neither stops the others nor un-stores the message. */
+function tell<T>(listener: (value: T) => void, value: T, log: Log): void {
+  try {
+    listener(value);
+  } catch (error) {
+    log("error", "collector-listener-failed", { message: String((error as Error)?.message ?? error).slice(0, 200) });
+  }
+}
+
+/** A client id that names this collector's session at every start: the host and the folder of its files. */
+function stableClientId(folder: string): string {
+  return `civicnode-collector-${createHash("sha256").update(`${hostname()}\0${folder}`).digest("hex").slice(0, 12)}`;
 }
 
 /** The CA to pin for the broker: required with mqtts://, refused with mqtt:// (no silent plaintext). */

@@ -4,19 +4,33 @@
  * passes or rejects the message with a cause, and nothing here throws for bad input.
  *
  *   topic shape -> size -> COSE envelope -> kid names the topic's device -> device in keyring, zone
- *   matches -> replay window -> AEAD (key of the kid's epoch, topic as external AAD) -> SenML ->
- *   base name names the device -> accept (and only now move the replay window)
+ *   matches -> AEAD (key of the kid's epoch, topic as external AAD) -> SenML -> base name names the
+ *   device -> counter new to the epoch's replay window: accept
+ *
+ * `verify()` remembers nothing; the store calls `commit()` once the message is stored, so a message
+ * that could not be stored is not taken for a duplicate when the broker delivers it again.
+ *
+ * A counter the window has already seen is authenticated all the same (one AEAD open of at most
+ * `maxMessageBytes`, as any new message costs) and compared with what was accepted under it
+ * (epoch-counters.ts): the same tag is a QoS 1 copy (`duplicate`); an authentic message with another
+ * tag was sealed under a nonce already used (`counter-reuse`: the device restarted its counter, its
+ * epoch key must be taken as compromised). Where the tag is no longer kept, and below the window,
+ * an authentic message sealed later than everything the epoch accepted is a `counter-reuse` too (a
+ * genuine node seals counters in time order); anything else there is a `replay`.
  *
  * Summaries and health reports of a device share one key and one counter, so one replay window.
  */
 import { CoseOpenError, openEncrypt0, parseEncrypt0 } from "../../src/wire/cose-encrypt0.js";
 import { deriveEpochKeys, epochKeysFromRoot, initialChainKey, nextChainKey, type EpochKeys } from "../../src/wire/key-schedule.js";
 import { decodeKid } from "../../src/wire/kid.js";
-import { ReplayWindow } from "../../src/wire/replay-window.js";
-import { PADDING_RECORD, readSenmlPack, SenmlError, type SenmlRecord } from "../../src/wire/senml.js";
+import { readSenmlPack, SenmlError } from "../../src/wire/senml.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { parseNodeTopic } from "../../src/uplink/topics.js";
 import type { Keyring } from "./keyring.js";
+import { healthFromRecords, summaryFromRecords, type DecodedHealth, type DecodedSummary } from "./decoded-messages.js";
+import { EpochCounters, TAG_BYTES, type EpochCountersSnapshot } from "./epoch-counters.js";
+
+export type { ChannelSummary, DecodedHealth, DecodedSummary, SensorHealthSummary } from "./decoded-messages.js";
 
 /** Why a message was rejected. */
 export type RejectCause =
@@ -27,12 +41,20 @@ export type RejectCause =
   | "unknown-device" // kid or topic names a device the keyring does not hold
   | "kid-mismatch" // kid names another device than the topic, or the zone differs
   | "epoch" // kid names a key epoch the device cannot have reached
-  | "replay" // counter already accepted, or older than the replay window
+  | "replay" // counter already accepted or below the window, and not shown to be a copy: altered, or too old to tell
+  | "duplicate" // a byte-identical copy of an accepted message (a QoS 1 resend): harmless
+  | "counter-reuse" // authentic, but another message than the one accepted under its counter: nonce reuse
   | "authentication" // AEAD tag mismatch: forged, altered, wrong key or wrong topic
   | "payload"; // authenticated but not a valid civicnode SenML summary
 
 /** Epochs behind a device's newest one whose replay windows are kept (late queue flushes). */
 export const RETAINED_EPOCHS = 64;
+
+/**
+ * Epochs per device whose accepted tags are kept (the newest and the one before, which late messages
+ * cross a rotation with): 2 KB each at the default window; older epochs rely on the seal time.
+ */
+export const TAGGED_EPOCHS = 2;
 
 export const REJECT_CAUSES: readonly RejectCause[] = [
   "topic",
@@ -43,69 +65,34 @@ export const REJECT_CAUSES: readonly RejectCause[] = [
   "kid-mismatch",
   "epoch",
   "replay",
+  "duplicate",
+  "counter-reuse",
   "authentication",
   "payload",
 ];
 
-/** One channel of a decoded summary: its released statistics, or the status that replaced them. */
-export interface ChannelSummary {
-  unit?: string;
-  count?: number;
-  mean?: number;
-  min?: number;
-  max?: number;
-  leq?: number;
-  l10?: number;
-  l50?: number;
-  l90?: number;
-  /** A count, or the reason it was withheld ("suppressed", "budget-exhausted"). */
-  sum?: number | string;
-  distinct?: number | string;
-  status?: string;
-  [stat: string]: number | string | undefined;
-}
-
-export interface DecodedSummary {
-  readonly zone: string;
+/** One use of a counter: what `commit()` records once the message is stored. */
+export interface CounterUse {
   readonly device: string;
   readonly epoch: number;
   readonly counter: number;
-  /** Window start, Unix seconds. */
-  readonly windowStart: number;
-  readonly windowSeconds: number;
-  readonly channels: Record<string, ChannelSummary>;
+  /** The message's Poly1305 tag (its last 16 bytes); undefined when not known (lines stored before it was kept). */
+  readonly tag?: Uint8Array;
+  /** When the message was sealed (Unix s): a summary's window end, a health report's time. */
+  readonly sealedAt?: number;
 }
 
-/** One sensor's state in a health report. */
-export interface SensorHealthSummary {
-  status?: string;
-  readings?: number;
-  faults?: number;
-  drops: Record<string, number>;
-}
-
-export interface DecodedHealth {
-  readonly zone: string;
+/** Which device, epoch and counter a rejected message claims (once its kid was read). */
+export interface MessageSource {
   readonly device: string;
   readonly epoch: number;
   readonly counter: number;
-  /** Time of the report (end of the window it follows), Unix seconds. */
-  readonly time: number;
-  /** Node-level counters: uptime (s), queue, dropped, delivered, sealFailures. */
-  readonly node: Record<string, number>;
-  /** ε left today per noisy channel. */
-  readonly budget: Record<string, number>;
-  /** Downlink commands since boot, by outcome (accepted, replay, authentication, bounds, ...). */
-  readonly commands: Record<string, number>;
-  /** Audit entries since the previous report: time (Unix s) and "event detail". */
-  readonly audit: Array<{ time: number; entry: string }>;
-  readonly sensors: Record<string, SensorHealthSummary>;
 }
 
 export type OpenResult =
-  | { readonly ok: true; readonly kind: "summary"; readonly summary: DecodedSummary }
-  | { readonly ok: true; readonly kind: "health"; readonly health: DecodedHealth }
-  | { readonly ok: false; readonly cause: RejectCause; readonly detail: string };
+  | { readonly ok: true; readonly kind: "summary"; readonly summary: DecodedSummary; readonly use: CounterUse }
+  | { readonly ok: true; readonly kind: "health"; readonly health: DecodedHealth; readonly use: CounterUse }
+  | { readonly ok: false; readonly cause: RejectCause; readonly detail: string; readonly source?: MessageSource };
 
 export interface MessageOpenerOptions {
   /** Largest message accepted (bytes). */
@@ -129,8 +116,8 @@ export class MessageOpener {
   readonly #maxMessageBytes: number;
   readonly #replaySize: number;
   readonly #keyCacheSize: number;
-  /** Replay windows by "device/epoch"; one per known device and epoch seen with a valid tag. */
-  readonly #windows = new Map<string, ReplayWindow>();
+  /** Replay windows, tags and seal times by "device/epoch"; one per known device and epoch seen with a valid tag. */
+  readonly #counters = new Map<string, EpochCounters>();
   readonly #keys = new Map<string, EpochKeys>();
   /** Per device, the highest chain key derived so far, to step forward from instead of from the root. */
   readonly #chains = new Map<string, { epoch: number; chain: Uint8Array }>();
@@ -148,25 +135,65 @@ export class MessageOpener {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The replay windows, for the collector to persist across restarts ("device/epoch" -> bytes). */
-  exportReplayState(): Map<string, Uint8Array> {
-    return new Map([...this.#windows].map(([key, window]) => [key, window.export()]));
+  /** The counters, for the store to persist across restarts ("device/epoch" -> snapshot). */
+  exportCounters(): Map<string, EpochCountersSnapshot> {
+    return new Map([...this.#counters].map(([key, counters]) => [key, counters.export()]));
   }
 
-  /** Restores replay windows saved by exportReplayState(); entries that do not fit are skipped. */
-  importReplayState(state: ReadonlyMap<string, Uint8Array>): void {
-    for (const [key, bytes] of state) {
-      const window = ReplayWindow.import(bytes, this.#replaySize);
-      if (!window) continue;
-      this.#windows.set(key, window);
-      const slash = key.lastIndexOf("/");
-      const device = key.slice(0, slash);
-      const epoch = Number(key.slice(slash + 1));
+  /** Restores counters saved by exportCounters(); entries that do not fit the window size are skipped. */
+  importCounters(state: ReadonlyMap<string, EpochCountersSnapshot>): void {
+    for (const [key, snapshot] of state) {
+      const counters = EpochCounters.import(snapshot, this.#replaySize);
+      if (!counters) continue;
+      this.#counters.set(key, counters);
+      const { device, epoch } = splitKey(key);
       if (epoch > (this.#newestEpoch.get(device) ?? -1)) this.#newestEpoch.set(device, epoch);
+    }
+    for (const [key, counters] of this.#counters) {
+      const { device, epoch } = splitKey(key);
+      if (epoch + TAGGED_EPOCHS <= this.#newestEpoch.get(device)!) counters.dropTags();
     }
   }
 
+  /** Forgets a device's counters: it was provisioned with a new key, whose counters start over. */
+  forgetDevice(device: string): void {
+    for (const key of [...this.#counters.keys()]) if (splitKey(key).device === device) this.#counters.delete(key);
+    this.#newestEpoch.delete(device);
+  }
+
+  /** Verifies, then commits at once: for callers that store nothing (tests, tools). */
   open(topic: string, payload: Uint8Array): OpenResult {
+    const result = this.verify(topic, payload);
+    if (result.ok) this.commit(result.use);
+    return result;
+  }
+
+  /** Records a counter as used, once its message is stored (or, from the journal, was). */
+  commit(use: CounterUse): void {
+    const key = `${use.device}/${use.epoch}`;
+    const newest = this.#newestEpoch.get(use.device);
+    let counters = this.#counters.get(key);
+    if (!counters) {
+      if (newest !== undefined && use.epoch + RETAINED_EPOCHS < newest) return; // a retired epoch: refused as replay anyway
+      counters = new EpochCounters(this.#replaySize);
+      if (newest !== undefined && use.epoch + TAGGED_EPOCHS <= newest) counters.dropTags();
+      this.#counters.set(key, counters);
+    }
+    counters.accept(use.counter, use.tag, use.sealedAt);
+    if (newest === undefined || use.epoch > newest) {
+      this.#newestEpoch.set(use.device, use.epoch);
+      // Retire the windows of epochs too old to matter and the tags of all but the newest, so memory stays bounded per device.
+      for (const [other, otherCounters] of this.#counters) {
+        const { device, epoch } = splitKey(other);
+        if (device !== use.device) continue;
+        if (epoch + RETAINED_EPOCHS < use.epoch) this.#counters.delete(other);
+        else if (epoch + TAGGED_EPOCHS <= use.epoch) otherCounters.dropTags();
+      }
+    }
+  }
+
+  /** Verifies and decodes one message; remembers nothing (see `commit`). */
+  verify(topic: string, payload: Uint8Array): OpenResult {
     const parsedTopic = parseNodeTopic(topic);
     if (!parsedTopic || (parsedTopic.kind !== "summary" && parsedTopic.kind !== "health")) return reject("topic", "not a civicnode summary or health topic");
     if (payload.length > this.#maxMessageBytes) return reject("oversized", `${payload.length} bytes`);
@@ -189,55 +216,60 @@ export class MessageOpener {
     if (kid.epoch > plausible) return reject("epoch", `epoch ${kid.epoch} is beyond what ${kid.device} can have reached (${plausible})`);
 
     const windowKey = `${kid.device}/${kid.epoch}`;
-    const window = this.#windows.get(windowKey);
+    const counters = this.#counters.get(windowKey);
     const newest = this.#newestEpoch.get(kid.device) ?? 0;
-    if (!window && kid.epoch + RETAINED_EPOCHS < newest) {
+    const source: MessageSource = { device: kid.device, epoch: kid.epoch, counter: envelope.counter };
+    if (!counters && kid.epoch + RETAINED_EPOCHS < newest) {
       // Its replay window was retired: an epoch this old cannot be told from a replay any more.
-      return reject("replay", `epoch ${kid.epoch} is more than ${RETAINED_EPOCHS} epochs behind ${newest}`);
+      return reject("replay", `epoch ${kid.epoch} is more than ${RETAINED_EPOCHS} epochs behind ${newest}`, source);
     }
-    if (window) {
-      const verdict = window.check(envelope.counter);
-      if (verdict !== "new") return reject("replay", `${verdict}: counter ${envelope.counter}`);
-    }
+    const standing = counters?.check(envelope.counter) ?? "new";
 
     let plaintext;
     try {
       plaintext = openEncrypt0(envelope, this.#epochKeys(windowKey, entry.rootKey, kid.device, kid.epoch), utf8Encode(topic));
     } catch (error) {
-      if (error instanceof CoseOpenError) return reject("authentication", error.message);
+      // An altered copy of a counter already accepted is counted as a replay, as before the copies were authenticated.
+      if (error instanceof CoseOpenError) return reject(standing === "new" ? "authentication" : "replay", error.message, source);
       throw error;
+    }
+    const tag = envelope.ciphertext.slice(envelope.ciphertext.length - TAG_BYTES);
+    const acceptedTag = standing === "seen" ? counters!.tagOf(envelope.counter) : undefined;
+    if (acceptedTag) {
+      plaintext.fill(0);
+      if (sameBytes(acceptedTag, tag)) return reject("duplicate", `counter ${envelope.counter} again, byte for byte`, source);
+      return reject("counter-reuse", `counter ${envelope.counter} sealed a different message than the one accepted under it`, source);
     }
 
     let result: OpenResult;
     try {
       const records = readSenmlPack(plaintext);
-      result =
-        parsedTopic.kind === "summary"
-          ? { ok: true, kind: "summary", summary: summaryFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter) }
-          : { ok: true, kind: "health", health: healthFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter) };
+      if (parsedTopic.kind === "summary") {
+        const summary = summaryFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter);
+        result = { ok: true, kind: "summary", summary, use: { ...source, tag, sealedAt: summary.windowStart + summary.windowSeconds } };
+      } else {
+        const health = healthFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter);
+        result = { ok: true, kind: "health", health, use: { ...source, tag, sealedAt: health.time } };
+      }
     } catch (error) {
-      if (error instanceof SenmlError) return reject("payload", error.message);
+      if (error instanceof SenmlError) return reject(standing === "new" ? "payload" : "replay", error.message, source);
       throw error;
     } finally {
       plaintext.fill(0);
     }
+    if (standing === "new") return result;
 
-    // Authentic and well-formed: only now does the counter count as seen.
-    if (window) window.accept(envelope.counter);
-    else {
-      const fresh = new ReplayWindow(this.#replaySize);
-      fresh.accept(envelope.counter);
-      this.#windows.set(windowKey, fresh);
+    // Seen without a kept tag, or below the window: authentic, but is it the message accepted then?
+    const sealedAt = result.use.sealedAt!;
+    const until = counters!.sealedUntil;
+    if (until !== undefined && sealedAt > until) {
+      return reject(
+        "counter-reuse",
+        `counter ${envelope.counter} (${standing === "seen" ? "already accepted" : "below the replay window"}) sealed at ${isoSeconds(sealedAt)}, after everything epoch ${kid.epoch} accepted (until ${isoSeconds(until)})`,
+        source,
+      );
     }
-    if (kid.epoch > newest) {
-      this.#newestEpoch.set(kid.device, kid.epoch);
-      // Retire the windows of epochs too old to matter, so memory stays bounded per device.
-      for (const key of this.#windows.keys()) {
-        const slash = key.lastIndexOf("/");
-        if (key.slice(0, slash) === kid.device && Number(key.slice(slash + 1)) + RETAINED_EPOCHS < kid.epoch) this.#windows.delete(key);
-      }
-    }
-    return result;
+    return reject("replay", `${standing === "seen" ? "replay" : "too-old"}: counter ${envelope.counter}`, source);
   }
 
   #derive(rootKey: Uint8Array, device: string, epoch: number): EpochKeys {
@@ -285,85 +317,23 @@ function chainFrom(start: { epoch: number; chain: Uint8Array }, device: string, 
   return chain;
 }
 
-function reject(cause: RejectCause, detail: string): OpenResult {
-  return { ok: false, cause, detail };
+function reject(cause: RejectCause, detail: string, source?: MessageSource): OpenResult {
+  return source ? { ok: false, cause, detail, source } : { ok: false, cause, detail };
 }
 
-/** Groups "<device>/<channel>/<stat>" records into channels; checks the pack is this device's summary. */
-function summaryFromRecords(records: readonly SenmlRecord[], zone: string, device: string, epoch: number, counter: number): DecodedSummary {
-  const prefix = `${device}/`;
-  let windowSeconds: number | undefined;
-  const channels: Record<string, ChannelSummary> = {};
-  const windowStart = records[0]?.time;
-  if (windowStart === undefined || !Number.isInteger(windowStart)) throw new SenmlError("summary has no integer base time");
-  for (const record of records) {
-    if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
-    if (record.time !== windowStart) throw new SenmlError("records of one summary must share the window time");
-    const local = record.name.slice(prefix.length);
-    if (local === PADDING_RECORD) continue; // fills the summary to its fixed size
-    if (local === "window") {
-      if (record.value === undefined || record.unit !== "s") throw new SenmlError("window record must be a value in seconds");
-      windowSeconds = record.value;
-      continue;
-    }
-    const slash = local.indexOf("/");
-    if (slash <= 0 || slash === local.length - 1) throw new SenmlError(`record name ${record.name} is not <channel>/<stat>`);
-    const channelName = local.slice(0, slash);
-    const stat = local.slice(slash + 1);
-    if (stat === "unit") throw new SenmlError("reserved statistic name");
-    const channel = (channels[channelName] ??= {});
-    if (stat === "status") {
-      if (record.stringValue === undefined) throw new SenmlError(`${record.name} must carry a string`);
-      channel.status = record.stringValue;
-    } else if (record.stringValue !== undefined) {
-      // A value the release gate withheld: "suppressed", "budget-exhausted".
-      channel[stat] = record.stringValue;
-    } else {
-      if (record.value === undefined) throw new SenmlError(`${record.name} must carry a number`);
-      channel[stat] = record.value;
-      if (record.unit !== undefined) channel.unit = record.unit;
-    }
-  }
-  if (windowSeconds === undefined) throw new SenmlError("summary has no window record");
-  return { zone, device, epoch, counter, windowStart, windowSeconds, channels };
+function splitKey(key: string): { device: string; epoch: number } {
+  const slash = key.lastIndexOf("/");
+  return { device: key.slice(0, slash), epoch: Number(key.slice(slash + 1)) };
 }
 
-/** Reads a health report: node counters, and per sensor its status, readings, faults and drops. */
-function healthFromRecords(records: readonly SenmlRecord[], zone: string, device: string, epoch: number, counter: number): DecodedHealth {
-  const prefix = `${device}/`;
-  const time = records[0]?.time;
-  if (time === undefined || !Number.isFinite(time)) throw new SenmlError("health report has no base time");
-  const node: Record<string, number> = {};
-  const budget: Record<string, number> = {};
-  const commands: Record<string, number> = {};
-  const audit: Array<{ time: number; entry: string }> = [];
-  const sensors: Record<string, SensorHealthSummary> = {};
-  for (const record of records) {
-    if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
-    const parts = record.name.slice(prefix.length).split("/");
-    if (parts.length === 1 && parts[0] === "audit" && record.stringValue !== undefined) {
-      audit.push({ time: record.time, entry: record.stringValue });
-      continue;
-    }
-    if (parts.length === 2 && parts[0] === "commands" && record.value !== undefined) {
-      commands[parts[1]!] = record.value;
-      continue;
-    }
-    if (parts.length === 1) {
-      if (record.value === undefined) throw new SenmlError(`${record.name} must carry a number`);
-      node[parts[0]!] = record.value;
-      continue;
-    }
-    if (parts.length === 2 && parts[0] === "budget" && record.value !== undefined) {
-      budget[parts[1]!] = record.value;
-      continue;
-    }
-    const sensor = (sensors[parts[0]!] ??= { drops: {} });
-    if (parts.length === 2 && parts[1] === "status" && record.stringValue !== undefined) sensor.status = record.stringValue;
-    else if (parts.length === 2 && parts[1] === "readings" && record.value !== undefined) sensor.readings = record.value;
-    else if (parts.length === 2 && parts[1] === "faults" && record.value !== undefined) sensor.faults = record.value;
-    else if (parts.length === 3 && parts[1] === "drops" && record.value !== undefined) sensor.drops[parts[2]!] = record.value;
-    else throw new SenmlError(`unexpected health record ${record.name}`);
-  }
-  return { zone, device, epoch, counter, time, node, budget, commands, audit, sensors };
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
+  return difference === 0;
+}
+
+function isoSeconds(unixSeconds: number): string {
+  const ms = unixSeconds * 1000;
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(unixSeconds);
 }

@@ -1,11 +1,11 @@
 /** The collector's replay windows across restarts, and across a device provisioned with a new key. */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Collector } from "../../../hosts/collector/collector.js";
 import { Keyring } from "../../../hosts/collector/keyring.js";
-import type { OpenResult } from "../../../hosts/collector/message-opener.js";
+import type { HandleResult } from "../../../hosts/collector/collector.js";
 import { MemoryStore } from "../../../hosts/sim/memory-store.js";
 import type { LogDetail } from "../../../src/platform.js";
 import { CborWriter } from "../../../src/wire/cbor-writer.js";
@@ -43,7 +43,7 @@ function sealedBy(rootKey: Uint8Array, count: number): Uint8Array[] {
   });
 }
 
-const outcome = (result: OpenResult) => (result.ok ? "accepted" : result.cause);
+const outcome = (result: HandleResult) => (result.ok ? "accepted" : result.cause);
 
 describe("the collector's saved replay state", () => {
   const dirs: string[] = [];
@@ -72,26 +72,28 @@ describe("the collector's saved replay state", () => {
     const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { keys: Record<string, string> };
     expect(saved.keys[DEVICE]).toMatch(/^[0-9a-f]{16}$/);
 
-    // Same key: the saved windows hold.
+    // Same key: the saved windows hold (and their tags recognise the copies).
     const restarted = collector(OLD_KEY, stateFile);
-    expect(old.map((m) => outcome(restarted.handle(TOPIC, m)))).toEqual(["replay", "replay", "replay"]);
+    expect(old.map((m) => outcome(restarted.handle(TOPIC, m)))).toEqual(["duplicate", "duplicate", "duplicate"]);
     await restarted.stop();
 
     // Provisioned again (npm run provision -- lamp-7 --new-key): the node starts over at counter 0.
     const events: string[] = [];
     const rekeyed = collector(NEW_KEY, stateFile, events);
     expect(events.filter((e) => e.startsWith("replay-state-reset"))).toEqual([`replay-state-reset ${JSON.stringify({ device: DEVICE, reason: "the keyring holds a new key for this device" })}`]);
-    const fresh = sealedBy(NEW_KEY, 3);
-    expect(fresh.map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(["accepted", "accepted", "accepted"]);
+    // The node seals its first windows again under the new key: the values are the same, so the
+    // windows already stored are not stored twice; its next windows are new.
+    const fresh = sealedBy(NEW_KEY, 6);
+    expect(fresh.map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(["window-duplicate", "window-duplicate", "window-duplicate", "accepted", "accepted", "accepted"]);
     // ...and neither the new key's messages nor the old key's get in twice.
-    expect(fresh.map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(["replay", "replay", "replay"]);
-    expect(outcome(rekeyed.handle(TOPIC, old[0]!))).toBe("replay");
+    expect(fresh.map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(Array(6).fill("duplicate"));
+    expect(outcome(rekeyed.handle(TOPIC, old[0]!))).toBe("replay"); // not authentic under the new key
     await rekeyed.stop();
     const resaved = JSON.parse(readFileSync(stateFile, "utf8")) as { keys: Record<string, string> };
     expect(resaved.keys[DEVICE]).not.toBe(saved.keys[DEVICE]);
   });
 
-  it("keeps the windows of a state file saved before key ids were recorded", async () => {
+  it("keeps the windows of a version 1 state file (windows only: no key ids, tags or logs)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "civicnode-state-"));
     dirs.push(dir);
     const stateFile = join(dir, "collector.json");
@@ -99,12 +101,15 @@ describe("the collector's saved replay state", () => {
     const first = collector(OLD_KEY, stateFile);
     for (const m of old) first.handle(TOPIC, m);
     await first.stop();
-    const document = JSON.parse(readFileSync(stateFile, "utf8")) as Record<string, unknown>;
-    delete document.keys;
-    const { writeFileSync } = await import("node:fs");
-    writeFileSync(stateFile, JSON.stringify(document));
+    const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { counters: Record<string, { window: string }> };
+    const replay = Object.fromEntries(Object.entries(saved.counters).map(([key, c]) => [key, c.window]));
+    writeFileSync(stateFile, JSON.stringify({ format: "civicnode-collector-state", version: 1, replay }));
     const restarted = collector(OLD_KEY, stateFile);
+    // Without tags a copy cannot be told from a replay: refused all the same.
     expect(old.map((m) => outcome(restarted.handle(TOPIC, m)))).toEqual(["replay", "replay"]);
     await restarted.stop();
+    const upgraded = JSON.parse(readFileSync(stateFile, "utf8")) as { version: number; keys: Record<string, string> };
+    expect(upgraded.version).toBe(2);
+    expect(upgraded.keys[DEVICE]).toMatch(/^[0-9a-f]{16}$/);
   });
 });

@@ -33,10 +33,12 @@ function seal(counter: number, plaintext = summaryPlaintext(), topic = TOPIC, ep
 
 describe("MessageOpener", () => {
   it("opens a genuine summary into channels", () => {
-    const result = new MessageOpener(keyring()).open(TOPIC, seal(3));
+    const sealed = seal(3);
+    const result = new MessageOpener(keyring()).open(TOPIC, sealed);
     expect(result).toEqual({
       ok: true,
       kind: "summary",
+      use: { device: "lamp-7", epoch: 0, counter: 3, tag: sealed.slice(-16), sealedAt: 1_800_000_300 },
       summary: {
         zone: "old-town",
         device: "lamp-7",
@@ -56,7 +58,7 @@ describe("MessageOpener", () => {
       const r = opener.open(TOPIC, seal(c));
       return r.ok ? "ok" : r.cause;
     });
-    expect(verdicts).toEqual(["ok", "ok", "ok", "ok", "replay", "replay", "ok", "replay", "ok"]);
+    expect(verdicts).toEqual(["ok", "ok", "ok", "ok", "duplicate", "duplicate", "ok", "duplicate", "ok"]);
   });
 
   it("does not let a forgery move the replay window", () => {
@@ -101,10 +103,12 @@ describe("MessageOpener", () => {
       { name: "climate/status", status: "ok" },
     ]);
     const healthTopic = "civicnode/old-town/lamp-7/health";
-    const result = new MessageOpener(keyring()).open(healthTopic, seal(4, w.written().slice(), healthTopic));
+    const sealed = seal(4, w.written().slice(), healthTopic);
+    const result = new MessageOpener(keyring()).open(healthTopic, sealed);
     expect(result).toEqual({
       ok: true,
       kind: "health",
+      use: { device: "lamp-7", epoch: 0, counter: 4, tag: sealed.slice(-16), sealedAt: 1_800_000_300 },
       health: {
         zone: "old-town",
         device: "lamp-7",
