@@ -3,29 +3,49 @@
  * It is the most sensitive file of a deployment: created with mode 0600 in a 0700 folder, written
  * atomically, and its keys never appear in logs or errors.
  *
+ * A key is used by one node, once: a node that boots again with a key it has already used starts
+ * its counters over and repeats nonces. So the keyring records when it first gave a key out (to a
+ * node's store, or into provisioning files), saved before the key is written anywhere, and the
+ * provisioning paths refuse to give an issued key out again without an explicit word.
+ *
  * Format (JSON, `keyring.json`):
  *   {
  *     "format": "civicnode-keyring",
  *     "version": 1,
  *     "devices": {
- *       "<device id>": { "zone": "<zone id>", "rootKey": "<64 lowercase hex digits>", "created": "<ISO 8601>" }
+ *       "<device id>": { "zone": "<zone id>", "rootKey": "<64 lowercase hex digits>", "created": "<ISO 8601>",
+ *                       "issued": null | "<ISO 8601>" | "unknown" }
  *     }
  *   }
+ * `issued` null: the key has never left the keyring. A keyring written before the field existed
+ * has none: its keys may have been given out, so they read as issued at an "unknown" time.
+ *
+ * Read-modify-write goes through Keyring.update(), under `keyring.lock`, so that two tools
+ * (`npm start` adding its devices, `npm run provision`) never lose each other's changes.
  */
 import { randomFillSync } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { isValidId } from "../../src/uplink/topics.js";
 import { ROOT_KEY_BYTES } from "../../src/wire/key-schedule.js";
 import { writeFileAtomic } from "../node/atomic-file.js";
+import { ExclusiveLock, KEYRING_LOCK_FILE } from "../node/exclusive-lock.js";
 
 export const KEYRING_FILE = "keyring.json";
+/** The keyring's critical sections take milliseconds; a loaded machine may stretch them to seconds. */
+const KEYRING_LOCK_WAIT_MS = 10_000;
+/** The `issued` of a key from a keyring written before keys were marked: given out, nobody knows when. */
+export const ISSUED_UNKNOWN = "unknown";
+/** As Date#toISOString writes it (UTC), with or without milliseconds. */
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$/;
 
 export interface KeyringEntry {
   readonly zone: string;
   readonly rootKey: Uint8Array;
   readonly created: string;
+  /** When the key was first given to a node or written into provisioning files; undefined: never. */
+  readonly issued: string | undefined;
 }
 
 export class KeyringError extends Error {
@@ -49,15 +69,42 @@ export class Keyring {
     if (this.#entries.has(device)) return false;
     const rootKey = new Uint8Array(ROOT_KEY_BYTES);
     randomFillSync(rootKey);
-    this.#entries.set(device, { zone, rootKey, created: now.toISOString() });
+    this.#entries.set(device, { zone, rootKey, created: now.toISOString(), issued: undefined });
     return true;
   }
 
-  /** Adds a device with a given root key (import from another keyring, tests). */
-  add(device: string, zone: string, rootKey: Uint8Array, created = new Date().toISOString()): void {
+  /** Adds a device with a given root key (import from another keyring, tests), not issued unless said. */
+  add(device: string, zone: string, rootKey: Uint8Array, created = new Date().toISOString(), issued?: string): void {
     if (!isValidId(device) || !isValidId(zone)) throw new KeyringError(`invalid device or zone id: ${device} / ${zone}`);
     if (rootKey.length !== ROOT_KEY_BYTES) throw new KeyringError(`root key of ${device} must be ${ROOT_KEY_BYTES} bytes`);
-    this.#entries.set(device, { zone, rootKey: rootKey.slice(), created });
+    this.#entries.set(device, { zone, rootKey: rootKey.slice(), created, issued });
+  }
+
+  /**
+   * Replaces a known device's root key with a fresh one from the OS CSPRNG, not issued yet. The
+   * old key is dropped, not kept alongside: the keyring holds one key per device.
+   */
+  replaceKey(device: string, now = new Date()): KeyringEntry {
+    const entry = this.#entries.get(device);
+    if (!entry) throw new KeyringError(`device ${device} is not in the keyring`);
+    const rootKey = new Uint8Array(ROOT_KEY_BYTES);
+    randomFillSync(rootKey);
+    const fresh = { zone: entry.zone, rootKey, created: now.toISOString(), issued: undefined };
+    this.#entries.set(device, fresh);
+    return fresh;
+  }
+
+  /**
+   * Records that the device's key is being given out (the first time only: the date says when it
+   * first left the keyring). Save the keyring before writing the key anywhere.
+   */
+  markIssued(device: string, now = new Date()): KeyringEntry {
+    const entry = this.#entries.get(device);
+    if (!entry) throw new KeyringError(`device ${device} is not in the keyring`);
+    if (entry.issued !== undefined) return entry;
+    const marked = { ...entry, issued: now.toISOString() };
+    this.#entries.set(device, marked);
+    return marked;
   }
 
   /** Parses a keyring document; errors name the entry, never a key. */
@@ -75,7 +122,7 @@ export class Keyring {
     if (typeof root.devices !== "object" || root.devices === null || Array.isArray(root.devices)) throw new KeyringError('keyring "devices" must be an object');
     const keyring = new Keyring();
     for (const [device, raw] of Object.entries(root.devices as Record<string, unknown>)) {
-      const entry = raw as { zone?: unknown; rootKey?: unknown; created?: unknown };
+      const entry = raw as { zone?: unknown; rootKey?: unknown; created?: unknown; issued?: unknown };
       if (!isValidId(device)) throw new KeyringError(`keyring device id ${JSON.stringify(device)} is invalid`);
       if (typeof entry !== "object" || entry === null || typeof entry.zone !== "string" || !isValidId(entry.zone)) {
         throw new KeyringError(`keyring entry ${device}: "zone" is missing or invalid`);
@@ -83,18 +130,25 @@ export class Keyring {
       if (typeof entry.rootKey !== "string" || !/^[0-9a-f]{64}$/.test(entry.rootKey)) {
         throw new KeyringError(`keyring entry ${device}: "rootKey" must be 64 lowercase hex digits`);
       }
+      const issued = "issued" in entry ? entry.issued : ISSUED_UNKNOWN;
+      if (issued !== null && issued !== ISSUED_UNKNOWN && (typeof issued !== "string" || !ISO_TIME.test(issued))) {
+        throw new KeyringError(`keyring entry ${device}: "issued" must be null, "${ISSUED_UNKNOWN}" or an ISO 8601 time`);
+      }
       keyring.#entries.set(device, {
         zone: entry.zone,
         rootKey: hexToBytes(entry.rootKey),
         created: typeof entry.created === "string" ? entry.created : "",
+        issued: issued ?? undefined,
       });
     }
     return keyring;
   }
 
   serialize(): string {
-    const devices: Record<string, { zone: string; rootKey: string; created: string }> = {};
-    for (const [device, entry] of this.#entries) devices[device] = { zone: entry.zone, rootKey: bytesToHex(entry.rootKey), created: entry.created };
+    const devices: Record<string, { zone: string; rootKey: string; created: string; issued: string | null }> = {};
+    for (const [device, entry] of this.#entries) {
+      devices[device] = { zone: entry.zone, rootKey: bytesToHex(entry.rootKey), created: entry.created, issued: entry.issued ?? null };
+    }
     return JSON.stringify({ format: "civicnode-keyring", version: 1, devices }, null, 2) + "\n";
   }
 
@@ -108,6 +162,33 @@ export class Keyring {
   /** Writes `<stateDir>/keyring.json` atomically with mode 0600. */
   save(stateDir: string): void {
     writeFileAtomic(join(stateDir, KEYRING_FILE), this.serialize(), 0o600);
+  }
+
+  /**
+   * Read-modify-write of `<stateDir>/keyring.json` under `keyring.lock` (waiting a few seconds for
+   * another tool's change to finish): loads the file afresh, lets `change` modify the keyring,
+   * saves it if anything changed (or if there was no file yet), and returns what `change` returned.
+   * `command` names this tool to whoever finds the lock taken. Throws LockError, KeyringError, or
+   * whatever `change` throws (then nothing is saved).
+   */
+  static update<T>(stateDir: string, command: string, change: (keyring: Keyring) => T): T {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const path = join(stateDir, KEYRING_FILE);
+    const lock = ExclusiveLock.acquire(join(stateDir, KEYRING_LOCK_FILE), {
+      command,
+      subject: path,
+      advice: "try again once it has finished",
+      waitMs: KEYRING_LOCK_WAIT_MS,
+    });
+    try {
+      const keyring = Keyring.load(stateDir);
+      const before = existsSync(path) ? keyring.serialize() : undefined;
+      const result = change(keyring);
+      if (keyring.serialize() !== before) keyring.save(stateDir);
+      return result;
+    } finally {
+      lock.release();
+    }
   }
 
   /** True when the keyring file can be read by group or others. */

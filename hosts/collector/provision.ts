@@ -1,20 +1,26 @@
 /**
- * `npm run provision -- <device> [--zone Z] [--state DIR] [--out DIR] [--target esp32|lin|both] [--new-key]`:
- * writes the files that put a device's root key and identity into its store (ESP32 NVS, or the
- * Moddable Linux simulator's preference file), so the key never lives in the firmware image or in
- * git. The key comes from the keyring, which gains the device (fresh key from the OS CSPRNG) the
- * first time. Only the key's public fingerprint is ever printed.
+ * `npm run provision -- <device> [--zone Z] [--state DIR] [--out DIR] [--target esp32|lin|both|sim] [--new-key | --same-key]`:
+ * writes the files that put a device's root key and identity into its store (ESP32 NVS, the
+ * Moddable Linux simulator's preference file, or the flash of a node of `npm start`), so the key
+ * never lives in the firmware image or in git. The key comes from the keyring, which gains the
+ * device (fresh key from the OS CSPRNG) the first time. Only the key's public fingerprint is ever
+ * printed.
+ *
+ * A key goes to one node, once: the keyring marks it issued (saved before any file is written),
+ * and an issued key is given out again only with --same-key, the operator's word that no node
+ * ever booted with it. Otherwise --new-key: a node that booted with a key and gets it again
+ * restarts its counters and repeats nonces.
  */
-import { randomFillSync } from "node:crypto";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { isValidId } from "../../src/uplink/topics.js";
 import { KEY_ID_STORE_KEY } from "../../src/wire/key-ratchet.js";
-import { ROOT_KEY_BYTES } from "../../src/wire/key-schedule.js";
 import { writeFileAtomic } from "../node/atomic-file.js";
-import { Keyring, KEYRING_FILE } from "./keyring.js";
+import { ExclusiveLock, SIMULATOR_LOCK_FILE } from "../node/exclusive-lock.js";
+import { flashPath, provisionFlash } from "../node/flash-provisioning.js";
+import { ISSUED_UNKNOWN, Keyring, KEYRING_FILE, type KeyringEntry } from "./keyring.js";
 import {
   LIN_PREFERENCES_FILE,
   linPreferencesJson,
@@ -25,7 +31,7 @@ import {
   provisioningRecords,
 } from "./provisioning-bundle.js";
 
-const TARGETS = ["esp32", "lin", "both"] as const;
+const TARGETS = ["esp32", "lin", "both", "sim"] as const;
 type Target = (typeof TARGETS)[number];
 
 const USAGE = `civicnode provisioning tool
@@ -34,16 +40,22 @@ Usage: npm run provision -- <device> [options]
 
 Writes the files that give a device its root key and identity (see docs/provisioning.md). The key
 comes from the keyring; a device not in it yet is added with a new key (then --zone is required).
+A key is given out once: the keyring marks it issued, and a key already issued is refused unless
+--new-key or --same-key says what to do.
 
 Options:
   --zone Z       the device's zone; must equal the keyring's zone for a known device
   --state DIR    folder with keyring.json (default ./.civicnode)
   --out DIR      where to write the files (default <state>/provision/<device>/)
   --target T     esp32 (nvs.csv for ESP-IDF's NVS partition generator, the default),
-                 lin (modpreferences.json for the Moddable Linux simulator), or both
+                 lin (modpreferences.json for the Moddable Linux simulator), both, or
+                 sim (the flash of a node of npm start, <state>/nodes/<device>/store.json;
+                 refused while a simulator runs on --state)
   --new-key      replace a known device's root key with a new one: required to provision again
                  a node that has already booted (the old key would restart at epoch 0 and
                  reuse nonces); messages still sealed under the old key become unreadable
+  --same-key     write the already issued key again: only for a node that has never booted
+                 with it (the flashing failed, the files were lost); not with --target sim
   --help         show this text
 `;
 
@@ -71,6 +83,7 @@ function provision(argv: string[]): number {
         out: { type: "string" },
         target: { type: "string" },
         "new-key": { type: "boolean" },
+        "same-key": { type: "boolean" },
         help: { type: "boolean" },
       },
     });
@@ -88,61 +101,112 @@ function provision(argv: string[]): number {
   if (values.zone !== undefined && !isValidId(values.zone)) throw new UsageError(`invalid zone id ${JSON.stringify(values.zone)}: 1-32 of a-z, 0-9 and -, starting with a letter or digit`);
   const target = (values.target ?? "esp32") as Target;
   if (!TARGETS.includes(target)) throw new UsageError(`--target must be one of ${TARGETS.join(", ")}`);
-
+  if (values["new-key"] && values["same-key"]) throw new UsageError("give --new-key or --same-key, not both");
   const stateDir = resolve(values.state ?? ".civicnode");
+  if (target === "sim") {
+    if (values.out !== undefined) throw new UsageError(`--out does not apply to --target sim: a simulated node's flash is ${flashPath(stateDir, device)}`);
+    // npm start gives a flash a key it never issued by itself; an issued key and a lost flash
+    // mean a node that has run, so the only way on is a new key.
+    if (values["same-key"]) throw new UsageError("--same-key does not apply to --target sim: npm start provisions a key it never issued by itself; a simulated node that lost its flash needs --new-key");
+  }
+
   const keyringPath = join(stateDir, KEYRING_FILE);
-  const keyring = Keyring.load(stateDir);
   // Checked before the keyring changes: a refused folder must not leave a key no file carries.
   const outDir = resolve(values.out ?? join(stateDir, "provision", device));
-  const outExists = checkPrivateFolder(outDir);
-  let entry = keyring.get(device);
+  const outExists = target !== "sim" && checkPrivateFolder(outDir);
+  // The simulated flash must not change under a running street (it would go on with the old key
+  // state in memory, and write it back).
+  let simulator: ExclusiveLock | undefined;
+  if (target === "sim") {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    simulator = ExclusiveLock.acquire(join(stateDir, SIMULATOR_LOCK_FILE), {
+      command: "npm run provision",
+      subject: stateDir,
+      advice: "stop the simulator first, then provision again",
+    });
+  }
+  try {
+    const { entry, origin } = Keyring.update(stateDir, "npm run provision", (keyring) =>
+      issueKey(keyring, device, { zone: values.zone, newKey: values["new-key"] ?? false, sameKey: values["same-key"] ?? false, keyringPath, target }),
+    );
+    // The keyring that marks the key issued is saved: only now may it reach a file.
+    if (Keyring.isExposed(stateDir)) process.stderr.write(`provision: warning: ${keyringPath} is readable by other users; chmod 600 it\n`);
+    const records = provisioningRecords(device, entry.zone, entry.rootKey);
+    const keyId = bytesToHex(records.find((record) => record.key === KEY_ID_STORE_KEY)!.value);
+
+    const written: string[] = [];
+    if (target === "sim") {
+      provisionFlash(flashPath(stateDir, device), entry.rootKey, device);
+      written.push(flashPath(stateDir, device));
+    } else if (!outExists) mkdirSync(outDir, { recursive: true, mode: 0o700 });
+    if (target === "esp32" || target === "both") {
+      writeFileAtomic(join(outDir, NVS_CSV_FILE), nvsCsv(records), 0o600);
+      written.push(join(outDir, NVS_CSV_FILE));
+    }
+    if (target === "lin" || target === "both") {
+      writeFileAtomic(join(outDir, LIN_PREFERENCES_FILE), linPreferencesJson(records), 0o600);
+      written.push(join(outDir, LIN_PREFERENCES_FILE));
+    }
+
+    const lines = [origin, `key fingerprint (key.id): ${keyId}`, ...written.map((path) => `wrote ${path} (mode 0600)`)];
+    if (target === "esp32" || target === "both") lines.push("", ...esp32Steps(outDir));
+    if (target === "lin" || target === "both") lines.push("", ...linSteps(outDir));
+    if (target === "sim") lines.push("", ...simSteps(stateDir, device));
+    process.stdout.write(lines.join("\n") + "\n");
+    return 0;
+  } finally {
+    simulator?.release();
+  }
+}
+
+interface IssueRequest {
+  readonly zone: string | undefined;
+  readonly newKey: boolean;
+  readonly sameKey: boolean;
+  readonly keyringPath: string;
+  readonly target: Target;
+}
+
+/**
+ * The key to write for `device`, marked issued in `keyring` (which Keyring.update then saves),
+ * and a line saying where it came from. Throws UsageError, changing nothing, for a request that
+ * would give out an issued key without --same-key.
+ */
+function issueKey(keyring: Keyring, device: string, request: IssueRequest): { entry: KeyringEntry; origin: string } {
+  const { zone, keyringPath } = request;
+  const known = keyring.get(device);
   let origin: string;
-  if (entry === undefined) {
+  if (known === undefined) {
     // A new device gets its zone from the operator, never a default: the collector accepts its
     // messages only on that zone's topics, so a wrong guess would silently lose its data.
-    if (values.zone === undefined) throw new UsageError(`${device} is not in ${keyringPath} yet: give --zone to add it`);
-    keyring.provision(device, values.zone);
-    keyring.save(stateDir);
-    entry = keyring.get(device)!;
-    origin = `added ${device} (zone ${entry.zone}) with a new root key to ${keyringPath} (mode 0600)`;
+    if (zone === undefined) throw new UsageError(`${device} is not in ${keyringPath} yet: give --zone to add it`);
+    if (request.sameKey) throw new UsageError(`--same-key: ${device} is not in ${keyringPath}, so it has no key to write again`);
+    keyring.provision(device, zone);
+    origin = `added ${device} (zone ${zone}) with a new root key to ${keyringPath} (mode 0600)`;
   } else {
-    if (values.zone !== undefined && values.zone !== entry.zone) {
-      throw new UsageError(`${device} belongs to zone ${entry.zone} in ${keyringPath}, not ${values.zone}`);
-    }
-    if (values["new-key"]) {
-      // The old key is dropped, not kept alongside: the keyring holds one key per device.
-      const rootKey = new Uint8Array(ROOT_KEY_BYTES);
-      randomFillSync(rootKey);
-      keyring.add(device, entry.zone, rootKey, new Date().toISOString());
-      rootKey.fill(0);
-      keyring.save(stateDir);
-      entry = keyring.get(device)!;
-      origin = `replaced the root key of ${device} (zone ${entry.zone}) in ${keyringPath} with a new one (mode 0600)`;
+    if (zone !== undefined && zone !== known.zone) throw new UsageError(`${device} belongs to zone ${known.zone} in ${keyringPath}, not ${zone}`);
+    if (request.newKey) {
+      keyring.replaceKey(device);
+      origin = `replaced the root key of ${device} (zone ${known.zone}) in ${keyringPath} with a new one (mode 0600)`;
+    } else if (known.issued === undefined) {
+      origin = `using the root key of ${device} (zone ${known.zone}) from ${keyringPath}, issued now for the first time`;
+    } else if (request.sameKey) {
+      origin = `writing again the root key of ${device} (zone ${known.zone}), ${issuedWhen(known)}: --same-key says no node ever booted with it`;
     } else {
-      origin = `using the root key of ${device} (zone ${entry.zone}) from ${keyringPath} (only for a node that has not booted with it; else --new-key)`;
+      const choices =
+        request.target === "sim"
+          ? `Pass --new-key to give ${device} a new root key`
+          : `Pass --new-key to give ${device} a new root key, or --same-key if no node ever booted with this one (the flashing failed, the files were lost)`;
+      throw new UsageError(
+        `the root key of ${device} in ${keyringPath} was ${issuedWhen(known)}: a node that booted with it and got it again would restart its counters and repeat nonces. ${choices}.`,
+      );
     }
   }
-  if (Keyring.isExposed(stateDir)) process.stderr.write(`provision: warning: ${keyringPath} is readable by other users; chmod 600 it\n`);
+  return { entry: keyring.markIssued(device), origin };
+}
 
-  if (!outExists) mkdirSync(outDir, { recursive: true, mode: 0o700 });
-  const records = provisioningRecords(device, entry.zone, entry.rootKey);
-  const keyId = bytesToHex(records.find((record) => record.key === KEY_ID_STORE_KEY)!.value);
-
-  const written: string[] = [];
-  if (target !== "lin") {
-    writeFileAtomic(join(outDir, NVS_CSV_FILE), nvsCsv(records), 0o600);
-    written.push(join(outDir, NVS_CSV_FILE));
-  }
-  if (target !== "esp32") {
-    writeFileAtomic(join(outDir, LIN_PREFERENCES_FILE), linPreferencesJson(records), 0o600);
-    written.push(join(outDir, LIN_PREFERENCES_FILE));
-  }
-
-  const lines = [origin, `key fingerprint (key.id): ${keyId}`, ...written.map((path) => `wrote ${path} (mode 0600)`)];
-  if (target !== "lin") lines.push("", ...esp32Steps(outDir));
-  if (target !== "esp32") lines.push("", ...linSteps(outDir));
-  process.stdout.write(lines.join("\n") + "\n");
-  return 0;
+function issuedWhen(entry: KeyringEntry): string {
+  return entry.issued === ISSUED_UNKNOWN ? "issued before this keyring recorded issues" : `issued on ${entry.issued}`;
 }
 
 /**
@@ -184,6 +248,13 @@ function linSteps(outDir: string): string[] {
     `  the first boot replaces key.root with the key chain). Start the simulator with umask 077: it rewrites`,
     `  the file with default permissions.`,
     `When that node is retired, delete ${join(outDir, LIN_PREFERENCES_FILE)}.`,
+  ];
+}
+
+function simSteps(stateDir: string, device: string): string[] {
+  return [
+    `Next: npm start -- --state ${shellQuote(stateDir)} (with --nodes covering ${device}). Its collector reads the keyring`,
+    `  at start and learns ${device}'s new key id, so the node's counters start over without being taken for replays.`,
   ];
 }
 

@@ -7,18 +7,16 @@
  * Engine "xs": every core runs in its own xsnap-worker (the XS engine) with its board and virtual
  * clock; flash, randomness, MQTT and log are bridged to this process.
  */
-import { mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig } from "../../src/policy/node-config.js";
 import type { Log, LogDetail, LogLevel, Platform } from "../../src/platform.js";
-import { provisioningWrites, storeHoldsKey } from "../../src/wire/key-ratchet.js";
 import type { Keyring } from "../collector/keyring.js";
 import { FaultPlan } from "../sim/fault-plan.js";
 import { simulatedReferenceBoard, type SimulatedParts } from "../sim/reference-board.js";
 import { SimClock } from "../sim/sim-clock.js";
 import { streetNodeConfig } from "../sim/street.js";
-import { FileStore } from "./file-store.js";
+import type { FileStore } from "./file-store.js";
+import { FlashRefusedError, flashPath, inspectFlash, provisionFlash, refusalMessage } from "./flash-provisioning.js";
 import { MqttTransport } from "./mqtt-transport.js";
 import { OsRandom } from "./os-random.js";
 import { bundleForXs } from "../xs/bundle.js";
@@ -85,7 +83,7 @@ export class Fleet {
     const { devices, zone, stateDir, keyring, brokerUrl, log } = this.#options;
     const xsBundle = this.#options.engine === "xs" ? bundleForXs("street-node").code : undefined;
     for (const device of devices) {
-      const store = provisionedStore(join(stateDir, "nodes", device, "store.json"), keyring, device);
+      const store = provisionedStore(stateDir, keyring, device);
       const tls = this.#options.ca !== undefined ? { tls: { ca: this.#options.ca } } : {};
       const transport = new MqttTransport({ url: brokerUrl, clientId: device, ...tls, log: prefixed(log, device) });
       if (xsBundle !== undefined) {
@@ -156,23 +154,19 @@ export class Fleet {
 }
 
 /**
- * The node's flash, holding the device's root key from the keyring. Provisioning happens once; a
- * flash holding another key (the keyring was replaced) is wiped and provisioned anew, since its
- * counters belong to a key nobody can use any more.
+ * The node's flash, holding the device's root key from the keyring (`npm start` prepares every
+ * flash first, with prepareStreetFlash). A key goes into a flash only if the keyring never issued
+ * it (a fleet on a keyring made in memory); a flash that is lost, unreadable or holds another key
+ * is refused when the key was issued, since starting its counters over would repeat nonces.
  */
-function provisionedStore(path: string, keyring: Keyring, device: string): FileStore {
+function provisionedStore(stateDir: string, keyring: Keyring, device: string): FileStore {
   const entry = keyring.get(device);
   if (!entry) throw new Error(`device ${device} is not in the keyring`);
-  mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
-  let store = new FileStore(path);
-  if (!storeHoldsKey(store, entry.rootKey, device)) {
-    // A new node, or one provisioned with a key nobody holds any more (the keyring was replaced):
-    // its counters and key chain belong to that key, so the flash starts over.
-    rmSync(path, { force: true });
-    store = new FileStore(path);
-    store.commit(provisioningWrites(entry.rootKey, device));
-  }
-  return store;
+  const path = flashPath(stateDir, device);
+  const flash = inspectFlash(path, entry.rootKey, device);
+  if (flash.kind === "holds-key") return flash.store;
+  if (entry.issued !== undefined) throw new FlashRefusedError(device, refusalMessage(stateDir, device, entry, flash));
+  return provisionFlash(path, keyring.markIssued(device).rootKey, device);
 }
 
 function prefixed(log: Log, device: string): Log {

@@ -6,12 +6,14 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { LogDetail, LogLevel } from "../../src/platform.js";
 import { Collector, type HealthLine, type SummaryLine } from "../collector/collector.js";
-import { Keyring, KEYRING_FILE } from "../collector/keyring.js";
+import { Keyring, KeyringError, KEYRING_FILE } from "../collector/keyring.js";
 import { DEFAULT_ZONE, streetDeviceId } from "../sim/street.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { parseSimulatorOptions, UsageError, USAGE, type SimulatorOptions } from "./cli-options.js";
 import { ConsoleView } from "./console-view.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
+import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError, SIMULATOR_LOCK_FILE } from "./exclusive-lock.js";
+import { FlashWriteError, prepareStreetFlash, type StreetFlash } from "./flash-provisioning.js";
 import { Fleet } from "./fleet.js";
 
 /** The built-in street's window, which the simulated clock starts aligned to. */
@@ -37,6 +39,18 @@ async function main(argv: readonly string[]): Promise<number> {
   const view = new ConsoleView();
   const stateDir = resolve(options.state);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // One street per state folder, and no other collector on its files: two would seal under the
+  // same keys and counters (repeated nonces) and interleave their writes. The kernel lets go of
+  // the locks when this process ends, however it ends.
+  const locks: ExclusiveLock[] = [];
+  process.once("exit", () => locks.forEach((lock) => lock.release()));
+  try {
+    for (const file of [SIMULATOR_LOCK_FILE, COLLECTOR_LOCK_FILE]) locks.push(ExclusiveLock.acquire(join(stateDir, file), { command: "npm start", subject: stateDir }));
+  } catch (error) {
+    if (!(error instanceof LockError)) throw error;
+    process.stderr.write(`civicnode: ${error.message}\n`);
+    return 1;
+  }
   const logFile = join(stateDir, "simulator.log");
   const noisy = new Map<string, number>();
   const log = (level: LogLevel, event: string, detail?: LogDetail) => {
@@ -52,11 +66,25 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   };
 
-  // Keys first: one per device, from the OS CSPRNG, kept in the state folder (never printed).
+  // Keys first: one per device, from the OS CSPRNG, kept in the state folder (never printed), and
+  // each node's flash provisioned from it once per key: a lost or unreadable flash is refused.
   const devices = Array.from({ length: options.nodes }, (_, i) => streetDeviceId(i + 1));
-  const keyring = Keyring.load(stateDir);
-  const added = devices.filter((device) => keyring.provision(device, DEFAULT_ZONE));
-  if (added.length > 0 || !existsSync(join(stateDir, KEYRING_FILE))) keyring.save(stateDir);
+  let prepared: StreetFlash;
+  try {
+    prepared = prepareStreetFlash(stateDir, devices, DEFAULT_ZONE, "npm start");
+  } catch (error) {
+    if (!(error instanceof LockError || error instanceof KeyringError || error instanceof FlashWriteError)) throw error;
+    process.stderr.write(`civicnode: ${error.message}\n`);
+    return 1;
+  }
+  if (prepared.refusals.length > 0) {
+    process.stderr.write(`civicnode: not starting: ${prepared.refusals.length} node(s) would repeat nonces; nothing was sealed.\n${prepared.refusals.join("\n")}\n`);
+    return 1;
+  }
+  const { keyring, added } = prepared;
+  for (const { device, replaced } of prepared.provisioned) {
+    if (replaced !== undefined) view.message(`${device}: its flash ${replaced}; replaced it with a flash for the keyring's key, which no node had used`);
+  }
   if (Keyring.isExposed(stateDir)) view.message(`warning: ${join(stateDir, KEYRING_FILE)} is readable by other users; chmod 600 it`);
   view.message(
     added.length > 0

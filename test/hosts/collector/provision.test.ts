@@ -5,12 +5,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { runBuiltScript } from "../../support/run-simulator.js";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { Keyring } from "../../../hosts/collector/keyring.js";
 import { linPreferencesJson, nvsCsv, provisioningRecords } from "../../../hosts/collector/provisioning-bundle.js";
+import { FileStore } from "../../../hosts/node/file-store.js";
 import { keyIdFromRoot } from "../../../src/wire/key-schedule.js";
 
 const ROOT = Uint8Array.from({ length: 32 }, (_, i) => i);
@@ -181,6 +182,10 @@ describe("npm run provision (the built tool)", () => {
     [["street-01", "street-02", "--zone", "demo-street"], "give exactly one device id"],
     [["street-01", "--zone", "demo-street", "--target", "esp8266"], "--target must be one of esp32, lin, both"],
     [["street-01", "--frobnicate"], "frobnicate"],
+    [["street-01", "--zone", "demo-street", "--new-key", "--same-key"], "give --new-key or --same-key, not both"],
+    [["street-01", "--zone", "demo-street", "--same-key"], "so it has no key to write again"],
+    [["street-01", "--zone", "demo-street", "--target", "sim", "--same-key"], "--same-key does not apply to --target sim"],
+    [["street-01", "--zone", "demo-street", "--target", "sim", "--out", "elsewhere"], "--out does not apply to --target sim"],
   ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
     const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
     try {
@@ -188,6 +193,88 @@ describe("npm run provision (the built tool)", () => {
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(mention);
       expect(existsSync(join(state, "keyring.json"))).toBe(false);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("marks a key issued before writing it, and gives it out again only with --same-key or as a new key with --new-key", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const keyring = new Keyring();
+      keyring.add("street-01", "demo-street", ROOT);
+      keyring.save(state);
+      const out = join(state, "out");
+      const first = await runProvision(["street-01", "--state", state, "--out", out]);
+      expect(first.code).toBe(0);
+      expect(first.stdout).toContain("issued now for the first time");
+      const issued = Keyring.load(state).get("street-01")!.issued!;
+      expect(new Date(issued).toISOString()).toBe(issued);
+      rmSync(join(out, "nvs.csv"));
+
+      // The files were lost: the same request is refused, and says what to pass.
+      const keyringBefore = readFileSync(join(state, "keyring.json"), "utf8");
+      const refused = await runProvision(["street-01", "--state", state, "--out", out, "--target", "both"]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`provision: the root key of street-01 in ${join(state, "keyring.json")} was issued on ${issued}: a node that booted with it and got it again would restart its counters and repeat nonces.`);
+      expect(refused.stderr).toContain("Pass --new-key to give street-01 a new root key, or --same-key if no node ever booted with this one");
+      expect(refused.stdout).toBe("");
+      expect(existsSync(join(out, "nvs.csv"))).toBe(false);
+      expect(existsSync(join(out, "modpreferences.json"))).toBe(false);
+      expect(readFileSync(join(state, "keyring.json"), "utf8")).toBe(keyringBefore);
+
+      // The operator's word that no node booted with it: the same key, its first issue date kept.
+      const same = await runProvision(["street-01", "--state", state, "--out", out, "--same-key"]);
+      expect(same.code).toBe(0);
+      expect(same.stdout).toContain(`writing again the root key of street-01 (zone demo-street), issued on ${issued}: --same-key says no node ever booted with it`);
+      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)));
+      expect(Keyring.load(state).get("street-01")!.issued).toBe(issued);
+
+      const rekeyed = await runProvision(["street-01", "--state", state, "--out", out, "--new-key"]);
+      expect(rekeyed.code).toBe(0);
+      const fresh = Keyring.load(state).get("street-01")!;
+      expect(fresh.rootKey).not.toEqual(ROOT);
+      expect(fresh.issued).toMatch(/^\d{4}-/);
+      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", fresh.rootKey)));
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("takes every key of a keyring written before keys were marked as issued", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const legacy = { format: "civicnode-keyring", version: 1, devices: { "street-01": { zone: "demo-street", rootKey: bytesToHex(ROOT), created: "2026-11-27T01:05:00.000Z" } } };
+      writeFileSync(join(state, "keyring.json"), JSON.stringify(legacy), { mode: 0o600 });
+      const run = await runProvision(["street-01", "--state", state]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain("was issued before this keyring recorded issues");
+      expect(existsSync(join(state, "provision"))).toBe(false);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("--target sim writes a simulated node's flash with the keyring's key, marked issued", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
+    try {
+      const run = await runProvision(["street-05", "--zone", "demo-street", "--target", "sim", "--state", state]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      const entry = Keyring.load(state).get("street-05")!;
+      expect(entry.issued).toMatch(/^\d{4}-/);
+      const path = join(state, "nodes", "street-05", "store.json");
+      expect(mode(path)).toBe(0o600);
+      const store = new FileStore(path);
+      expect(store.get("key.root")).toEqual(entry.rootKey);
+      expect(store.get("key.id")).toEqual(keyIdFromRoot(entry.rootKey, "street-05"));
+      expect(run.stdout).toContain(`wrote ${path} (mode 0600)`);
+      expect(run.stdout).not.toContain(bytesToHex(entry.rootKey));
+
+      const again = await runProvision(["street-05", "--target", "sim", "--state", state]);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain("Pass --new-key to give street-05 a new root key.");
+      expect(again.stderr).not.toContain("--same-key if");
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
