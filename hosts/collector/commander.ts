@@ -2,7 +2,8 @@
  * The city's side of the downlink: seals commands for a node under its downlink key (derived from
  * the root key in the keyring) with a counter that never repeats, kept per device in the state
  * folder (`downlink.json`, written before the command is sent, so a crash can skip a number but
- * never reuse one).
+ * never reuse one). The counter is the command's nonce: reading, reserving and sealing happen
+ * under `downlink.lock`, so two command tools on one state folder never take the same one.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,9 +11,12 @@ import { downlinkKeysFromRoot } from "../../src/wire/key-schedule.js";
 import { nodeTopic } from "../../src/uplink/topics.js";
 import { COMMAND_NAMES, sealCommand, type CommandName, type DownlinkCommand } from "../../src/uplink/downlink-command.js";
 import { writeFileAtomic } from "../node/atomic-file.js";
+import { DOWNLINK_LOCK_FILE, ExclusiveLock } from "../node/exclusive-lock.js";
 import type { Keyring } from "./keyring.js";
 
 export const DOWNLINK_STATE_FILE = "downlink.json";
+/** Another command tool holds the counters for milliseconds; a loaded machine may stretch that to seconds. */
+const DOWNLINK_LOCK_WAIT_MS = 5_000;
 
 export class CommandError extends Error {
   override name = "CommandError";
@@ -39,13 +43,23 @@ export class Commander {
     if (!entry) throw new CommandError(`device ${device} is not in the keyring`);
     if (!(COMMAND_NAMES as readonly string[]).includes(name)) throw new CommandError(`unknown command "${name}" (one of ${COMMAND_NAMES.join(", ")})`);
     const command: DownlinkCommand = { name: name as CommandName, issued: Math.floor(issuedMs / 1000), args };
-    const counter = this.#reserveCounter(device);
-    const topic = nodeTopic(entry.zone, device, "cmd");
-    const keys = downlinkKeysFromRoot(entry.rootKey, device);
+    const lock = ExclusiveLock.acquire(join(this.#stateDir, DOWNLINK_LOCK_FILE), {
+      command: "npm run cmd",
+      subject: join(this.#stateDir, DOWNLINK_STATE_FILE),
+      advice: "try again once it has finished",
+      waitMs: DOWNLINK_LOCK_WAIT_MS,
+    });
     try {
-      return { topic, payload: sealCommand(command, device, topic, keys, counter), counter };
+      const counter = this.#reserveCounter(device);
+      const topic = nodeTopic(entry.zone, device, "cmd");
+      const keys = downlinkKeysFromRoot(entry.rootKey, device);
+      try {
+        return { topic, payload: sealCommand(command, device, topic, keys, counter), counter };
+      } finally {
+        keys.wipe();
+      }
     } finally {
-      keys.wipe();
+      lock.release();
     }
   }
 

@@ -4,10 +4,12 @@
  * decoded summaries to <state>/summaries.jsonl until stopped. With `--broker mqtts://host:port
  * --ca FILE` it speaks TLS and trusts only that CA (docs/tls.md).
  */
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Collector } from "./collector.js";
 import { Keyring, KEYRING_FILE } from "./keyring.js";
+import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError } from "../node/exclusive-lock.js";
 import { readPinnedCa } from "../node/pinned-ca.js";
 
 const USAGE = `civicnode collector
@@ -50,6 +52,18 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const stateDir = resolve(values.state ?? ".civicnode");
+  // One collector per state folder (npm start runs one too): two would fight over collector.json's
+  // replay windows and interleave their output. The kernel lets go when this process ends.
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  let lock: ExclusiveLock;
+  try {
+    lock = ExclusiveLock.acquire(join(stateDir, COLLECTOR_LOCK_FILE), { command: "npm run collector", subject: stateDir });
+  } catch (error) {
+    if (!(error instanceof LockError)) throw error;
+    process.stderr.write(`collector: ${error.message}\n`);
+    return 1;
+  }
+  process.once("exit", () => lock.release());
   const keyring = Keyring.load(stateDir);
   if (keyring.devices.length === 0) {
     process.stderr.write(`collector: no devices in ${join(stateDir, KEYRING_FILE)}\n`);
