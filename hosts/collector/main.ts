@@ -74,7 +74,9 @@ async function main(argv: string[]): Promise<number> {
     ca,
     keyring,
     outputFile: join(stateDir, "summaries.jsonl"),
+    healthFile: join(stateDir, "health.jsonl"),
     stateFile: join(stateDir, "collector.json"),
+    alertsFile: join(stateDir, "alerts.jsonl"),
     log: (level, event, detail) => process.stderr.write(`${level} ${event} ${detail ? JSON.stringify(detail) : ""}\n`),
   });
   collector.onSummary((line) => process.stdout.write(`${JSON.stringify(line)}\n`));

@@ -107,6 +107,7 @@ async function main(argv: readonly string[]): Promise<number> {
     outputFile: join(stateDir, "summaries.jsonl"),
     healthFile: join(stateDir, "health.jsonl"),
     stateFile: join(stateDir, "collector.json"),
+    alertsFile: join(stateDir, "alerts.jsonl"),
     log,
   });
   const perDevice = new Map<string, number>(devices.map((d) => [d, 0]));
