@@ -42,7 +42,7 @@ const brokerPacket: fc.Arbitrary<Packet> = fc.oneof(
   fc.record({ cmd: fc.constant("pingresp" as const) }),
   // What a broker must not send a client: unexpected types the clients have to refuse.
   fc.record({ cmd: fc.constant("pubrel" as const), messageId: packetId }),
-  fc.record({ cmd: fc.constant("unsuback" as const), messageId: packetId }),
+  fc.record({ cmd: fc.constant("unsuback" as const), messageId: packetId, granted: fc.constant<number[]>([]) }),
   fc.record({ cmd: fc.constant("pingreq" as const) }),
 );
 const packetStream = fc.array(brokerPacket, { minLength: 1, maxLength: 8 }).map((packets) => new Uint8Array(Buffer.concat(packets.map((p) => generate(p)))));
