@@ -54,13 +54,12 @@ async function main(argv: string[]): Promise<number> {
   const stateDir = resolve(values.state ?? ".civicnode");
   // One collector per state folder (npm start runs one too): two would fight over collector.json's
   // replay windows and interleave their output. The kernel lets go when this process ends.
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   let lock: ExclusiveLock;
   try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     lock = ExclusiveLock.acquire(join(stateDir, COLLECTOR_LOCK_FILE), { command: "npm run collector", subject: stateDir });
   } catch (error) {
-    if (!(error instanceof LockError)) throw error;
-    process.stderr.write(`collector: ${error.message}\n`);
+    process.stderr.write(`collector: ${error instanceof LockError ? error.message : `cannot make the state folder ${stateDir}: ${(error as Error).message}`}\n`);
     return 1;
   }
   process.once("exit", () => lock.release());

@@ -38,17 +38,16 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const view = new ConsoleView();
   const stateDir = resolve(options.state);
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   // One street per state folder, and no other collector on its files: two would seal under the
   // same keys and counters (repeated nonces) and interleave their writes. The kernel lets go of
   // the locks when this process ends, however it ends.
   const locks: ExclusiveLock[] = [];
   process.once("exit", () => locks.forEach((lock) => lock.release()));
   try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     for (const file of [SIMULATOR_LOCK_FILE, COLLECTOR_LOCK_FILE]) locks.push(ExclusiveLock.acquire(join(stateDir, file), { command: "npm start", subject: stateDir }));
   } catch (error) {
-    if (!(error instanceof LockError)) throw error;
-    process.stderr.write(`civicnode: ${error.message}\n`);
+    process.stderr.write(`civicnode: ${error instanceof LockError ? error.message : `cannot make the state folder ${stateDir}: ${(error as Error).message}`}\n`);
     return 1;
   }
   const logFile = join(stateDir, "simulator.log");

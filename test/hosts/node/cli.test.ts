@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runSimulator } from "../../support/run-simulator.js";
@@ -103,6 +104,32 @@ describe("npm start (the built simulator)", () => {
       expect(readFileSync(join(state, "simulator.log"), "utf8")).toContain('"event":"fault-injected"');
     } finally {
       rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("exits 1 naming the path and the cause when the state folder cannot be made or locked", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "civicnode-cli-"));
+    try {
+      writeFileSync(join(dir, "a-file"), "");
+      const notFolder = await runSimulator(["--windows", "1", "--state", join(dir, "a-file", "state")]);
+      expect(notFolder.code).toBe(1);
+      expect(notFolder.stderr).toMatch(new RegExp(`^civicnode: cannot make the state folder ${join(dir, "a-file", "state")}: ENOTDIR`));
+      expect(notFolder.stdout).toBe("");
+
+      // A folder this process may not write: read-only for root only as a read-only mount.
+      const readOnly = join(dir, "read-only");
+      mkdirSync(readOnly, { mode: 0o500 });
+      const mounted = process.getuid?.() === 0 && spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", readOnly]).status === 0;
+      if (process.getuid?.() === 0 && !mounted) return; // root, and no mount allowed: nothing is read-only to it
+      try {
+        const run = await runSimulator(["--windows", "1", "--state", readOnly]);
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(new RegExp(`^civicnode: cannot lock ${readOnly}: cannot open ${join(readOnly, "simulator.lock")}: (EROFS|EACCES)`));
+      } finally {
+        if (mounted) spawnSync("umount", [readOnly]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
