@@ -55,6 +55,8 @@ export interface CollectorStoreOptions {
   readonly checkpointLines?: number;
   /** Told of every write that succeeded, by file (the collector ends a failure episode with it). */
   readonly onWritten?: (file: string) => void;
+  /** Told of a recovery that succeeded only when retried before a store (its damaged lines, what it replayed). */
+  readonly onLateRecovery?: (report: RecoveryReport) => void;
 }
 
 /** A damaged line found at start. */
@@ -237,6 +239,7 @@ export class CollectorStore {
     if (!this.#recovered) {
       const report = this.recover();
       if (!this.#recovered) throw report.failures[0] ?? new StoreWriteError(this.#files[role] ?? "collector state", new Error("recovery failed"));
+      this.#options.onLateRecovery?.(report);
     }
     if (this.#checkpointOwed) this.checkpoint();
     const log = this.#logs.get(role);

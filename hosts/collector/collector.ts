@@ -20,17 +20,16 @@
  *   await collector.start();
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { connect, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Log, LogDetail } from "../../src/platform.js";
 import type { Keyring } from "./keyring.js";
 import { pinnedCaPem } from "../node/pinned-ca.js";
-import type { FileOps } from "../node/atomic-file.js";
+import { NODE_FILE_OPS, type FileOps } from "../node/atomic-file.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
 import { ALERT_KINDS, counterReuseAlert, tornLineAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
-import { CollectorStore } from "./collector-store.js";
+import { CollectorStore, type RecoveryReport } from "./collector-store.js";
 import {
   REJECT_CAUSES,
   MessageOpener,
@@ -181,10 +180,11 @@ export class Collector {
     this.#persistent = files.length > 0;
     this.#clientId = options.clientId ?? (files.length > 0 ? stableClientId(dirname(resolve(files[0]!))) : `civicnode-collector-${process.pid}`);
     const alertsFile = options.alertsFile ?? (options.stateFile ? join(dirname(options.stateFile), ALERTS_FILE) : undefined);
+    const ops = options.fileOps ?? NODE_FILE_OPS;
     for (const file of [...files, alertsFile]) {
       if (!file) continue;
       try {
-        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+        ops.mkdir(dirname(file));
       } catch {
         // A folder that cannot be made fails its first write, which is reported as such.
       }
@@ -195,13 +195,16 @@ export class Collector {
       {
         log: this.#log,
         keys: () => this.#keyIds(),
-        ops: options.fileOps,
+        ops,
         windowsPerDevice: options.windowsPerDevice,
         checkpointLines: options.checkpointLines,
         onWritten: (file) => this.#failures.succeeded(file),
+        onLateRecovery: (report) => this.#reportRecovery(report),
       },
     );
-    this.#recover();
+    const report = this.#store.recover();
+    this.#reportRecovery(report);
+    for (const failure of report.failures) this.#failures.failed(failure, this.#retryMs);
   }
 
   /** The MQTT client id (the broker's session name). */
@@ -253,7 +256,9 @@ export class Collector {
       const code = (error as { code?: unknown }).code;
       this.#log("warn", "collector-mqtt-error", { ...(code !== undefined ? { code: String(code) } : {}), message: error.message.slice(0, 200) });
     });
-    client.on("offline", () => this.#log("warn", "collector-offline"));
+    client.on("offline", () => {
+      if (!this.stats.store.paused) this.#log("warn", "collector-offline"); // a pause is reported as the store failure it is
+    });
     return new Promise((resolve, reject) => {
       const onFirstError = (error: Error) => reject(error);
       client.once("error", onFirstError);
@@ -308,15 +313,14 @@ export class Collector {
     this.#checkpoint();
   }
 
-  #recover(): void {
-    const report = this.#store.recover();
+  /** Reports what the store's recovery found: the journal lines replayed, damaged lines (alerted). */
+  #reportRecovery(report: RecoveryReport): void {
     this.stats.store.replayedLines = report.replayed;
     if (report.replayed > 0) this.#log("info", "collector-journal-replayed", { lines: report.replayed });
     for (const damage of report.damaged) {
       this.stats.store.tornLines++;
       this.#raise(tornLineAlert(damage.file, damage.offset, damage.bytes, damage.atEnd), false);
     }
-    for (const failure of report.failures) this.#failures.failed(failure, this.#retryMs);
   }
 
   #consume(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {

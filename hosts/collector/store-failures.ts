@@ -43,7 +43,7 @@ export class StoreFailures {
   readonly #log: Log;
   readonly #raise: (alert: Alert) => void;
 
-  /** `raise` publishes an alert (it must not throw); `retryMs` says when the collector tries again. */
+  /** `raise` publishes an alert; it must not throw. */
   constructor(log: Log, raise: (alert: Alert) => void) {
     this.#log = log;
     this.#raise = raise;
@@ -53,7 +53,7 @@ export class StoreFailures {
     return this.#episodes.size > 0;
   }
 
-  /** Counts a failed write; opens an episode (log, alert) when the file was fine until now. */
+  /** Counts a failed write; opens an episode (log, alert saying the retry in `retryMs`) when the file was fine until now. */
   failed(error: StoreWriteError, retryMs: number, now = Date.now()): void {
     this.stats.failures++;
     this.stats.lastCause = error.code;

@@ -6,7 +6,7 @@
  * files and gets what the broker still holds (everything not acknowledged) plus copies of the last
  * acknowledged messages: every message is stored exactly once, no line is torn, no temporary stays.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -106,6 +106,7 @@ describe("the collector's files under power cuts and disk failures at every writ
   it("stores every message exactly once after a power cut at any write, restarted on the files", async () => {
     const expected = reference();
     expect(expected.writes).toBeGreaterThan(40);
+    let tornRuns = 0;
     for (let at = 0; at <= expected.writes; at++) {
       const dir = freshDir();
       const ops = new FaultyFileOps({ kind: "cut", at });
@@ -117,8 +118,15 @@ describe("the collector's files under power cuts and disk failures at every writ
       }
       expect(ops.tripped).toBe(at < expected.writes);
       ops.tear(); // the power is gone: no stop(), unsynced bytes half lost
+      const { outputFile, healthFile, alertsFile } = files(dir);
+      const torn = [outputFile, healthFile, alertsFile].filter((file) => existsSync(file) && !/(^|\n)$/.test(readFileSync(file, "utf8"))).length;
 
       const restarted = collector(dir);
+      const alerts: string[] = [];
+      restarted.onAlert((alert) => alerts.push(alert.kind));
+      expect(restarted.stats.store.tornLines).toBe(torn);
+      expect(alerts.filter((kind) => kind === "torn-line")).toHaveLength(torn);
+      if (torn > 0) tornRuns++;
       // The broker delivers what was not acknowledged; a node's resends may repeat what was.
       const redelivered = [...SEQUENCE.slice(Math.max(0, acknowledged - 2), acknowledged), ...SEQUENCE.slice(acknowledged)];
       for (const message of redelivered) expect(stored(restarted.handle(message.topic, message.payload)), `cut at write ${at}`).toBe(true);
@@ -127,6 +135,7 @@ describe("the collector's files under power cuts and disk failures at every writ
       expectExactlyOnce(dir, expected);
       if (at % 7 === 0) await expectNothingTwice(dir, expected);
     }
+    expect(tornRuns).toBeGreaterThan(10); // cuts mid-line happened, and were cut off
   });
 
   it("stores every message exactly once when a write fails with ENOSPC at any index, and keeps running", async () => {
