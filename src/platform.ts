@@ -54,6 +54,11 @@ export interface KeyValueStore {
   /** The stored value, or undefined when absent. The caller owns the returned copy. */
   get(key: string): Uint8Array | undefined;
   /**
+   * The keys present that start with `prefix`, in no particular order. The outbox finds its
+   * records with it at boot; NVS lists a namespace's entries (nvs_entry_find), a file its keys.
+   */
+  keys(prefix: string): string[];
+  /**
    * Applies every write or none of them, even across a power cut in the middle.
    * Throws when the store cannot persist (full, failing flash); the previous state then stands.
    */

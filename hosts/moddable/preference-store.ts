@@ -61,6 +61,8 @@ export interface PreferenceBackend {
   get(domain: string, key: string): PreferenceValue | undefined;
   set(domain: string, key: string, value: ArrayBuffer): void;
   delete(domain: string, key: string): void;
+  /** Every key of `domain` (esp32: nvs_entry_find over the namespace; lin: the file's keys). */
+  keys(domain: string): string[];
 }
 
 /**
@@ -169,6 +171,18 @@ export class PreferenceStore implements KeyValueStore {
       throw new StoreFormatError(`store key ${key} holds a ${typeof raw}, not bytes (provision it as an NVS blob: encoding hex2bin, base64 or binary)`);
     }
     return new Uint8Array(raw.slice(0)); // a copy: the caller may wipe it
+  }
+
+  keys(prefix: string): string[] {
+    const found = new Set<string>();
+    for (const key of this.#backend.keys(this.#domain)) if (key !== JOURNAL_KEY && key.startsWith(prefix)) found.add(key);
+    // A journal that is complete but not yet applied is the store's state already (see #pending).
+    for (const { key, value } of this.#pending ?? []) {
+      if (!key.startsWith(prefix)) continue;
+      if (value === undefined) found.delete(key);
+      else found.add(key);
+    }
+    return [...found];
   }
 
   commit(writes: readonly StoreWrite[]): void {

@@ -40,6 +40,10 @@ export class FileStore implements KeyValueStore {
     return value === undefined ? undefined : new Uint8Array(value);
   }
 
+  keys(prefix: string): string[] {
+    return [...this.#entries.keys()].filter((key) => key.startsWith(prefix));
+  }
+
   commit(writes: readonly StoreWrite[]): void {
     writes.forEach(assertStoreWrite);
     const next = new Map(this.#entries);

@@ -40,8 +40,8 @@ export class MemoryStore implements KeyValueStore {
     this.#failAtCommit = this.commits + n;
   }
 
-  keys(): string[] {
-    return [...this.#entries.keys()];
+  keys(prefix = ""): string[] {
+    return [...this.#entries.keys()].filter((key) => key.startsWith(prefix));
   }
 
   /** Every stored byte, concatenated: for tests that search the store for secrets. */

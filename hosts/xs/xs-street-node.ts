@@ -90,6 +90,8 @@ export class XsStreetNode {
       switch (message[0]) {
         case "store.get":
           return encodeBridge(["ok", store.get(String(message[1])) ?? null]);
+        case "store.keys":
+          return encodeBridge(["ok", store.keys(String(message[1]))]);
         case "store.commit": {
           const writes = (message[1] as BridgeValue[][]).map(([key, value]) => ({ key: String(key), value: value instanceof Uint8Array ? value : undefined }));
           store.commit(writes);

@@ -26,6 +26,12 @@ export class BridgedStore implements KeyValueStore {
     return value instanceof Uint8Array ? value : undefined;
   }
 
+  keys(prefix: string): string[] {
+    const [, keys] = queryHost(["store.keys", prefix]);
+    if (!Array.isArray(keys)) throw new Error("host sent no key list");
+    return keys.map(String);
+  }
+
   commit(writes: readonly StoreWrite[]): void {
     // The device's flash limits hold here too, checked in XS before anything crosses the bridge.
     for (const write of writes) assertStoreWrite(write);

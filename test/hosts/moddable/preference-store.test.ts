@@ -20,7 +20,7 @@ import { epochKeysFromRoot } from "../../../src/wire/key-schedule.js";
 import { decodeKid } from "../../../src/wire/kid.js";
 import { UplinkSealer } from "../../../src/wire/uplink-sealer.js";
 import { utf8Encode } from "../../../src/wire/utf8.js";
-import { EmulatedNvs, PowerCut } from "../../support/emulated-nvs.js";
+import { EmulatedNvs, PowerCut } from "../../../hosts/sim/emulated-nvs.js";
 
 const NS = "civicnode";
 const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString("hex"));
@@ -407,6 +407,7 @@ describe("PreferenceStore under the node's real commits", () => {
     const inner = boot(nvs);
     const recording: KeyValueStore = {
       get: (key) => inner.get(key),
+      keys: (prefix) => inner.keys(prefix),
       commit: (writes) => {
         commits.push(writes.map(({ key, value }) => ({ key, value: value?.slice() })));
         inner.commit(writes);
