@@ -7,7 +7,8 @@
  *   release   -> when the wall-clock window closes, the configured statistics, coarsened
  *   encode    -> a SenML pack in CBOR
  *   seal      -> COSE_Encrypt0 (ChaCha20/Poly1305) under the epoch key, bound to the topic
- *   send      -> the outbox publishes with QoS 1 and keeps the message until the broker acknowledges
+ *   send      -> the outbox stores the message on flash, publishes it with QoS 1 and deletes it when
+ *                the broker acknowledges it (again after a reconnect or a reboot until then)
  * Identifiers (BLE advertiser addresses) never take this path: the scanner hands them to the
  * privacy intake the moment they arrive, where a keyed pseudonym feeds a distinct-count sketch and
  * the address is forgotten. Counts of people, devices and vehicles pass the release gate
@@ -41,7 +42,9 @@ import { CommandReceiver, type CommandOutcome } from "./uplink/command-receiver.
 import type { DownlinkCommand } from "./uplink/downlink-command.js";
 import { AuditLog } from "./policy/audit-log.js";
 import { disclosureDocument, encodeDisclosure } from "./policy/disclosure.js";
-import { Outbox } from "./uplink/outbox.js";
+import { Outbox, type OutboxMessage } from "./uplink/outbox.js";
+import { decodeWindowMark, WINDOW_MARK_KEY, windowMarkWrite } from "./aggregate/window-mark.js";
+import type { StoreWrite } from "./platform.js";
 import { nodeTopic } from "./uplink/topics.js";
 
 /** Largest SenML plaintext a message may take; a configuration that needs more fails loudly. */
@@ -77,11 +80,15 @@ export interface NodeStats {
   valuesAggregated: number;
   /** Values a channel filter dropped (throttle). */
   valuesFiltered: number;
+  /** Times the wall clock was found behind the open window (set back, or behind the newest sealed window at boot), since boot. */
+  clockBehind: number;
+  /** Windows whose readings were discarded because the clock was set back past their start. */
+  windowsDiscarded: number;
 }
 
 export class CivicNode {
   readonly config: NodeConfig;
-  readonly stats: NodeStats = { windowsClosed: 0, summariesSealed: 0, healthReportsSealed: 0, sealFailures: 0, valuesAggregated: 0, valuesFiltered: 0 };
+  readonly stats: NodeStats = { windowsClosed: 0, summariesSealed: 0, healthReportsSealed: 0, sealFailures: 0, valuesAggregated: 0, valuesFiltered: 0, clockBehind: 0, windowsDiscarded: 0 };
   readonly outbox: Outbox;
   readonly identifiers: IdentifierIntake;
   readonly #platform: Platform;
@@ -112,6 +119,12 @@ export class CivicNode {
   #windowTimer: TimerHandle | undefined;
   #bootMonotonicMs = 0;
   #running = false;
+  /** End of the newest window sealed (Unix ms), from the store: no window before it opens again. */
+  #sealedThroughMs = 0;
+  /** True while the wall clock reads earlier than the open window's start (set back). */
+  #clockBehind = false;
+  /** True once the open window took a value (a set-back clock then discards them). */
+  #windowHasValues = false;
 
   constructor(platform: Platform, config: NodeConfig) {
     this.#platform = platform;
@@ -127,7 +140,11 @@ export class CivicNode {
       maxMessageBytes: MAX_PLAINTEXT_BYTES + SEAL_OVERHEAD_BYTES,
       epochSeconds: config.uplink.epochSeconds,
       maxMessagesPerEpoch: config.uplink.maxMessagesPerEpoch,
-      onRotate: (reason, epoch) => this.audit.append(platform.clock.wallSynced() ? platform.clock.wallMs() / 1000 : 0, "epoch-rotated", `${reason} to ${epoch}`),
+      onRotate: (reason, epoch) => {
+        this.audit.append(platform.clock.wallSynced() ? platform.clock.wallMs() / 1000 : 0, "epoch-rotated", `${reason} to ${epoch}`);
+        // Safe (a fresh key, counter 0), but the record's loss says something about the flash.
+        if (reason === "counter-lost") platform.log("warn", "counter-record-lost", { device: config.device, epoch, action: "moved to a new key epoch; the counter is never guessed" });
+      },
     });
     this.commands = new CommandReceiver(
       platform.store,
@@ -138,7 +155,12 @@ export class CivicNode {
       this.audit,
       (command) => this.#execute(command),
     );
-    this.outbox = new Outbox(platform.transport, config.uplink.outboxCapacity, config.uplink.maxInFlight);
+    this.outbox = new Outbox(platform.store, platform.transport, platform.log, {
+      capacity: config.uplink.outboxCapacity,
+      budgetBytes: config.uplink.outboxBytes,
+      ramBytes: config.uplink.outboxRamBytes,
+      maxInFlight: config.uplink.maxInFlight,
+    });
     this.identifiers = new IdentifierIntake();
 
     const released: ReleasedChannel[] = [];
@@ -199,7 +221,6 @@ export class CivicNode {
     this.#disclosure = encodeDisclosure(disclosureDocument(config, released.map(({ config: channel, output }, c) => ({ name: channel.name, part: parts[c]!, output, stats: channel.stats }))));
   }
 
-  /** The drivers, in configuration order (for health and tests). */
   /** The uplink key epoch the node seals under now. */
   get epoch(): number {
     return this.#sealer.epoch;
@@ -210,20 +231,35 @@ export class CivicNode {
     return this.#window.seconds;
   }
 
+  /** The drivers, in configuration order (for health and tests). */
   get sensors(): readonly SensorDriver[] {
     return this.#sensors.map((slot) => slot.driver);
   }
 
+  /** Store operations that failed since boot (outbox, audit log, budget), for health and the console. */
+  get storeErrors(): number {
+    return this.outbox.stats.storeErrors + this.audit.writeFailures + this.#budget.writeFailures;
+  }
+
+  /** End of the newest window sealed (Unix ms): windows never open before it. */
+  get sealedThroughMs(): number {
+    return this.#sealedThroughMs;
+  }
+
   /**
-   * Boots: keys and counter from the store (throws when the device is not provisioned or its
-   * counter record is corrupt), sensors configured, then sampling and windows once the wall clock is set.
+   * Boots: the audit log first (so that what boot finds is recorded after it, not overwritten by
+   * it), keys and counter from the store (throws when the device is not provisioned or its key
+   * records are unreadable), the budget, the outbox's queue, the window mark; sensors configured,
+   * then sampling and windows once the wall clock is set.
    */
   start(): void {
     if (this.#running) return;
+    this.audit.load();
     this.#sealer.boot();
     this.#budget.load();
-    this.audit.load();
     this.commands.load();
+    this.outbox.load();
+    this.#sealedThroughMs = this.#loadWindowMark();
     this.#running = true;
     const { timers, transport, clock, log } = this.#platform;
     this.#bootMonotonicMs = clock.monotonicMs();
@@ -241,7 +277,14 @@ export class CivicNode {
     for (const slot of this.#sensors) slot.driver.configure();
     // The root key's public fingerprint: lets whoever provisioned the node check which key it holds.
     const keyId = this.#platform.store.get(KEY_ID_STORE_KEY);
-    log("info", "node-boot", { device: this.config.device, keyId: keyId ? bytesToHex(keyId) : "none", epoch: this.#sealer.epoch, counter: this.#sealer.nextCounter });
+    log("info", "node-boot", {
+      device: this.config.device,
+      keyId: keyId ? bytesToHex(keyId) : "none",
+      epoch: this.#sealer.epoch,
+      counter: this.#sealer.nextCounter,
+      queued: this.outbox.depth,
+      sealedThrough: this.#sealedThroughMs / 1000,
+    });
     if (clock.wallSynced()) this.#beginWindows();
     else {
       const poll = timers.repeat(() => {
@@ -269,8 +312,28 @@ export class CivicNode {
     this.#plaintext.wipe();
   }
 
+  /**
+   * The end of the newest sealed window (Unix ms): the mark in the store, or the newest summary
+   * still queued when the mark is unreadable (both are written together, so either tells).
+   */
+  #loadWindowMark(): number {
+    const { store, log } = this.#platform;
+    let markS: number | undefined;
+    try {
+      const bytes = store.get(WINDOW_MARK_KEY);
+      markS = bytes === undefined ? 0 : decodeWindowMark(bytes);
+      if (markS === undefined) log("warn", "window-mark-corrupt", { device: this.config.device, action: "resumes after the newest queued summary" });
+    } catch (error) {
+      log("error", "window-mark-unreadable", { device: this.config.device, message: (error as Error).message });
+    }
+    return Math.max(markS ?? 0, this.outbox.newestSummaryEndS) * 1000;
+  }
+
   #beginWindows(): void {
+    // A window never opens before the end of the newest one sealed, whatever the clock reads now.
+    this.#window.resumeAfter(this.#sealedThroughMs);
     this.#window.open(this.#platform.clock.wallMs());
+    this.#windowHasValues = false;
     this.#scheduleWindowClose();
     for (const slot of this.#sensors) this.#startSampling(slot);
   }
@@ -287,6 +350,11 @@ export class CivicNode {
     if (now >= this.#window.endMs) this.#closeWindow();
     const values = slot.driver.sample();
     if (values === undefined) return;
+    if (now < this.#window.startMs) {
+      this.#clockIsBehind(now);
+      return;
+    }
+    this.#clockBehind = false;
     for (let i = 0; i < slot.outputIndex.length; i++) {
       const raw = values[slot.outputIndex[i]!]!;
       if (Number.isNaN(raw)) continue;
@@ -297,7 +365,27 @@ export class CivicNode {
       }
       this.#window.add(slot.channelIndex[i]!, value);
       this.stats.valuesAggregated++;
+      this.#windowHasValues = true;
     }
+  }
+
+  /**
+   * The wall clock reads earlier than the open window's start: it was set back (SNTP, or a host
+   * resuming an older time), or the window opened after the newest sealed one. Readings now have
+   * no window to go to; those the open window took were timed by a clock now known wrong, so they
+   * are discarded, and the window takes readings again once the clock reaches its start.
+   */
+  #clockIsBehind(now: number): void {
+    if (this.#clockBehind) return;
+    this.#clockBehind = true;
+    this.stats.clockBehind++;
+    const discarded = this.#windowHasValues;
+    if (discarded) {
+      this.#window.reset();
+      this.#windowHasValues = false;
+      this.stats.windowsDiscarded++;
+    }
+    this.#platform.log("warn", "clock-behind-window", { device: this.config.device, behindS: Math.round((this.#window.startMs - now) / 1000), windowStart: this.#window.startMs / 1000, discarded });
   }
 
   #scheduleWindowClose(): void {
@@ -319,19 +407,22 @@ export class CivicNode {
     const windowEndS = this.#window.endMs / 1000;
     this.stats.windowsClosed++;
     const records = this.#layout.records(this.#window.seconds, this.#window.channels, this.#gate, this.#window.startMs);
-    if (this.#seal(this.#summaryTopic, this.#summaryAad, windowStartS, records, this.#summaryBytes)) {
+    // The window mark goes with the summary in one commit: sealed and queued with it, or neither.
+    if (this.#seal("summary", this.#summaryTopic, this.#summaryAad, windowStartS, windowEndS, records, this.#summaryBytes, [windowMarkWrite(windowEndS)])) {
       this.stats.summariesSealed++;
     }
+    this.#sealedThroughMs = Math.max(this.#sealedThroughMs, this.#window.endMs);
     if (windowEndS % this.config.uplink.healthSeconds === 0) {
       const uptimeS = Math.round((clock.monotonicMs() - this.#bootMonotonicMs) / 1000);
       const budgetLeft = this.#budgetNames.map((_, b) => this.#budget.remainingMicro(b, now) / 1e6);
-      const health = this.#health.records(uptimeS, this.outbox, this.stats, budgetLeft, {
+      const counters = { sealFailures: this.stats.sealFailures, storeErrors: this.storeErrors, clockBehind: this.stats.clockBehind, windowsDiscarded: this.stats.windowsDiscarded };
+      const health = this.#health.records(uptimeS, this.outbox, counters, budgetLeft, {
         epoch: this.#sealer.epoch,
         commands: this.commands.counts,
         audit: this.audit.takeUnreported(),
         baseTimeS: windowEndS,
       });
-      if (this.#seal(this.#healthTopic, this.#healthAad, windowEndS, health)) this.stats.healthReportsSealed++;
+      if (this.#seal("health", this.#healthTopic, this.#healthAad, windowEndS, windowEndS, health)) this.stats.healthReportsSealed++;
     }
     if (this.#pendingWindowSeconds !== undefined) {
       this.#window.setWindowSeconds(this.#pendingWindowSeconds);
@@ -339,6 +430,7 @@ export class CivicNode {
     }
     // The statistics of the closed window are forgotten here, whatever happened above.
     this.#window.open(now);
+    this.#windowHasValues = false;
     this.#scheduleWindowClose();
   }
 
@@ -374,18 +466,30 @@ export class CivicNode {
 
   /** The public disclosure, retained, in the clear: what this node collects and how (policy/disclosure.ts). */
   #publishDisclosure(): void {
-    this.outbox.push(this.#disclosureTopic, this.#disclosure, true);
+    this.outbox.publishRetained(this.#disclosureTopic, this.#disclosure);
   }
 
-  /** encode -> seal -> enqueue one message; false (logged, counted) when it could not be sealed. */
-  #seal(topic: string, aad: Uint8Array, baseTimeS: number, records: readonly SenmlRecordOut[], padToBytes = 0): boolean {
+  /**
+   * encode -> seal -> enqueue one message (with `alsoWrite` in its outbox commit); false (logged,
+   * counted) when it could not be sealed.
+   */
+  #seal(
+    kind: OutboxMessage["kind"],
+    topic: string,
+    aad: Uint8Array,
+    baseTimeS: number,
+    aboutTimeS: number,
+    records: readonly SenmlRecordOut[],
+    padToBytes = 0,
+    alsoWrite: readonly StoreWrite[] = [],
+  ): boolean {
     const { log } = this.#platform;
     try {
       this.#plaintext.reset();
       writeSenmlPack(this.#plaintext, `${this.config.device}/`, baseTimeS, records, padToBytes);
       const sealed = this.#sealer.seal(this.#plaintext.written(), aad, this.#platform.clock.wallMs());
-      this.outbox.push(topic, sealed);
-      log("info", "message-sealed", { topic, time: baseTimeS, bytes: sealed.length, queue: this.outbox.depth });
+      const kept = this.outbox.push({ kind, timeS: aboutTimeS, topic, payload: sealed }, alsoWrite);
+      log("info", "message-sealed", { topic, time: baseTimeS, about: aboutTimeS, bytes: sealed.length, queue: this.outbox.depth, kept });
       return true;
     } catch (error) {
       this.stats.sealFailures++;

@@ -19,3 +19,17 @@ export function assertStoreWrite(write: StoreWrite): void {
     throw new StoreLimitError(`store value for ${write.key} exceeds ${STORE_VALUE_MAX_BYTES} bytes`);
   }
 }
+
+/**
+ * A short cause for a failed store operation, for logs and health: the system error code when
+ * there is one (ENOSPC, EROFS, EIO from a file; also when it crossed a bridge as text), else the
+ * error's name ("StoreLimitError", "PreferenceCommitError").
+ */
+export function storeFailureCause(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^E[A-Z0-9]{1,15}$/.test(code)) return code;
+  const message = error instanceof Error ? error.message : String(error);
+  const found = /\b(E[A-Z0-9]{2,15})\b/.exec(message);
+  if (found) return found[1]!;
+  return error instanceof Error ? error.name : "Error";
+}

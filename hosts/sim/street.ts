@@ -79,7 +79,9 @@ export function streetNodeConfig(device: string, zone = DEFAULT_ZONE): Record<st
         channels: [{ name: "devices", output: "devices", decimals: 0, stats: ["distinct"], privacy: { k: 5, epsilon: 0.5, sensitivity: 6 } }],
       },
     ],
-    uplink: { outboxCapacity: 96, maxInFlight: 4, counterBlock: 32, healthSeconds: 900 },
+    // The queue's budget on flash is the ESP32's (docs/reliability.md): 160 KB, about 10 hours of
+    // outage at today's summary size.
+    uplink: { outboxCapacity: 256, outboxBytes: 163840, maxInFlight: 4, counterBlock: 32, healthSeconds: 900 },
     // A fresh pseudonym key every window: nothing links a device's pseudonyms across windows.
     privacy: { pseudonymEpochSeconds: 300 },
   };

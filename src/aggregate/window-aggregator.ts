@@ -34,6 +34,19 @@ export class WindowAggregator {
     for (const stats of this.channels) stats.reset(this.startMs);
   }
 
+  /**
+   * Windows opened from now on start at `wallMs` or later (the end of the newest window sealed,
+   * window-mark.ts), even when the clock reads earlier.
+   */
+  resumeAfter(wallMs: number): void {
+    if (wallMs > this.endMs) this.endMs = wallMs;
+  }
+
+  /** Forgets what the open window took, keeping its start and end (its readings were mistimed). */
+  reset(): void {
+    for (const stats of this.channels) stats.reset(this.startMs);
+  }
+
   /** The length of windows opened from now on (a downlink command); the open one keeps its length. */
   setWindowSeconds(windowSeconds: number): void {
     this.windowMs = windowSeconds * 1000;

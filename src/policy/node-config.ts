@@ -92,8 +92,12 @@ export interface SensorConfig extends BusConfig {
 }
 
 export interface UplinkConfig {
-  /** Sealed messages kept while offline; the oldest is dropped (and counted) beyond this. */
+  /** Sealed messages the outbox holds at most; beyond it the oldest is dropped (and counted). */
   readonly outboxCapacity: number;
+  /** Bytes of outbox records the store may hold (flash); beyond it the oldest are dropped (and counted). */
+  readonly outboxBytes: number;
+  /** Bytes of sealed messages held in RAM while the store cannot take them. */
+  readonly outboxRamBytes: number;
   /** QoS 1 messages awaiting PUBACK at once. */
   readonly maxInFlight: number;
   /** Counter values reserved per store write (see SealCounter). */
@@ -143,9 +147,18 @@ export const CONFIG_LIMITS = {
   sensors: 16,
   channelsPerSensor: 8,
   filtersPerChannel: 6,
-  outboxCapacity: 256,
+  outboxCapacity: 1024,
+  /** The outbox's store budget: at most 4 MiB (an ESP32's whole flash). */
+  outboxBytes: 4 * 1024 * 1024,
+  outboxRamBytes: 1024 * 1024,
   maxInFlight: 16,
 } as const;
+
+/**
+ * The smallest store budget: the largest sealed message (3,168 bytes plus its record's framing)
+ * must fit beside the messages in flight.
+ */
+const MIN_OUTBOX_BYTES = 16384;
 
 /** Which bus fields each part takes. */
 const PART_BUS: Record<PartName, "i2c" | "serial" | "pin" | "radio"> = {
@@ -179,11 +192,13 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     });
   });
   const uplinkRaw = object(root.uplink ?? {}, "uplink");
-  rejectUnknown(uplinkRaw, ["outboxCapacity", "maxInFlight", "counterBlock", "healthSeconds", "epochSeconds", "maxMessagesPerEpoch"], "uplink");
+  rejectUnknown(uplinkRaw, ["outboxCapacity", "outboxBytes", "outboxRamBytes", "maxInFlight", "counterBlock", "healthSeconds", "epochSeconds", "maxMessagesPerEpoch"], "uplink");
   const healthSeconds = integer(uplinkRaw.healthSeconds ?? Math.max(900, windowSeconds), "uplink.healthSeconds", windowSeconds, 86400);
   if (healthSeconds % windowSeconds !== 0) throw new ConfigError("uplink.healthSeconds: must be a multiple of windowSeconds");
   const uplink: UplinkConfig = {
     outboxCapacity: integer(uplinkRaw.outboxCapacity ?? 96, "uplink.outboxCapacity", 1, CONFIG_LIMITS.outboxCapacity),
+    outboxBytes: integer(uplinkRaw.outboxBytes ?? 65536, "uplink.outboxBytes", MIN_OUTBOX_BYTES, CONFIG_LIMITS.outboxBytes),
+    outboxRamBytes: integer(uplinkRaw.outboxRamBytes ?? 16384, "uplink.outboxRamBytes", 0, CONFIG_LIMITS.outboxRamBytes),
     maxInFlight: integer(uplinkRaw.maxInFlight ?? 4, "uplink.maxInFlight", 1, CONFIG_LIMITS.maxInFlight),
     counterBlock: integer(uplinkRaw.counterBlock ?? 32, "uplink.counterBlock", 1, 65536),
     healthSeconds,

@@ -4,8 +4,12 @@
  * took and how many it dropped, by cause. Counters are since boot, so a lost report loses nothing.
  *
  * Records (SenML, base name "<device>/", base time the end of the window it follows):
- *   uptime (s), queue (messages waiting), dropped (oldest messages dropped while offline),
- *   delivered, sealFailures,
+ *   uptime (s), queue (messages waiting), queueBytes (bytes their records take in the store),
+ *   queueRam (messages held in RAM only, because the store failed), dropped (oldest messages
+ *   dropped from a full queue) and droppedCorrupt (corrupt records skipped), both since the node
+ *   was provisioned (persisted, so a reboot forgets no drop), delivered, sealFailures, storeErrors
+ *   (store operations that failed), clockBehind (times the clock read earlier than the open window)
+ *   and windowsDiscarded (windows whose readings a set-back clock made untrustworthy), since boot,
  *   <sensor>/status ("ok" | "faulty"), <sensor>/readings, <sensor>/faults (episodes),
  *   <sensor>/drops/<cause> for every cause that happened,
  *   budget/<channel>: ε left today for each channel released with noise,
@@ -32,6 +36,9 @@ export interface HealthExtras {
 
 export interface NodeCounters {
   readonly sealFailures: number;
+  readonly storeErrors?: number;
+  readonly clockBehind?: number;
+  readonly windowsDiscarded?: number;
 }
 
 export class HealthReport {
@@ -56,9 +63,15 @@ export class HealthReport {
     const records: SenmlRecordOut[] = [
       { name: "uptime", unit: "s", value: uptimeSeconds },
       { name: "queue", value: outbox.depth },
+      { name: "queueBytes", unit: "B", value: outbox.storedBytes },
+      { name: "queueRam", value: outbox.ramOnly },
       { name: "dropped", value: outbox.stats.dropped },
+      { name: "droppedCorrupt", value: outbox.stats.droppedCorrupt },
       { name: "delivered", value: outbox.stats.delivered },
       { name: "sealFailures", value: counters.sealFailures },
+      { name: "storeErrors", value: counters.storeErrors ?? 0 },
+      { name: "clockBehind", value: counters.clockBehind ?? 0 },
+      { name: "windowsDiscarded", value: counters.windowsDiscarded ?? 0 },
     ];
     this.#sensors.forEach(({ health }, s) => {
       const names = this.#names[s]!;

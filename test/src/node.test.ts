@@ -117,7 +117,7 @@ describe("CivicNode in a simulated street", () => {
     node.start();
     clock.advanceBy(4 * 300_000 + 1);
     expect(transport.published).toHaveLength(0);
-    expect(node.outbox.depth).toBe(6); // the disclosure, 4 summaries and the 06:15 health report
+    expect(node.outbox.depth).toBe(5); // 4 summaries and the 06:15 health report (the disclosure waits in RAM)
     transport.setConnected(true);
     expect(transport.published.map((m) => m.topic.split("/")[3])).toEqual(["disclosure", "summary", "summary", "summary", "health", "summary"]);
     expect(node.outbox.depth).toBe(0);

@@ -19,7 +19,7 @@ describe("node configuration", () => {
     expect(config.windowSeconds).toBe(300);
     expect(config.sensors[0]!.intervalSeconds).toBe(10);
     expect(config.sensors[0]!.channels[0]!.stats).toEqual(["count", "mean", "min", "max"]);
-    expect(config.uplink).toEqual({ outboxCapacity: 96, maxInFlight: 4, counterBlock: 32, healthSeconds: 900, epochSeconds: 86400, maxMessagesPerEpoch: 1 << 20 });
+    expect(config.uplink).toEqual({ outboxCapacity: 96, outboxBytes: 65536, outboxRamBytes: 16384, maxInFlight: 4, counterBlock: 32, healthSeconds: 900, epochSeconds: 86400, maxMessagesPerEpoch: 1 << 20 });
     expect(config.privacy).toEqual({ pseudonymEpochSeconds: 300, totals: [] });
     const street = parseNodeConfig(streetNodeConfig("street-01"));
     expect(street.sensors[4]!.channels[0]!.privacy).toEqual({ k: 3, epsilon: 0.5, sensitivity: 2, dailyEpsilon: 144 });
