@@ -22,8 +22,10 @@ export interface FirmwareSettings {
   /** Resource name of the pinned CA (DER) for an mqtts:// broker. */
   readonly brokerCa: string | undefined;
   readonly windowSeconds: number;
-  /** Sealed messages kept while offline: RAM-bound on an ESP32 without PSRAM (about 0.8 KB each). */
+  /** Sealed messages the outbox holds (17 bytes of RAM each: the messages themselves stay in NVS). */
   readonly outboxCapacity: number;
+  /** Bytes of NVS the outbox's records may take (esp32: 160 KB of the 280 KB partition, hosts/moddable/esp32/partitions.csv). */
+  readonly outboxBytes: number;
   /** Wi-Fi station (ESP32, config `wifiSsid`, `wifiPassword`); empty on a simulator, whose host is on the network already. */
   readonly ssid: string;
   readonly password: string | undefined;
@@ -53,9 +55,13 @@ export function firmwareSettings(config: Readonly<Record<string, unknown>>): Fir
   if (!Number.isInteger(windowSeconds) || windowSeconds < 60 || 86_400 % windowSeconds !== 0) {
     throw new SettingsError(`config.windowSeconds ${String(config.windowSeconds)} must be whole seconds, at least 60, dividing a day`);
   }
-  const outboxCapacity = Number(config.outboxCapacity ?? 24);
+  const outboxCapacity = Number(config.outboxCapacity ?? 256);
   if (!Number.isInteger(outboxCapacity) || outboxCapacity < 4 || outboxCapacity > 1024) {
     throw new SettingsError(`config.outboxCapacity ${String(config.outboxCapacity)} must be a whole number from 4 to 1024`);
+  }
+  const outboxBytes = Number(config.outboxBytes ?? 65536);
+  if (!Number.isInteger(outboxBytes) || outboxBytes < 16384 || outboxBytes > 4 * 1024 * 1024) {
+    throw new SettingsError(`config.outboxBytes ${String(config.outboxBytes)} must be a whole number of bytes from 16384 to 4194304 (and fit the NVS partition)`);
   }
   const sntp = text("sntp", "");
   return {
@@ -65,6 +71,7 @@ export function firmwareSettings(config: Readonly<Record<string, unknown>>): Fir
     brokerCa,
     windowSeconds,
     outboxCapacity,
+    outboxBytes,
     // Not the SDK's `ssid`/`password`: those would make its one-shot setup connect before main
     // (build/devices/esp32/setup/network.js), which never reconnects. NetworkLink does that for life.
     ssid: text("wifiSsid", ""),

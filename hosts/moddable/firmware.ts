@@ -47,7 +47,7 @@ export function startFirmware(host: FirmwareHost): RunningFirmware | undefined {
   let node: CivicNode;
   try {
     const policy = streetNodeConfig(device, zone) as { uplink: Record<string, unknown> };
-    const config = parseNodeConfig({ ...policy, windowSeconds: settings.windowSeconds, uplink: { ...policy.uplink, outboxCapacity: settings.outboxCapacity } });
+    const config = parseNodeConfig({ ...policy, windowSeconds: settings.windowSeconds, uplink: { ...policy.uplink, outboxCapacity: settings.outboxCapacity, outboxBytes: settings.outboxBytes } });
     const transport = new DeviceMqttTransport({
       host: settings.broker.host,
       port: settings.broker.port,

@@ -24,7 +24,8 @@ function boot(): void {
     settings,
     clock,
     random: new HardwareRandom(),
-    store: new PreferenceStore(Preference, "civicnode"),
+    // A journal left by a power cut is finished (or discarded) here, before the node reads its state.
+    store: new PreferenceStore(Preference, "civicnode", { onRecovery: (recovery) => log("warn", "store-journal-recovered", { recovery }) }),
     openSocket: brokerSocket(settings.brokerCa ? { certificate: caCertificate(settings.brokerCa) } : {}),
     log,
     board: (device, zone) => simulatedReferenceBoard(device, zone, clock, clock).board,

@@ -134,3 +134,35 @@ describe("the XS lane and the Moddable simulator build", () => {
   });
 
 });
+
+describe("the ESP32 partition table", () => {
+  const esp32 = (manifest.platforms as Record<string, { build?: Record<string, string>; config?: Record<string, number> }>).esp32!;
+  const file = join(root, esp32.build!.PARTITIONS_FILE!);
+  const rows = readFileSync(file, "utf8")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const [name, type, subtype, offset, size] = line.split(",").map((cell) => cell.trim());
+      return { name: name!, type: type!, subtype: subtype!, offset: parseInt(offset!, 16), size: parseInt(size!, 16) };
+    });
+
+  it("is the manifest's, lays its partitions end to end within 4 MB, and aligns the app to 64 KB", () => {
+    expect(rows.map((row) => row.name)).toEqual(["nvs", "phy_init", "factory"]);
+    expect(rows[0]!.offset).toBe(0x9000); // after the partition table at 0x8000, as ESP-IDF expects
+    for (const row of rows) expect(row.size % 0x1000, row.name).toBe(0);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.offset, rows[i]!.name).toBeGreaterThanOrEqual(rows[i - 1]!.offset + rows[i - 1]!.size);
+    const app = rows.find((row) => row.type === "app")!;
+    expect(app.offset % 0x10000).toBe(0);
+    expect(app.offset + app.size).toBeLessThanOrEqual(0x400000);
+    expect(app.size).toBeGreaterThanOrEqual(0x300000); // room for the firmware image (about 1.5 MB today)
+  });
+
+  it("gives NVS room for the outbox's budget, with a free page for NVS and room for fragmentation", () => {
+    const nvs = rows.find((row) => row.subtype === "nvs")!;
+    const budget = esp32.config!.outboxBytes!;
+    // NVS keeps one page (4 KB) free for its garbage collection, and a blob's chunks do not span
+    // pages: a page of 4,032 data bytes holds three 1.1 KB records. Budget at most 2/3 of the rest.
+    expect(budget).toBeLessThanOrEqual(((nvs.size - 0x1000) * 2) / 3);
+  });
+});

@@ -26,7 +26,8 @@ describe("firmwareSettings", () => {
       broker: { secure: false, host: "127.0.0.1", port: 1883 },
       brokerCa: undefined,
       windowSeconds: 300,
-      outboxCapacity: 24,
+      outboxCapacity: 256,
+      outboxBytes: 65536,
       ssid: "",
       password: undefined,
       logDebug: false,
@@ -35,9 +36,10 @@ describe("firmwareSettings", () => {
   });
 
   it("accepts numbers and flags as the strings mcconfig's command line gives", () => {
-    const parsed = settings({ windowSeconds: "60", outboxCapacity: "96", logDebug: "true", wifiSsid: "city-iot", wifiPassword: "s3cret" });
+    const parsed = settings({ windowSeconds: "60", outboxCapacity: "96", outboxBytes: "163840", logDebug: "true", wifiSsid: "city-iot", wifiPassword: "s3cret" });
     expect(parsed.windowSeconds).toBe(60);
     expect(parsed.outboxCapacity).toBe(96);
+    expect(parsed.outboxBytes).toBe(163840);
     expect(parsed.logDebug).toBe(true);
     expect(parsed.ssid).toBe("city-iot");
     expect(parsed.password).toBe("s3cret");
@@ -61,6 +63,8 @@ describe("firmwareSettings", () => {
     [{ windowSeconds: "abc" }, /windowSeconds/],
     [{ outboxCapacity: 3 }, /outboxCapacity/],
     [{ outboxCapacity: 2000 }, /outboxCapacity/],
+    [{ outboxBytes: 4096 }, /outboxBytes/],
+    [{ outboxBytes: "lots" }, /outboxBytes/],
     [{ broker: "http://127.0.0.1" }, /config.broker/],
   ])("refuses %j, naming the setting", (override, message) => {
     expect(() => settings(override)).toThrow(SettingsError);
