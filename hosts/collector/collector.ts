@@ -3,15 +3,14 @@
  * decrypts them, and stores them in JSON Lines files. Rejected messages are counted by cause and
  * logged without their bytes; nothing the broker sends can stop it, and neither can its disk.
  *
- *   subscribe (here) -> open (message-opener.ts) -> store (collector-store.ts) -> acknowledge, tell listeners
+ *   subscribe (broker-session.ts) -> open (message-opener.ts) -> store (collector-store.ts)
+ *     -> acknowledge, tell listeners
  *
- * Subscribe: QoS 1 in a persistent session (clean: false, a client id stable across restarts), so
- * the broker keeps what arrives while the collector is away. A message is acknowledged (PUBACK) only
- * once it is stored, fsynced; what is rejected is acknowledged at once, having nothing to store.
- * When the disk refuses a write (ENOSPC, EROFS, EIO) the message is not acknowledged: the collector
- * drops the connection, so that the broker keeps it and what follows, and reconnects after a
- * backoff to try again, until the disk takes writes. Failures are logged once per episode, counted
- * and alerted, and so is the recovery.
+ * A message is acknowledged (PUBACK) only once it is stored, fsynced; what is rejected is
+ * acknowledged at once, having nothing to store. When the disk refuses a write (ENOSPC, EROFS, EIO)
+ * the message is not acknowledged and consumption pauses, so that the broker keeps it and what
+ * follows, until the disk takes writes again. Failures are logged once per episode, counted and
+ * alerted, and so is the recovery.
  *
  * Example:
  *   const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1883", keyring, outputFile: "summaries.jsonl", stateFile: "collector.json" });
@@ -22,12 +21,12 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { connect, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Log, LogDetail } from "../../src/platform.js";
 import type { Keyring } from "./keyring.js";
 import { pinnedCaPem } from "../node/pinned-ca.js";
 import { NODE_FILE_OPS, type FileOps } from "../node/atomic-file.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
+import { BrokerSession } from "./broker-session.js";
 import { ALERT_KINDS, counterReuseAlert, tornLineAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
 import { CollectorStore, type RecoveryReport } from "./collector-store.js";
 import {
@@ -147,14 +146,12 @@ export class Collector {
   #earlyAlerts: Alert[] | undefined = [];
   /** "device/epoch" whose counter reuse was alerted (once per run; every message is counted). */
   readonly #reuseAlerted = new Set<string>();
-  #client: MqttClient | undefined;
+  #session: BrokerSession | undefined;
   /** The pinned CA, PEM, for an mqtts:// broker. */
   readonly #ca: string | undefined;
   readonly #clientId: string;
   readonly #persistent: boolean;
   readonly #retry: { readonly first: number; readonly max: number };
-  #retryMs: number;
-  #retryTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
 
   constructor(options: CollectorOptions) {
@@ -163,7 +160,6 @@ export class Collector {
     this.#log = options.log ?? (() => {});
     this.#ca = brokerCa(options.brokerUrl, options.ca);
     this.#retry = options.storeRetryMs ?? { first: 1000, max: 30_000 };
-    this.#retryMs = this.#retry.first;
     this.#failures = new StoreFailures(this.#log, (alert) => this.#raise(alert, false));
     this.stats = {
       accepted: 0,
@@ -204,7 +200,7 @@ export class Collector {
     );
     const report = this.#store.recover();
     this.#reportRecovery(report);
-    for (const failure of report.failures) this.#failures.failed(failure, this.#retryMs);
+    for (const failure of report.failures) this.#failures.failed(failure, this.#retry.first);
   }
 
   /** The MQTT client id (the broker's session name). */
@@ -238,44 +234,24 @@ export class Collector {
 
   /** Connects and subscribes; resolves once the subscription is acknowledged. Reconnects by itself afterwards. */
   start(): Promise<void> {
-    const client = connect(this.#options.brokerUrl, {
-      clientId: this.#clientId,
-      clean: !this.#persistent,
-      resubscribe: false, // every connect subscribes (below)
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
-      // mqtt.js hands these to tls.connect, which then trusts only this CA and checks the broker's
-      // name (test/hosts/collector/collector-tls.test.ts makes sure).
-      ...(this.#ca !== undefined ? { ca: this.#ca, rejectUnauthorized: true, minVersion: "TLSv1.2" as const } : {}),
-    });
-    this.#client = client;
-    // mqtt.js sends the PUBACK of a QoS 1 message when this calls back (mqtt/build/lib/handlers/publish.js),
-    // and hands over the next message only then.
-    client.handleMessage = (packet, done) => this.#consume(client, packet, done);
-    client.on("error", (error) => {
-      const code = (error as { code?: unknown }).code;
-      this.#log("warn", "collector-mqtt-error", { ...(code !== undefined ? { code: String(code) } : {}), message: error.message.slice(0, 200) });
-    });
-    client.on("offline", () => {
-      if (!this.stats.store.paused) this.#log("warn", "collector-offline"); // a pause is reported as the store failure it is
-    });
-    return new Promise((resolve, reject) => {
-      const onFirstError = (error: Error) => reject(error);
-      client.once("error", onFirstError);
-      client.on("connect", () => {
-        // Subscribing on every connect restores the subscription after a broker restart.
-        client.subscribe([SUMMARY_FILTER, HEALTH_FILTER], { qos: 1 }, (error) => {
-          if (error) {
-            this.#log("error", "collector-subscribe-failed", { message: error.message });
-            reject(error);
-            return;
-          }
-          client.off("error", onFirstError);
-          this.#log("info", "collector-subscribed", { filters: `${SUMMARY_FILTER} ${HEALTH_FILTER}`, clientId: this.#clientId, session: this.#persistent ? "persistent" : "clean" });
-          resolve();
-        });
-      });
-    });
+    const session = new BrokerSession(
+      {
+        brokerUrl: this.#options.brokerUrl,
+        ca: this.#ca,
+        clientId: this.#clientId,
+        persistent: this.#persistent,
+        filters: [SUMMARY_FILTER, HEALTH_FILTER],
+        retryMs: this.#retry,
+        log: this.#log,
+        onPause: (paused) => (this.stats.store.paused = paused),
+      },
+      (topic, payload) => {
+        const result = this.handle(topic, payload);
+        return !result.ok && result.cause === "store-failed" ? "hold" : "ack";
+      },
+    );
+    this.#session = session;
+    return session.start();
   }
 
   /**
@@ -292,22 +268,18 @@ export class Collector {
       result = { ok: false, cause: "malformed", detail: "internal error" };
     }
     try {
-      const outcome = result.ok ? this.#keep(result) : this.#refuse(result, topic);
-      if (!this.#failures.failing) this.#retryMs = this.#retry.first;
-      return outcome;
+      return result.ok ? this.#keep(result) : this.#refuse(result, topic);
     } catch (error) {
       const failure = error instanceof StoreWriteError ? error : new StoreWriteError("collector store", error);
-      this.#failures.failed(failure, this.#retryMs);
+      this.#failures.failed(failure, this.#retry.first);
       return { ok: false, cause: "store-failed", detail: `${failure.file}: ${failure.code}` };
     }
   }
 
   async stop(): Promise<void> {
-    const client = this.#client;
-    this.#client = undefined;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    if (client) await client.endAsync(true);
+    const session = this.#session;
+    this.#session = undefined;
+    if (session) await session.stop();
     if (this.#checkpointTimer) clearTimeout(this.#checkpointTimer);
     this.#checkpointTimer = undefined;
     this.#checkpoint();
@@ -321,37 +293,6 @@ export class Collector {
       this.stats.store.tornLines++;
       this.#raise(tornLineAlert(damage.file, damage.offset, damage.bytes, damage.atEnd), false);
     }
-  }
-
-  #consume(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {
-    if (client !== this.#client || this.stats.store.paused) return; // being dropped: the broker delivers it again
-    const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload, "utf8") : packet.payload;
-    const outcome = this.handle(packet.topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
-    if (!outcome.ok && outcome.cause === "store-failed") {
-      this.#pause(client);
-      return;
-    }
-    done();
-  }
-
-  /**
-   * Stops consuming without acknowledging: drops the connection (the broker keeps the message and
-   * everything after it in the session) and comes back after the backoff to try again.
-   */
-  #pause(client: MqttClient): void {
-    this.stats.store.paused = true;
-    const delay = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, this.#retry.max);
-    process.nextTick(() =>
-      client.end(true, () => {
-        if (client !== this.#client) return; // stopped meanwhile
-        this.#retryTimer = setTimeout(() => {
-          this.#retryTimer = undefined;
-          this.stats.store.paused = false;
-          if (client === this.#client) client.reconnect();
-        }, delay);
-      }),
-    );
   }
 
   #keep(result: Extract<OpenResult, { ok: true }>): HandleResult {
@@ -453,7 +394,7 @@ export class Collector {
       this.#store.checkpoint();
     } catch (error) {
       // The journal holds everything the checkpoint would: a failed one costs replay time at the next start.
-      this.#failures.failed(error instanceof StoreWriteError ? error : new StoreWriteError("collector state", error), this.#retryMs);
+      this.#failures.failed(error instanceof StoreWriteError ? error : new StoreWriteError("collector state", error), this.#retry.first);
     }
   }
 
