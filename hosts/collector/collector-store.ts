@@ -13,9 +13,10 @@
  *   nothing, so a crash between an append and a checkpoint costs nothing but the replay.
  * - Torn last lines are cut at start (json-lines-log.ts), stale `collector.json.tmp-*` removed.
  * - The lines after a checkpoint were accepted under the keys it names: if the keyring holds a new
- *   key for a device (provisioned again), that device's counters and later lines are dropped from
- *   the replay state (its new key's counters start over), and a checkpoint naming the new keys is
- *   written before anything else is stored.
+ *   key for a device (provisioned again), that device's saved counters and the counters of its
+ *   later lines are left out of the replay state (its new key's counters start over; its windows
+ *   stay in the index), and a checkpoint naming the new keys is written before anything else is
+ *   stored.
  */
 import { basename, dirname } from "node:path";
 import type { Log } from "../../src/platform.js";
@@ -164,9 +165,9 @@ export class CollectorStore {
             damaged.push({ file: log.path, offset, bytes, atEnd: false });
             return;
           }
-          // Lines after the checkpoint of a device provisioned again were sealed under its old key.
-          if (resetSet.has(entry.use.device)) return;
-          this.#counters.commit(entry.use);
+          // Lines after the checkpoint of a device provisioned again were sealed under its old key:
+          // their counters say nothing of the new key's, their windows stay stored all the same.
+          if (!resetSet.has(entry.use.device)) this.#counters.commit(entry.use);
           if (entry.summary) this.index.add(entry.use.device, entry.summary.windowStart, { epoch: entry.use.epoch, counter: entry.use.counter, digest: summaryDigest(entry.summary) });
           replayed++;
         });

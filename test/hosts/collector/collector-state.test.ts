@@ -93,6 +93,27 @@ describe("the collector's saved replay state", () => {
     expect(resaved.keys[DEVICE]).not.toBe(saved.keys[DEVICE]);
   });
 
+  it("after a crash, ignores the old key's counters in the journal of a device provisioned again, and keeps its windows", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "civicnode-state-"));
+    dirs.push(dir);
+    const files = { stateFile: join(dir, "collector.json"), outputFile: join(dir, "summaries.jsonl") };
+    const make = (rootKey: Uint8Array, events: string[] = []) =>
+      new Collector({ brokerUrl: "mqtt://127.0.0.1:1", keyring: keyringWith(rootKey), ...files, checkpointMs: Infinity, log: (_l, event) => events.push(event) });
+    const old = sealedBy(OLD_KEY, 3);
+    const first = make(OLD_KEY);
+    expect(old.map((m) => outcome(first.handle(TOPIC, m)))).toEqual(["accepted", "accepted", "accepted"]);
+    // Killed: the checkpoint on disk predates the three lines, which the next start replays.
+
+    const events: string[] = [];
+    const rekeyed = make(NEW_KEY, events);
+    expect(events).toContain("replay-state-reset");
+    expect(rekeyed.stats.store.replayedLines).toBe(3);
+    // Counters 0.. of the new key are new (not a counter reuse of the old key's), its first windows are stored already.
+    expect(sealedBy(NEW_KEY, 4).map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(["window-duplicate", "window-duplicate", "window-duplicate", "accepted"]);
+    expect(rekeyed.stats.rejected["counter-reuse"]).toBe(0);
+    await rekeyed.stop();
+  });
+
   it("keeps the windows of a version 1 state file (windows only: no key ids, tags or logs)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "civicnode-state-"));
     dirs.push(dir);
