@@ -22,7 +22,9 @@ type Edit = { readonly at: number; readonly action: "delete" | "replace" | "unkn
 const edgeValue = fc.oneof(
   fc.constantFrom(0, -1, 1, 0.5, -0, 1e9, -1e9, 2 ** 53, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, 59, 61, 86_400, 86_401, 7),
   fc.constantFrom("", "x", "x".repeat(400), "__proto__", "constructor", "sht4x", "count", "-a", "A"),
-  fc.constantFrom(null, true, false, undefined, [], {}),
+  fc.constantFrom(null, true, false, undefined),
+  // Fresh containers every time: a shared constant would be edited by one case and seen by the next.
+  fc.constantFrom("array", "object").map((kind) => (kind === "array" ? [] : {})),
   fc.jsonValue({ maxDepth: 2 }),
 );
 const edit: fc.Arbitrary<Edit> = fc.record({
@@ -44,7 +46,9 @@ function slots(tree: unknown): Array<[Record<string, unknown> | unknown[], strin
 
 function applyEdits(config: Record<string, unknown>, edits: readonly Edit[]): unknown {
   const tree = structuredClone(config);
-  for (const e of edits) {
+  for (const edit of edits) {
+    // The generated value is fast-check's (reused while shrinking): the tree gets its own copy.
+    const e = { ...edit, value: structuredClone(edit.value) };
     const all = slots(tree);
     if (all.length === 0) break;
     const [container, key] = all[e.at % all.length]!;
