@@ -427,14 +427,19 @@ describe("store file under fuzzing (StoreFileError only)", () => {
 
 // --- outbox queue records -------------------------------------------------------------------------
 //
-// PLACE FOR THE PERSISTED OUTBOX QUEUE RECORD (src/uplink/queue-record.ts), to be added with it:
-// - decode: random bytes, mutated real records (encoded by its own encoder from random topics and
-//   payloads), and CRC-valid foreign bodies (`recrcd`) decode to a record or to its declared
-//   "unreadable" result, never anything else; a decoded record's topic and payload fit in the input;
-// - `crcDetectable` changes of a real record are never decoded as a record;
-// - the outbox's boot over a store holding such records (MemoryStore and, through EmulatedNvs,
-//   PreferenceStore) skips and counts every unreadable one and sends the others in order.
-// Use `fuzzProperty("store.queue-...", <CI cases>, ...)` as above and list the cases in docs/fuzzing.md.
+// PLACE FOR THE PERSISTED OUTBOX QUEUE RECORD (src/uplink/queue-record.ts), to be added with it.
+// With its encoder and decoder (encodeQueueRecord, decodeQueueRecord(bytes, sequence), and the drop
+// totals' encodeDropTotals / decodeDropTotals, as the work in progress names them):
+// - `const queueRecord = fc.record({ sequence, kind, timeS, topic, payload }).map(encodeQueueRecord)`;
+// - decode: `anyRecord(queueRecord)` (random bytes, mutated real records, CRC-valid foreign bodies)
+//   decodes to a record or to undefined, never throws; a decoded record's topic and payload are no
+//   longer than the input, and its sequence is the one asked for;
+// - `fc.tuple(queueRecord, crcDetectable)`: every such change decodes to undefined;
+// - the outbox's boot over a MemoryStore and over PreferenceStore/EmulatedNvs holding records under
+//   `ob.` keys, some replaced by `anyRecord(...)`: every unreadable one is skipped and counted, the
+//   others are sent in sequence order, nothing throws.
+// Name them "store.queue-decode", "store.queue-crc", "store.queue-boot" with CI counts like the
+// records above (3,000 / 2,000 / 300), then list them in docs/fuzzing.md.
 describe("outbox queue record under fuzzing", () => {
   it.todo("decodes random, mutated and foreign records only to a record or its declared unreadable result");
   it.todo("refuses every change its CRC detects; the outbox skips and counts unreadable records at boot");
