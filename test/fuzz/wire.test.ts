@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CBOR_UNDEFINED, CborDecodeError, CborTagged, decodeCbor, type CborValue } from "../../src/wire/cbor-reader.js";
+import { CborDecodeError, CborTagged, decodeCbor, type CborValue } from "../../src/wire/cbor-reader.js";
 import { CborWriter } from "../../src/wire/cbor-writer.js";
 import { CoseOpenError, MAX_COUNTER, openEncrypt0, parseEncrypt0, sealEncrypt0, type Encrypt0Envelope } from "../../src/wire/cose-encrypt0.js";
 import { EpochKeys } from "../../src/wire/key-schedule.js";
@@ -136,8 +136,7 @@ function decodedDepth(value: CborValue): number {
 function checkDecoded(input: Uint8Array, value: CborValue, maxDepth: number): void {
   expect(minimumEncodedBytes(value)).toBeLessThanOrEqual(input.length);
   expect(decodedDepth(value)).toBeLessThanOrEqual(maxDepth);
-  if (typeof value === "number") expect(Number.isNaN(value) || Number.isSafeInteger(value) || !Number.isInteger(value) || Math.abs(value) > 2 ** 53).toBe(true);
-  expect(value === CBOR_UNDEFINED || value !== undefined).toBe(true);
+  expect(value).not.toBeUndefined(); // CBOR's undefined is CBOR_UNDEFINED, never a missing value
 }
 
 const randomBytes = anyBytes(600);
