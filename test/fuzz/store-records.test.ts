@@ -2,7 +2,8 @@
  * Fuzzing what the node reads back from its store at boot (docs/fuzzing.md): the seal counter
  * (src/wire/seal-counter.ts), the key chain and downlink key records (src/wire/key-ratchet.ts), the
  * privacy budget (src/privacy/privacy-budget.ts), the audit log (src/policy/audit-log.ts), the
- * command replay window (src/uplink/command-receiver.ts), the NVS store's journal
+ * command replay window (src/uplink/command-receiver.ts), the outbox's queue records and drop totals
+ * (src/uplink/queue-record.ts, and the outbox's boot over them), the NVS store's journal
  * (hosts/moddable/preference-store.ts over hosts/sim/emulated-nvs.ts) and the simulator's store
  * file (hosts/node/file-store.ts).
  *
@@ -37,6 +38,9 @@ import {
 import { downlinkKeysFromRoot } from "../../src/wire/key-schedule.js";
 import { decodeCounterRecord, encodeCounterRecord, SEAL_COUNTER_KEY, SealCounter } from "../../src/wire/seal-counter.js";
 import { UplinkSealer } from "../../src/wire/uplink-sealer.js";
+import { Outbox } from "../../src/uplink/outbox.js";
+import { decodeDropTotals, decodeQueueRecord, encodeDropTotals, encodeQueueRecord, queueKey, sequenceOfKey, type QueuedKind } from "../../src/uplink/queue-record.js";
+import { LoopbackTransport } from "../../hosts/sim/loopback-transport.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { JOURNAL_KEY, PreferenceStore } from "../../hosts/moddable/preference-store.js";
 import { FileStore, StoreFileError } from "../../hosts/node/file-store.js";
@@ -426,21 +430,73 @@ describe("store file under fuzzing (StoreFileError only)", () => {
 });
 
 // --- outbox queue records -------------------------------------------------------------------------
-//
-// PLACE FOR THE PERSISTED OUTBOX QUEUE RECORD (src/uplink/queue-record.ts), to be added with it.
-// With its encoder and decoder (encodeQueueRecord, decodeQueueRecord(bytes, sequence), and the drop
-// totals' encodeDropTotals / decodeDropTotals, as the work in progress names them):
-// - `const queueRecord = fc.record({ sequence, kind, timeS, topic, payload }).map(encodeQueueRecord)`;
-// - decode: `anyRecord(queueRecord)` (random bytes, mutated real records, CRC-valid foreign bodies)
-//   decodes to a record or to undefined, never throws; a decoded record's topic and payload are no
-//   longer than the input, and its sequence is the one asked for;
-// - `fc.tuple(queueRecord, crcDetectable)`: every such change decodes to undefined;
-// - the outbox's boot over a MemoryStore and over PreferenceStore/EmulatedNvs holding records under
-//   `ob.` keys, some replaced by `anyRecord(...)`: every unreadable one is skipped and counted, the
-//   others are sent in sequence order, nothing throws.
-// Name them "store.queue-decode", "store.queue-crc", "store.queue-boot" with CI counts like the
-// records above (3,000 / 2,000 / 300), then list them in docs/fuzzing.md.
-describe("outbox queue record under fuzzing", () => {
-  it.todo("decodes random, mutated and foreign records only to a record or its declared unreadable result");
-  it.todo("refuses every change its CRC detects; the outbox skips and counts unreadable records at boot");
+
+const queued = fc.record({
+  sequence: fc.oneof(fc.nat({ max: 40 }), u32),
+  kind: fc.constantFrom<QueuedKind>("summary", "health"),
+  timeS: fc.nat({ max: 0xffffffff }),
+  topic: fc.oneof(fc.constantFrom(`civicnode/demo-street/${DEVICE}/summary`, `civicnode/demo-street/${DEVICE}/health`), fc.string({ minLength: 1, maxLength: 60 })),
+  payload: fc.uint8Array({ minLength: 1, maxLength: 300 }),
+});
+const queueRecord = queued.map((record) => ({ record, bytes: encodeQueueRecord(record) }));
+
+describe("outbox queue records under fuzzing", () => {
+  it("decodeQueueRecord: a record of the sequence asked for, or undefined; never throws", () => {
+    const input = fc.tuple(fc.oneof(anyRecord(queueRecord.map((q) => q.bytes)), queueRecord.map((q) => q.bytes)), fc.oneof(fc.nat({ max: 40 }), u32));
+    fuzzProperty("store.queue-decode", 3000, input, ([bytes, sequence]) => {
+      const record = decodeQueueRecord(bytes, sequence);
+      if (record === undefined) return;
+      expect(record.sequence).toBe(sequence);
+      expect(record.topic.length).toBeGreaterThan(0);
+      expect(utf8Encode(record.topic).length + record.payload.length).toBeLessThan(bytes.length);
+      // An intact record is exactly what its encoder writes for what it holds.
+      expect([...encodeQueueRecord(record)]).toEqual([...bytes]);
+    });
+  });
+
+  it("a change the CRC detects is never read as a record; the drop totals alike", () => {
+    fuzzProperty("store.queue-crc", 2000, fc.tuple(queueRecord, crcDetectable), ([{ record, bytes }, change]) => {
+      expect(decodeQueueRecord(bytes, record.sequence)).toBeDefined();
+      expect(decodeQueueRecord(change(bytes), record.sequence)).toBeUndefined();
+    });
+    const totals = fc.tuple(u32, u32).map(([full, corrupt]) => encodeDropTotals({ full, corrupt }));
+    fuzzProperty("store.queue-totals", 2000, fc.oneof(anyBytes(40), fc.tuple(totals, crcDetectable).map(([t, change]) => change(t))), (bytes) => {
+      const decoded = decodeDropTotals(bytes);
+      if (decoded) expect([...encodeDropTotals(decoded)]).toEqual([...bytes]);
+    });
+  });
+
+  it("at boot the outbox skips, deletes and counts every unreadable record and sends the others in order", () => {
+    // Records 0..n-1 as the outbox writes them; some replaced by what a store could hold instead.
+    const damage = fc.oneof(
+      crcDetectable.map((change) => (bytes: Uint8Array) => change(bytes)),
+      anyBytes(80).map((junk) => () => present(junk)),
+      queued.map((other) => () => encodeQueueRecord({ ...other, sequence: 0xffffffff })), // intact, but another key's
+    );
+    const layout = fc.array(fc.tuple(queued, fc.option(damage, { nil: undefined })), { minLength: 1, maxLength: 12 });
+    const strayKeys = fc.array(fc.constantFrom("ob.", "ob.zz", "ob.0000000g", "ob.000000001"), { maxLength: 2 });
+    fuzzProperty("store.queue-boot", 300, fc.tuple(layout, strayKeys), ([records, strays]) => {
+      const store = new MemoryStore();
+      const intact: number[] = [];
+      records.forEach(([message, damaged], sequence) => {
+        const bytes = encodeQueueRecord({ ...message, sequence });
+        store.commit([{ key: queueKey(sequence), value: damaged ? damaged(bytes) : bytes }]);
+        if (!damaged) intact.push(sequence);
+      });
+      for (const key of new Set(strays)) store.commit([{ key, value: Uint8Array.of(1, 2, 3) }]);
+      const corrupt = records.length - intact.length + new Set(strays).size;
+      const transport = new LoopbackTransport();
+      const outbox = new Outbox(store, transport, () => {}, { capacity: 64, budgetBytes: 1 << 20, ramBytes: 1 << 16, maxInFlight: 16 });
+      try {
+        outbox.load();
+        outbox.pump();
+      } catch (error) {
+        throw new Error(`Outbox boot threw ${(error as Error).name}: ${(error as Error).message}`, { cause: error });
+      }
+      expect(outbox.stats.droppedCorrupt).toBe(corrupt);
+      expect(transport.published.map((m) => [...m.payload])).toEqual(intact.map((sequence) => [...records[sequence]![0].payload]));
+      const left = store.keys("ob.");
+      for (const key of left) expect(decodeQueueRecord(store.get(key)!, sequenceOfKey(key) ?? -1)).toBeDefined();
+    });
+  });
 });
