@@ -44,6 +44,8 @@ export class PrivacyBudget {
   /** Set when the record could not be read: the first day the node releases on stays silent. */
   #blocked = false;
   #blockedDay: number | undefined;
+  /** Reservations the store refused (the release was then suppressed, never paid on credit). */
+  writeFailures = 0;
 
   /** `reserveReleases`: releases paid for per store write (wear vs. budget lost at a power cut). */
   constructor(store: KeyValueStore, channels: readonly BudgetChannel[], reserveReleases = 12) {
@@ -109,6 +111,7 @@ export class PrivacyBudget {
         this.#store.commit([{ key: BUDGET_STORE_KEY, value: this.#encode() }]);
       } catch {
         this.#reserved[c] = previous;
+        this.writeFailures++;
         return "unavailable";
       }
     }
