@@ -19,6 +19,7 @@ import { openEncrypt0, parseEncrypt0, sealEncrypt0 } from "../../src/wire/cose-e
 import { epochKeysFromRoot } from "../../src/wire/key-schedule.js";
 import { encodeKid } from "../../src/wire/kid.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
+import { readSenmlPack, writeSenmlPack } from "../../src/wire/senml.js";
 import { waitFor, waitForQuiet } from "../support/wait-for.js";
 
 const DEVICES = ["street-01", "street-02", "street-03"];
@@ -140,8 +141,9 @@ describe("a street end to end over a real broker", () => {
     const original = captured.find((m) => m.topic === `civicnode/${ZONE}/street-01/summary`)!;
     const before = { ...collector.stats.rejected };
     const acceptedBefore = collector.stats.accepted;
-    // A genuine summary the collector has not seen yet (street-01's next counters), altered in transit.
-    const fresh = sealLikeTheNode("street-01", 5000, original.topic, readSummaryPlaintext(original));
+    // A genuine summary the collector has not seen yet (street-01's next counters, a window a day
+    // after the original's, since one window is stored once), altered in transit.
+    const fresh = sealLikeTheNode("street-01", 5000, original.topic, laterSummaryPlaintext(original, 86_400));
     const flipped = fresh.slice();
     flipped[flipped.length - 20]! ^= 0x04; // inside the ciphertext
     await spy.publishAsync(original.topic, Buffer.from(flipped), { qos: 1 });
@@ -155,7 +157,7 @@ describe("a street end to end over a real broker", () => {
     // The unaltered message is accepted: the flipped bit alone made the difference...
     await spy.publishAsync(original.topic, Buffer.from(fresh), { qos: 1 });
     await waitFor(() => collector.stats.accepted === acceptedBefore + 1, "the genuine summary", 5000);
-    // ...and a verbatim replay of an accepted summary is refused.
+    // ...and a verbatim replay of an accepted summary is refused (counter 5000 moved the window past it).
     await spy.publishAsync(original.topic, Buffer.from(original.payload), { qos: 1 });
     await waitFor(() => collector.stats.rejected.replay === before.replay + 1, "the replay", 5000);
     expect(collector.stats.accepted).toBe(acceptedBefore + 1);
@@ -171,6 +173,19 @@ describe("a street end to end over a real broker", () => {
     const device = message.topic.split("/")[2]!;
     const keys = epochKeysFromRoot(keyring.get(device)!.rootKey, device, 0);
     return openEncrypt0(parseEncrypt0(message.payload), keys, utf8Encode(message.topic));
+  }
+
+  /** The plaintext of `message` with its window moved `seconds` later (its records' base time). */
+  function laterSummaryPlaintext(message: Captured, seconds: number): Uint8Array {
+    const device = message.topic.split("/")[2]!;
+    const records = readSenmlPack(readSummaryPlaintext(message));
+    const baseTime = records[0]!.time + seconds;
+    const writer = new CborWriter(4096);
+    const out = records
+      .filter((record) => record.name !== `${device}/pad`)
+      .map((record) => ({ name: record.name.slice(device.length + 1), unit: record.unit, value: record.value, status: record.stringValue }));
+    writeSenmlPack(writer, `${device}/`, baseTime, out);
+    return writer.written().slice();
   }
 
   it("keeps the device root keys out of the traffic", () => {
