@@ -64,7 +64,9 @@ export interface DecodedHealth {
 export function summaryFromRecords(records: readonly SenmlRecord[], zone: string, device: string, epoch: number, counter: number): DecodedSummary {
   const prefix = `${device}/`;
   let windowSeconds: number | undefined;
-  const channels: Record<string, ChannelSummary> = {};
+  // Names come from the plaintext: objects without a prototype, so that a record named
+  // "__proto__/x" or "constructor/y" is a channel like any other and reaches no shared object.
+  const channels: Record<string, ChannelSummary> = Object.create(null);
   const windowStart = records[0]?.time;
   if (windowStart === undefined || !Number.isInteger(windowStart)) throw new SenmlError("summary has no integer base time");
   for (const record of records) {
@@ -82,7 +84,7 @@ export function summaryFromRecords(records: readonly SenmlRecord[], zone: string
     const channelName = local.slice(0, slash);
     const stat = local.slice(slash + 1);
     if (stat === "unit") throw new SenmlError("reserved statistic name");
-    const channel = (channels[channelName] ??= {});
+    const channel = (channels[channelName] ??= Object.create(null) as ChannelSummary);
     if (stat === "status") {
       if (record.stringValue === undefined) throw new SenmlError(`${record.name} must carry a string`);
       channel.status = record.stringValue;
@@ -104,11 +106,11 @@ export function healthFromRecords(records: readonly SenmlRecord[], zone: string,
   const prefix = `${device}/`;
   const time = records[0]?.time;
   if (time === undefined || !Number.isFinite(time)) throw new SenmlError("health report has no base time");
-  const node: Record<string, number> = {};
-  const budget: Record<string, number> = {};
-  const commands: Record<string, number> = {};
+  const node: Record<string, number> = Object.create(null);
+  const budget: Record<string, number> = Object.create(null);
+  const commands: Record<string, number> = Object.create(null);
   const audit: Array<{ time: number; entry: string }> = [];
-  const sensors: Record<string, SensorHealthSummary> = {};
+  const sensors: Record<string, SensorHealthSummary> = Object.create(null);
   for (const record of records) {
     if (!record.name.startsWith(prefix)) throw new SenmlError(`record ${record.name} does not belong to ${device}`);
     const parts = record.name.slice(prefix.length).split("/");
@@ -129,7 +131,7 @@ export function healthFromRecords(records: readonly SenmlRecord[], zone: string,
       budget[parts[1]!] = record.value;
       continue;
     }
-    const sensor = (sensors[parts[0]!] ??= { drops: {} });
+    const sensor = (sensors[parts[0]!] ??= Object.assign(Object.create(null) as SensorHealthSummary, { drops: Object.create(null) as Record<string, number> }));
     if (parts.length === 2 && parts[1] === "status" && record.stringValue !== undefined) sensor.status = record.stringValue;
     else if (parts.length === 2 && parts[1] === "readings" && record.value !== undefined) sensor.readings = record.value;
     else if (parts.length === 2 && parts[1] === "faults" && record.value !== undefined) sensor.faults = record.value;
