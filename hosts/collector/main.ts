@@ -1,8 +1,10 @@
 /**
  * `npm run collector -- --broker mqtt://host:port [--state DIR]`: the reference collector on its
  * own, against a real deployment's broker. It reads the keyring from the state folder and appends
- * decoded summaries to <state>/summaries.jsonl until stopped. With `--broker mqtts://host:port
- * --ca FILE` it speaks TLS and trusts only that CA (docs/tls.md).
+ * decoded summaries to <state>/summaries.jsonl, health reports to health.jsonl and alerts to
+ * alerts.jsonl until stopped, acknowledging each message to the broker once it is stored (a
+ * persistent session: what arrives while it is away waits at the broker). With `--broker
+ * mqtts://host:port --ca FILE` it speaks TLS and trusts only that CA (docs/tls.md).
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -20,7 +22,9 @@ Usage: npm run collector -- --broker mqtt://host:port [--state DIR]
   --broker URL   the MQTT broker the nodes publish to (required); mqtts:// for TLS
   --ca FILE      with mqtts://: the CA certificate (PEM) to trust for the broker, and the only
                  one (pinned); required with mqtts://, refused with mqtt://
-  --state DIR    folder holding keyring.json; summaries.jsonl is written there (default ./.civicnode)
+  --state DIR    folder holding keyring.json; summaries.jsonl, health.jsonl, alerts.jsonl and the
+                 checkpoint collector.json are written there (default ./.civicnode). One
+                 collector per folder: a second one is refused, naming the first one's PID.
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -20,6 +20,15 @@ export interface ViewStatus {
   readonly brokerConnected: number;
   /** Sensors reported faulty in the latest health report of each node. */
   readonly faultySensors: number;
+  /** Messages the nodes' outboxes dropped (full or corrupt), in all. */
+  readonly dropped?: number;
+  /** Nodes whose store fails now, with the cause ("street-03 EROFS"). */
+  readonly storeFailures?: readonly string[];
+  /** Store operations that failed on the nodes since they booted. */
+  readonly storeErrors?: number;
+  readonly sealFailures?: number;
+  /** The cause while the collector cannot write its files. */
+  readonly collectorStoreFailure?: string;
 }
 
 const UNIT_LABEL: Record<string, string> = { Cel: "°C", "%RH": "%", s: "s", "ug/m3": "µg/m³", ppm: "ppm", dB: "dB" };
@@ -133,5 +142,13 @@ export function formatStatus(s: ViewStatus): string {
     .join(", ");
   const rejected = s.rejected === 0 ? "0 rejected" : `${s.rejected} rejected (${causes})`;
   const faulty = s.faultySensors === 0 ? "all sensors ok" : `${s.faultySensors} sensor(s) faulty`;
-  return `sim ${time}Z x${s.speed} | ${s.brokerConnected}/${s.nodes} nodes online | ${progress} | ${s.accepted} decrypted, ${rejected} | queued ${s.queued} | ${faulty}`;
+  const dropped = s.dropped ? ` (${s.dropped} dropped)` : "";
+  // Storage trouble is said where the eye falls, not only in the log: it costs messages.
+  const trouble: string[] = [];
+  if (s.storeFailures && s.storeFailures.length > 0) trouble.push(`STORE FAILING: ${s.storeFailures.join(", ")}`);
+  else if (s.storeErrors) trouble.push(`${s.storeErrors} store error(s)`);
+  if (s.sealFailures) trouble.push(`${s.sealFailures} seal failure(s)`);
+  if (s.collectorStoreFailure) trouble.push(`COLLECTOR CANNOT STORE: ${s.collectorStoreFailure}`);
+  const problems = trouble.length > 0 ? ` | ${trouble.join(" | ")}` : "";
+  return `sim ${time}Z x${s.speed} | ${s.brokerConnected}/${s.nodes} nodes online | ${progress} | ${s.accepted} decrypted, ${rejected} | queued ${s.queued}${dropped} | ${faulty}${problems}`;
 }

@@ -54,6 +54,12 @@ export interface FleetMember {
   readonly device: string;
   readonly transport: MqttTransport;
   readonly outboxDepth: number;
+  /** Messages the outbox dropped (full or corrupt), since the node was provisioned. */
+  readonly dropped: number;
+  /** Store operations that failed since boot, and the cause of a failure in progress. */
+  readonly storeErrors: number;
+  readonly storeFailure: string | undefined;
+  readonly sealFailures: number;
 }
 
 /** How often the pump advances virtual time, in real milliseconds. */
@@ -127,8 +133,24 @@ export class Fleet {
   /** Every node, with what the console view shows of it. */
   get members(): FleetMember[] {
     return [
-      ...this.nodes.map(({ device, transport, node }) => ({ device, transport, outboxDepth: node.outbox.depth })),
-      ...this.xsNodes.map((node) => ({ device: node.device, transport: node.transport, outboxDepth: node.outboxDepth })),
+      ...this.nodes.map(({ device, transport, node }) => ({
+        device,
+        transport,
+        outboxDepth: node.outbox.depth,
+        dropped: node.outbox.stats.dropped + node.outbox.stats.droppedCorrupt,
+        storeErrors: node.storeErrors,
+        storeFailure: node.outbox.storeFailure,
+        sealFailures: node.stats.sealFailures,
+      })),
+      ...this.xsNodes.map((node) => ({
+        device: node.device,
+        transport: node.transport,
+        outboxDepth: node.outboxDepth,
+        dropped: node.dropped,
+        storeErrors: node.storeErrors,
+        storeFailure: node.storeFailure,
+        sealFailures: node.sealFailures,
+      })),
     ];
   }
 

@@ -4,16 +4,19 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { LogDetail, LogLevel } from "../../src/platform.js";
+import type { Log, LogDetail, LogLevel } from "../../src/platform.js";
+import { decodeWindowMark, WINDOW_MARK_KEY } from "../../src/aggregate/window-mark.js";
+import { FileStore } from "./file-store.js";
 import { Collector, type HealthLine, type SummaryLine } from "../collector/collector.js";
 import { Keyring, KeyringError, KEYRING_FILE } from "../collector/keyring.js";
 import { DEFAULT_ZONE, streetDeviceId } from "../sim/street.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { storeFailureCause } from "../../src/store-contract.js";
 import { parseSimulatorOptions, UsageError, USAGE, type SimulatorOptions } from "./cli-options.js";
 import { ConsoleView } from "./console-view.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError, SIMULATOR_LOCK_FILE } from "./exclusive-lock.js";
-import { FlashWriteError, prepareStreetFlash, type StreetFlash } from "./flash-provisioning.js";
+import { FlashWriteError, flashPath, prepareStreetFlash, type StreetFlash } from "./flash-provisioning.js";
 import { Fleet } from "./fleet.js";
 
 /** The built-in street's window, which the simulated clock starts aligned to. */
@@ -52,8 +55,23 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const logFile = join(stateDir, "simulator.log");
   const noisy = new Map<string, number>();
+  // The log file may fail (a full or read-only disk): that is said once, counted, and the lines
+  // still reach the console; it must never throw into whatever was logging (a node's error path).
+  const logFailures = { count: 0, cause: undefined as string | undefined };
   const log = (level: LogLevel, event: string, detail?: LogDetail) => {
-    appendFileSync(logFile, JSON.stringify({ time: new Date().toISOString(), level, event, ...detail }) + "\n");
+    try {
+      appendFileSync(logFile, JSON.stringify({ time: new Date().toISOString(), level, event, ...detail }) + "\n");
+      if (logFailures.cause !== undefined) {
+        view.message(`the log file ${logFile} is writable again (${logFailures.count} line(s) could not be written)`);
+        logFailures.cause = undefined;
+      }
+    } catch (error) {
+      logFailures.count++;
+      const cause = storeFailureCause(error);
+      if (logFailures.cause === undefined) view.message(`error: cannot write the log file ${logFile} (${cause}): log lines go to the console only until it can`);
+      logFailures.cause = cause;
+      if (level === "info" || level === "debug") return;
+    }
     if (level === "warn" || level === "error") {
       // Show problems on the console too, but a repeating one (a broker that is down) once per 10 s.
       const key = `${event}/${detail?.device ?? ""}`;
@@ -115,6 +133,8 @@ async function main(argv: readonly string[]): Promise<number> {
     if (perDevice.has(line.device)) perDevice.set(line.device, perDevice.get(line.device)! + 1);
     view.summary(line);
   });
+  // What an intrusion or a failing disk looks like upstream: on the console at once, never only in a file.
+  collector.onAlert((alert) => view.message(`ALERT ${alert.kind}${alert.device ? ` ${alert.device}` : ""}: ${alert.detail}${alert.action ? `. ${alert.action}` : ""}`));
   collector.onHealth((line: HealthLine) => {
     view.health(line, latestHealth.get(line.device));
     latestHealth.set(line.device, line);
@@ -129,7 +149,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   view.message(`collector subscribed; decoded summaries go to ${join(stateDir, "summaries.jsonl")}, health reports to ${join(stateDir, "health.jsonl")}`);
 
-  const startWallMs = simulatedStartTime(stateDir);
+  const startWallMs = simulatedStartTime(stateDir, devices);
   const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
   try {
     await fleet.start();
@@ -146,6 +166,7 @@ async function main(argv: readonly string[]): Promise<number> {
   );
 
   const windowsDone = () => Math.min(...perDevice.values());
+  const members = () => fleet.members;
   const showStatus = (force = false) =>
     view.status(
       {
@@ -157,23 +178,30 @@ async function main(argv: readonly string[]): Promise<number> {
         accepted: collector.stats.accepted,
         rejected: collector.rejectedTotal,
         rejectedByCause: collector.stats.rejected,
-        queued: fleet.members.reduce((sum, member) => sum + member.outboxDepth, 0),
-        brokerConnected: fleet.members.filter(({ transport }) => transport.connected).length,
+        queued: members().reduce((sum, member) => sum + member.outboxDepth, 0),
+        brokerConnected: members().filter(({ transport }) => transport.connected).length,
         faultySensors: [...latestHealth.values()].reduce((sum, h) => sum + Object.values(h.sensors).filter((x) => x.status === "faulty").length, 0),
+        dropped: members().reduce((sum, member) => sum + member.dropped, 0),
+        storeFailures: members()
+          .filter((member) => member.storeFailure !== undefined)
+          .map((member) => `${member.device} ${member.storeFailure}`),
+        storeErrors: members().reduce((sum, member) => sum + member.storeErrors, 0) + logFailures.count,
+        sealFailures: members().reduce((sum, member) => sum + member.sealFailures, 0),
+        collectorStoreFailure: collector.stats.store.failing ? (collector.stats.store.lastCause ?? "failing") : undefined,
       },
       force,
     );
 
   // `npm run cmd` finds the broker and the simulated time here while the street runs.
   const running = { brokerUrl, caFile: options.caFile === undefined ? undefined : resolve(options.caFile), speed: options.speed };
-  saveSimulatedTime(stateDir, fleet.wallMs, running);
+  saveSimulatedTime(stateDir, fleet.wallMs, log, running);
   let lastSaveMs = Date.now();
   let ticker: NodeJS.Timeout | undefined;
   const code = await new Promise<number>((finish) => {
     ticker = setInterval(() => {
       showStatus();
       if (Date.now() - lastSaveMs >= 5000) {
-        saveSimulatedTime(stateDir, fleet.wallMs, running);
+        saveSimulatedTime(stateDir, fleet.wallMs, log, running);
         lastSaveMs = Date.now();
       }
       if (options.windows !== undefined && windowsDone() >= options.windows) finish(0);
@@ -195,40 +223,52 @@ async function main(argv: readonly string[]): Promise<number> {
   await fleet.stop();
   await collector.stop();
   await broker?.close();
-  saveSimulatedTime(stateDir, fleet.wallMs);
+  saveSimulatedTime(stateDir, fleet.wallMs, log);
   view.message(`stopped: ${collector.stats.summaries} summaries and ${collector.stats.healthReports} health reports decrypted, ${collector.rejectedTotal} rejected`);
   return code;
 }
 
 /**
- * The simulated street resumes where its clock stopped last time (its time never runs backwards,
- * so windows never repeat in the collector's output), or starts at the current window.
+ * The simulated street resumes where its clock stopped last time, or starts at the current
+ * window. Its nodes never seal a window again whatever the clock says (src/aggregate/window-mark.ts);
+ * starting after the newest window any node has sealed spares them waiting for the clock to catch
+ * up when `simulator.json` is older than their flash (a kill -9 between two saves).
  */
-function simulatedStartTime(stateDir: string): number {
+function simulatedStartTime(stateDir: string, devices: readonly string[]): number {
   const now = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS;
+  let start = now;
   const path = join(stateDir, SIMULATOR_STATE_FILE);
-  if (!existsSync(path)) return now;
-  try {
-    const saved = JSON.parse(readFileSync(path, "utf8")) as { simulatedWallMs?: unknown };
-    if (typeof saved.simulatedWallMs === "number" && Number.isFinite(saved.simulatedWallMs)) {
-      return Math.max(now, Math.ceil(saved.simulatedWallMs / WINDOW_MS) * WINDOW_MS);
+  if (existsSync(path)) {
+    try {
+      const saved = JSON.parse(readFileSync(path, "utf8")) as { simulatedWallMs?: unknown };
+      if (typeof saved.simulatedWallMs === "number" && Number.isFinite(saved.simulatedWallMs)) start = Math.max(start, Math.ceil(saved.simulatedWallMs / WINDOW_MS) * WINDOW_MS);
+    } catch {
+      // An unreadable file only costs the resume point: the nodes' window marks still hold.
     }
-  } catch {
-    // An unreadable file only costs the resume point.
   }
-  return now;
+  for (const device of devices) {
+    try {
+      const mark = new FileStore(flashPath(stateDir, device)).get(WINDOW_MARK_KEY);
+      const endS = mark === undefined ? undefined : decodeWindowMark(mark);
+      if (endS !== undefined) start = Math.max(start, endS * 1000);
+    } catch {
+      // A flash that cannot be read was refused before this point.
+    }
+  }
+  return start;
 }
 
 /**
  * Records the simulated time (so that the next run resumes from it) and, while the street runs, its
  * broker and speed (so that `npm run cmd` can reach the nodes and date its commands in their time).
  */
-function saveSimulatedTime(stateDir: string, wallMs: number, running?: { brokerUrl: string; caFile: string | undefined; speed: number }): void {
+function saveSimulatedTime(stateDir: string, wallMs: number, log: Log, running?: { brokerUrl: string; caFile: string | undefined; speed: number }): void {
   const record = running ? { simulatedWallMs: wallMs, savedAtMs: Date.now(), running: { ...running, pid: process.pid } } : { simulatedWallMs: wallMs };
   try {
     writeFileAtomic(join(stateDir, SIMULATOR_STATE_FILE), JSON.stringify(record) + "\n", 0o600);
-  } catch {
-    // Only the resume point and the cmd tool's convenience are lost.
+  } catch (error) {
+    // Only the resume point and the cmd tool's convenience are lost; said, not hidden.
+    log("warn", "simulator-state-not-saved", { file: SIMULATOR_STATE_FILE, cause: storeFailureCause(error) });
   }
 }
 

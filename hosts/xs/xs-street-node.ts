@@ -30,6 +30,10 @@ export class XsStreetNode {
   readonly #worker: XsnapWorker;
   readonly #options: XsStreetNodeOptions;
   #outboxDepth = 0;
+  #dropped = 0;
+  #storeErrors = 0;
+  #storeFailure: string | undefined;
+  #sealFailures = 0;
   #windowsClosed = 0;
   #stopped = false;
 
@@ -54,6 +58,24 @@ export class XsStreetNode {
     return this.#outboxDepth;
   }
 
+  /** Messages its outbox dropped (full or corrupt), since the node was provisioned. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  get storeErrors(): number {
+    return this.#storeErrors;
+  }
+
+  /** The cause of a store failure in progress, if any. */
+  get storeFailure(): string | undefined {
+    return this.#storeFailure;
+  }
+
+  get sealFailures(): number {
+    return this.#sealFailures;
+  }
+
   get windowsClosed(): number {
     return this.#windowsClosed;
   }
@@ -73,9 +95,13 @@ export class XsStreetNode {
 
   async #command(message: readonly BridgeValue[]): Promise<void> {
     const { reply } = await this.#worker.command(encodeBridge(message));
-    const [, windowsClosed, outboxDepth] = decodeBridge(reply);
+    const [, windowsClosed, outboxDepth, , , dropped, storeErrors, storeFailure, sealFailures] = decodeBridge(reply);
     this.#windowsClosed = Number(windowsClosed);
     this.#outboxDepth = Number(outboxDepth);
+    this.#dropped = Number(dropped ?? 0);
+    this.#storeErrors = Number(storeErrors ?? 0);
+    this.#storeFailure = typeof storeFailure === "string" ? storeFailure : undefined;
+    this.#sealFailures = Number(sealFailures ?? 0);
   }
 
   #report(error: unknown): void {

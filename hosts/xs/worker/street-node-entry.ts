@@ -10,7 +10,8 @@
  *   ["connection", connected]
  *   ["message", filter, topic, payload]
  *   ["stop"]
- * Every reply is ["ok", windowsClosed, outboxDepth, summariesSealed, monotonicMs].
+ * Every reply is ["ok", windowsClosed, outboxDepth, summariesSealed, monotonicMs, dropped,
+ * storeErrors, storeFailure (a cause, or null), sealFailures].
  */
 import { CivicNode } from "../../../src/node.js";
 import { parseNodeConfig } from "../../../src/policy/node-config.js";
@@ -53,7 +54,17 @@ class StreetNodeWorker {
         throw new Error(`unknown command ${String(op)}`);
     }
     const node = this.#node;
-    return ["ok", node?.stats.windowsClosed ?? 0, node?.outbox.depth ?? 0, node?.stats.summariesSealed ?? 0, this.#clock?.monotonicMs() ?? 0];
+    return [
+      "ok",
+      node?.stats.windowsClosed ?? 0,
+      node?.outbox.depth ?? 0,
+      node?.stats.summariesSealed ?? 0,
+      this.#clock?.monotonicMs() ?? 0,
+      node ? node.outbox.stats.dropped + node.outbox.stats.droppedCorrupt : 0,
+      node?.storeErrors ?? 0,
+      node?.outbox.storeFailure ?? null,
+      node?.stats.sealFailures ?? 0,
+    ];
   }
 
   #boot(configJson: string, street: string, startWallMs: number, faultHours: number): void {
