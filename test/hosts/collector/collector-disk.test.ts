@@ -13,7 +13,7 @@ import type { LogDetail, LogLevel } from "../../../src/platform.js";
 import { cleanups, peerClient, runCleanups, startBroker } from "../../support/mqtt-test-brokers.js";
 import { waitFor, waitForQuiet } from "../../support/wait-for.js";
 import { counterOf, jsonLines, keyringOf, street, TestNode } from "./sealed-messages.js";
-import { canMountTmpfs, mountSmallTmpfs, TMPFS_REQUIRED, type SmallTmpfs } from "./small-tmpfs.js";
+import { canMountTmpfs, mountSmallTmpfs, TMPFS_REQUIRED, type SmallTmpfs } from "../../support/small-tmpfs.js";
 
 const DEVICES = ["lamp-7", "lamp-8"];
 const available = TMPFS_REQUIRED || canMountTmpfs();
