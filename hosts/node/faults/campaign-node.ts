@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { CivicNode } from "../../../src/node.js";
 import { parseNodeConfig } from "../../../src/policy/node-config.js";
 import type { KeyValueStore, Log, LogDetail, LogLevel, Platform, PublishOptions, PublishSettled, StoreWrite, Transport } from "../../../src/platform.js";
-import { decodeQueueRecord, sequenceOfKey } from "../../../src/uplink/queue-record.js";
+import { decodeQueueRecord, QUEUE_KEY_PREFIX, sequenceOfKey } from "../../../src/uplink/queue-record.js";
 import { provisioningWrites } from "../../../src/wire/key-ratchet.js";
 import { PreferenceStore, type PreferenceBackend } from "../../moddable/preference-store.js";
 import { EmulatedNvs, PowerCut } from "../../sim/emulated-nvs.js";
@@ -46,6 +46,8 @@ export interface CampaignNodeOptions {
    * the store's journal), where a power cut can fall between any two NVS operations of a commit.
    */
   readonly flash: "file" | "nvs";
+  /** See CampaignRunOptions.sabotage: only the campaign's own tests break a node on purpose. */
+  readonly sabotage?: "forget-queue" | "reuse-key" | undefined;
   readonly log: Log;
 }
 
@@ -206,6 +208,7 @@ export class CampaignNode {
       log("warn", "boot-interrupted", { message: (error as Error).message });
       return;
     }
+    this.#sabotage(flash, boot);
     const store = new FaultyStore(flash, () => this.cutPower(true));
     if (this.#diskFault) store.failWrites(this.#diskFault);
     const timers = new ScopedTimers(clock);
@@ -284,6 +287,15 @@ export class CampaignNode {
   failDisk(code: string | undefined): void {
     this.#diskFault = code;
     this.#boot?.store.failWrites(code);
+  }
+
+  #sabotage(flash: KeyValueStore, boot: number): void {
+    const { sabotage, rootKey, device } = this.#options;
+    if (sabotage === "forget-queue") flash.commit(flash.keys(QUEUE_KEY_PREFIX).map((key) => ({ key, value: undefined })));
+    if (sabotage === "reuse-key" && boot === 1) {
+      flash.commit(flash.keys("").map((key) => ({ key, value: undefined })));
+      flash.commit(provisioningWrites(rootKey, device));
+    }
   }
 
   /** Samples what the table reports over time. */

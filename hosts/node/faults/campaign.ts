@@ -49,6 +49,13 @@ export interface CampaignRunOptions {
   readonly keep?: boolean;
   /** Told of each log line (warnings and errors of the street), for a progress view. */
   readonly onLog?: (level: LogLevel, event: string, detail?: LogDetail) => void;
+  /**
+   * For the campaign's own tests only: breaks the nodes on purpose, to show that the table sees
+   * what it claims to. "forget-queue": every boot starts with an empty outbox, as when the queue
+   * lived in RAM; "reuse-key": the first node's flash is lost at its second boot and provisioned
+   * again with the same root key, as the simulator once did.
+   */
+  readonly sabotage?: "forget-queue" | "reuse-key";
 }
 
 export interface ScenarioResult {
@@ -155,6 +162,7 @@ export async function runScenario(scenario: Scenario, options: CampaignRunOption
         seed: options.seed,
         // Half the street on the simulator's file flash, half on emulated ESP32 NVS.
         flash: index % 2 === 0 ? "file" : "nvs",
+        sabotage: options.sabotage === "reuse-key" && index > 0 ? undefined : options.sabotage,
         log,
       }),
     ]),
