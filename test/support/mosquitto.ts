@@ -3,15 +3,14 @@
  * `.ci/run` installs it and sets CIVICNODE_REQUIRE_MOSQUITTO=1, so CI never skips these tests;
  * on a developer machine without mosquitto they are skipped with a notice.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, waitForPort } from "../../hosts/node/tcp-ports.js";
 
-export const MOSQUITTO_BINARY = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"].find(
-  (path) => spawnSync(path, ["-h"]).error === undefined,
-);
+export { MOSQUITTO_BINARY } from "../../hosts/node/faults/mosquitto-broker.js";
+import { MOSQUITTO_BINARY } from "../../hosts/node/faults/mosquitto-broker.js";
 
 /** True when the real-broker tests must run (CI), so a missing mosquitto is a failure, not a skip. */
 export const MOSQUITTO_REQUIRED = process.env.CIVICNODE_REQUIRE_MOSQUITTO === "1";
@@ -75,32 +74,4 @@ export async function startMosquitto(options: { readonly tls?: MosquittoTls } = 
         child.kill("SIGTERM");
       }),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} not open after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
