@@ -228,13 +228,13 @@ function esp32Steps(outDir: string): string[] {
   const offset = `0x${NVS_PARTITION_OFFSET.toString(16)}`;
   const size = `0x${NVS_PARTITION_SIZE.toString(16)}`;
   return [
-    `Next, for an ESP32 (in an ESP-IDF shell; Moddable's default partition table puts nvs at ${offset}, size ${size}):`,
+    `Next, for an ESP32 (in an ESP-IDF shell; civicnode's partition table puts nvs at ${offset}, size ${size}):`,
     `  umask 077                        # the generator writes nvs.bin with your umask, and it holds the key`,
     `  python $IDF_PATH/components/nvs_flash/nvs_partition_generator/nvs_partition_gen.py generate ${csv} ${bin} ${size}`,
     `  esptool.py --port <PORT> write_flash ${offset} ${bin}`,
     `warning: writing the nvs partition replaces its whole content (the node's key chain, counters, anything`,
     `  else stored there): do it once, before the node's first boot. Check the offset and size if your board`,
-    `  or app has its own partitions.csv.`,
+    `  or app has a partitions.csv other than hosts/moddable/esp32/partitions.csv.`,
     `Then delete the provisioning files (the keyring keeps the key): rm ${csv} ${bin}`,
   ];
 }

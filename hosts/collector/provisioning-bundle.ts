@@ -25,11 +25,12 @@ export const DEVICE_STORE_KEY = "node.device";
 export const ZONE_STORE_KEY = "node.zone";
 
 /**
- * Where Moddable's default ESP32 partition tables put `nvs` (build/devices/esp32/xsProj-esp32*
- * /partitions.csv: `nvs, data, nvs, 0x9000, 0x006000`). A board or app with its own table differs.
+ * Where civicnode's ESP32 partition table (hosts/moddable/esp32/partitions.csv, the manifest's
+ * PARTITIONS_FILE) puts `nvs`: the NVS image must have exactly this size, at this offset. The
+ * table is the one truth; a test checks these against it.
  */
 export const NVS_PARTITION_OFFSET = 0x9000;
-export const NVS_PARTITION_SIZE = 0x6000;
+export const NVS_PARTITION_SIZE = 0x46000;
 
 /** The file name Moddable's lin Preference reads, relative to the manifest's `config.file.root`. */
 export const LIN_PREFERENCES_FILE = "modpreferences.json";

@@ -103,7 +103,7 @@ describe("npm run provision (the built tool)", () => {
       }
       expect(run.stdout).toContain(`key fingerprint (key.id): ${bytesToHex(keyIdFromRoot(entry.rootKey, "street-07"))}`);
       expect(run.stdout).toContain(`wrote ${join(out, "nvs.csv")} (mode 0600)`);
-      expect(run.stdout).toContain(`nvs_partition_gen.py generate ${join(out, "nvs.csv")} ${join(out, "nvs.bin")} 0x6000`);
+      expect(run.stdout).toContain(`nvs_partition_gen.py generate ${join(out, "nvs.csv")} ${join(out, "nvs.bin")} 0x46000`);
       expect(run.stdout).toContain(`esptool.py --port <PORT> write_flash 0x9000 ${join(out, "nvs.bin")}`);
       expect(run.stdout).toContain("replaces its whole content");
       expect(run.stdout).toContain(`"file": { "root": "${out}/" }`);

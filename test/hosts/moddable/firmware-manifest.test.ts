@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bundleForXs, projectRoot } from "../../../hosts/xs/bundle.js";
+import { NVS_PARTITION_OFFSET, NVS_PARTITION_SIZE } from "../../../hosts/collector/provisioning-bundle.js";
 import {
   PLATFORMS,
   importGraph,
@@ -156,6 +157,11 @@ describe("the ESP32 partition table", () => {
     expect(app.offset % 0x10000).toBe(0);
     expect(app.offset + app.size).toBeLessThanOrEqual(0x400000);
     expect(app.size).toBeGreaterThanOrEqual(0x300000); // room for the firmware image (about 1.5 MB today)
+  });
+
+  it("is the table npm run provision sizes the NVS image for", () => {
+    const nvs = rows.find((row) => row.subtype === "nvs")!;
+    expect({ offset: nvs.offset, size: nvs.size }).toEqual({ offset: NVS_PARTITION_OFFSET, size: NVS_PARTITION_SIZE });
   });
 
   it("gives NVS room for the outbox's budget, with a free page for NVS and room for fragmentation", () => {
