@@ -12,9 +12,8 @@
  *   the drop is written in the same atomic commit as the new record, with the running total
  *   (`outbox.drops`), logged, and reported in health. A record found corrupt is skipped, deleted and
  *   counted the same way; it never blocks the queue.
- * - Payloads stay in the store, not in RAM: per message the queue keeps 17 bytes in typed arrays
- *   sized once, and reads a record back when it sends it, so the budget can be far larger than the
- *   heap and the heap does not grow with the queue.
+ * - Payloads stay in the store, not in RAM: the queue keeps a few numbers per message
+ *   (queue-index.ts) and reads a record back when it sends it.
  * - When the store fails (full, read-only, failing flash), the message is held in RAM instead
  *   (bounded by `ramBytes`), the failure is counted and logged once per episode, and the node keeps
  *   going; once the store takes writes again, those messages are written to it, oldest first. A
@@ -25,6 +24,8 @@
  */
 import type { KeyValueStore, Log, StoreWrite, Transport } from "../platform.js";
 import { storeFailureCause } from "../store-contract.js";
+import { QueueIndex } from "./queue-index.js";
+import { scanQueue, type QueueScan } from "./queue-scan.js";
 import {
   decodeDropTotals,
   decodeQueueRecord,
@@ -32,9 +33,7 @@ import {
   encodeDropTotals,
   encodeQueueRecord,
   MAX_SEQUENCE,
-  QUEUE_KEY_PREFIX,
   queueKey,
-  sequenceOfKey,
   type DropTotals,
   type QueuedKind,
 } from "./queue-record.js";
@@ -84,9 +83,6 @@ const RETAINED_SLOTS = 2;
 /** Ids of messages held in RAM start above every store sequence number, so that ids never collide. */
 const RAM_ID_BASE = MAX_SEQUENCE + 1;
 
-const FLAG_HEALTH = 1;
-const FLAG_IN_FLIGHT = 2;
-const FLAG_RAM = 4;
 
 interface RetainedEntry {
   readonly topic: string;
@@ -99,13 +95,8 @@ export class Outbox {
   readonly #transport: Transport;
   readonly #log: Log;
   readonly #options: OutboxOptions;
-  // The queue, oldest first, in parallel arrays allocated once: entry i is
-  // (#id[i], #timeS[i], #bytes[i], #flags[i]). #id is the store sequence number of a stored message.
-  #count = 0;
-  readonly #id: Float64Array;
-  readonly #timeS: Uint32Array;
-  readonly #bytes: Uint32Array;
-  readonly #flags: Uint8Array;
+  /** The queue, oldest first: a few numbers per message (queue-index.ts). */
+  readonly #index: QueueIndex;
   /** Messages held in RAM (the store could not take them), by id; at most `capacity`. */
   readonly #ram: Array<{ readonly id: number; readonly message: OutboxMessage }> = [];
   readonly #retained: RetainedEntry[] = [];
@@ -132,15 +123,12 @@ export class Outbox {
     this.#transport = transport;
     this.#log = log;
     this.#options = options;
-    this.#id = new Float64Array(options.capacity);
-    this.#timeS = new Uint32Array(options.capacity);
-    this.#bytes = new Uint32Array(options.capacity);
-    this.#flags = new Uint8Array(options.capacity);
+    this.#index = new QueueIndex(options.capacity);
   }
 
   /** Messages waiting for the broker (on flash or in RAM), the disclosure not counted. */
   get depth(): number {
-    return this.#count;
+    return this.#index.length;
   }
 
   /** Bytes the queue's records take in the store. */
@@ -161,7 +149,7 @@ export class Outbox {
   /** The newest summary's window end queued (Unix s), or 0. */
   get newestSummaryEndS(): number {
     let newest = 0;
-    for (let i = 0; i < this.#count; i++) if ((this.#flags[i]! & FLAG_HEALTH) === 0 && this.#timeS[i]! > newest) newest = this.#timeS[i]!;
+    for (let i = 0; i < this.#index.length; i++) if (this.#index.kind(i) === "summary" && this.#index.timeS(i) > newest) newest = this.#index.timeS(i);
     return newest;
   }
 
@@ -194,7 +182,7 @@ export class Outbox {
       const victims = this.#victims(record.length, false);
       const dropsAfter = { full: this.stats.dropped + victims.length, corrupt: this.stats.droppedCorrupt };
       const writes: StoreWrite[] = [];
-      for (const i of victims) if ((this.#flags[i]! & FLAG_RAM) === 0) writes.push({ key: queueKey(this.#id[i]!), value: undefined });
+      for (const i of victims) if (!this.#index.isRam(i)) writes.push({ key: queueKey(this.#index.id(i)), value: undefined });
       if (victims.length > 0 || this.#dropsUnrecorded()) writes.push({ key: DROP_TOTALS_KEY, value: encodeDropTotals(dropsAfter) });
       writes.push({ key: queueKey(sequence), value: record });
       for (const write of alsoWrite) writes.push(write);
@@ -202,7 +190,7 @@ export class Outbox {
         this.#nextSequence++;
         this.#drop(victims, "full");
         this.#recordedDrops = dropsAfter;
-        this.#append(sequence, message.kind, message.timeS, record.length, 0);
+        this.#index.append(sequence, message.kind, message.timeS, record.length, false);
         this.#storedBytes += record.length;
         this.#storeRecovered();
         outcome = "stored";
@@ -211,13 +199,13 @@ export class Outbox {
     if (outcome === "ram" && message.payload.length > this.#options.ramBytes) {
       outcome = "dropped";
       this.stats.dropped++;
-      this.#log("warn", "outbox-dropped", { reason: "no-room", kind: message.kind, time: message.timeS, queue: this.#count });
+      this.#log("warn", "outbox-dropped", { reason: "no-room", kind: message.kind, time: message.timeS, queue: this.#index.length });
     } else if (outcome === "ram") {
       // The previous state stands in the store; RAM carries the message until the broker has it.
       this.#drop(this.#victims(message.payload.length, true), "full");
       const id = this.#nextRamId++;
       this.#ram.push({ id, message });
-      this.#append(id, message.kind, message.timeS, message.payload.length, FLAG_RAM);
+      this.#index.append(id, message.kind, message.timeS, message.payload.length, true);
       this.#ramBytes += message.payload.length;
     }
     this.stats.queued++;
@@ -263,47 +251,29 @@ export class Outbox {
    * pushes are held in RAM and the listing is tried again at the next push.
    */
   #listRecords(): void {
-    let keys: string[];
+    let scan: QueueScan;
     try {
-      keys = this.#store.keys(QUEUE_KEY_PREFIX);
+      scan = scanQueue(this.#store, (error) => this.#storeFailed(error, "read"));
     } catch (error) {
       this.#storeFailed(error, "list");
       return;
     }
     this.#listed = true;
-    const found: Array<{ sequence: number; kind: QueuedKind; timeS: number; bytes: number }> = [];
-    const corrupt: string[] = [];
-    let highest = -1;
-    for (const key of keys) {
-      const sequence = sequenceOfKey(key);
-      if (sequence !== undefined && sequence > highest) highest = sequence;
-      let bytes: Uint8Array | undefined;
-      try {
-        bytes = this.#store.get(key);
-      } catch (error) {
-        this.#storeFailed(error, "read");
-        continue; // unreadable now: left for the next boot, not counted as corrupt
-      }
-      if (bytes === undefined) continue; // gone since it was listed
-      const record = sequence === undefined ? undefined : decodeQueueRecord(bytes, sequence);
-      if (record === undefined) corrupt.push(key);
-      else found.push({ sequence: record.sequence, kind: record.kind, timeS: record.timeS, bytes: bytes.length });
-    }
-    found.sort((a, b) => a.sequence - b.sequence);
+    const { records: found, corruptKeys: corrupt, highestSequence: highest } = scan;
     // Records found only after a failed listing go before what RAM took meanwhile (it is newer);
     // beyond the capacity the oldest are not tracked this boot (dropped and counted below).
-    const room = this.#options.capacity - this.#count;
+    const room = this.#options.capacity - this.#index.length;
     const skipped = Math.max(0, found.length - room);
     const kept = found.slice(skipped);
-    this.#shift(0, kept.length);
-    kept.forEach(({ sequence, kind, timeS, bytes }, i) => this.#set(i, sequence, kind, timeS, bytes, 0));
+    this.#index.insertFront(kept.length);
+    kept.forEach(({ sequence, kind, timeS, bytes }, i) => this.#index.set(i, sequence, kind, timeS, bytes, false));
     for (const { bytes } of kept) this.#storedBytes += bytes;
     this.#nextSequence = highest + 1;
     for (const key of corrupt) this.#log("warn", "outbox-record-corrupt", { key, action: "skipped and deleted" });
     this.stats.droppedCorrupt += corrupt.length;
     // Bounds configured smaller since these were queued: keep the newest that fit.
     const overBudget = this.#victims(0, false);
-    const victimKeys = [...found.slice(0, skipped).map(({ sequence }) => queueKey(sequence)), ...overBudget.map((i) => queueKey(this.#id[i]!))];
+    const victimKeys = [...found.slice(0, skipped).map(({ sequence }) => queueKey(sequence)), ...overBudget.map((i) => queueKey(this.#index.id(i)))];
     this.#deleteAtBoot(corrupt, victimKeys, overBudget);
   }
 
@@ -334,10 +304,10 @@ export class Outbox {
     let droppedBeyond = 0;
     for (const key of victimKeys.slice(0, droppedUntracked)) if (deleted.has(key)) droppedBeyond++;
     this.stats.dropped += droppedBeyond;
-    if (droppedBeyond > 0) this.#log("warn", "outbox-dropped", { reason: "full", count: droppedBeyond, queue: this.#count });
+    if (droppedBeyond > 0) this.#log("warn", "outbox-dropped", { reason: "full", count: droppedBeyond, queue: this.#index.length });
     // Tracked victims leave the queue once their deletion is in the store.
     this.#drop(
-      trackedVictims.filter((i) => deleted.has(queueKey(this.#id[i]!))),
+      trackedVictims.filter((i) => deleted.has(queueKey(this.#index.id(i)))),
       "full",
     );
   }
@@ -348,10 +318,10 @@ export class Outbox {
    * move (the store still fails); one in flight stays in RAM until its PUBACK, which is near.
    */
   #moveRamToStore(): void {
-    for (let i = 0; i < this.#count; i++) {
-      if ((this.#flags[i]! & FLAG_RAM) === 0 || (this.#flags[i]! & FLAG_IN_FLIGHT) !== 0) continue;
+    for (let i = 0; i < this.#index.length; i++) {
+      if (!this.#index.isRam(i) || this.#index.isInFlight(i)) continue;
       if (this.#nextSequence > MAX_SEQUENCE) return;
-      const held = this.#ram.findIndex(({ id }) => id === this.#id[i]);
+      const held = this.#ram.findIndex(({ id }) => id === this.#index.id(i));
       const { message } = this.#ram[held]!;
       const sequence = this.#nextSequence;
       const record = encodeQueueRecord({ sequence, ...message });
@@ -364,8 +334,8 @@ export class Outbox {
       }
       this.#nextSequence++;
       this.#ram.splice(held, 1);
-      this.#ramBytes -= this.#bytes[i]!;
-      this.#set(i, sequence, message.kind, message.timeS, record.length, 0);
+      this.#ramBytes -= this.#index.bytes(i);
+      this.#index.set(i, sequence, message.kind, message.timeS, record.length, false);
       this.#storedBytes += record.length;
     }
   }
@@ -386,14 +356,14 @@ export class Outbox {
   }
 
   #pumpQueue(): void {
-    let i = 0;
     while (this.#transport.connected && this.#inFlight < this.#options.maxInFlight) {
-      while (i < this.#count && (this.#flags[i]! & FLAG_IN_FLIGHT) !== 0) i++;
-      if (i >= this.#count) return;
-      const id = this.#id[i]!;
+      // From the front each time: a publish may settle (and remove) entries before the one sent.
+      const i = this.#index.firstIdle();
+      if (i < 0) return;
+      const id = this.#index.id(i);
       let topic: string;
       let payload: Uint8Array;
-      if ((this.#flags[i]! & FLAG_RAM) !== 0) ({ topic, payload } = this.#ram.find((held) => held.id === id)!.message);
+      if (this.#index.isRam(i)) ({ topic, payload } = this.#ram.find((held) => held.id === id)!.message);
       else {
         let bytes: Uint8Array | undefined;
         try {
@@ -409,32 +379,31 @@ export class Outbox {
         }
         ({ topic, payload } = record);
       }
-      this.#flags[i]! |= FLAG_IN_FLIGHT;
+      this.#index.setInFlight(i, true);
       this.#inFlight++;
       const accepted = this.#transport.publish(topic, payload, { qos: 1 }, (delivered) => this.#settle(id, delivered));
       if (!accepted) {
-        const index = this.#indexOf(id);
-        if (index >= 0) this.#flags[index]! &= ~FLAG_IN_FLIGHT;
+        const index = this.#index.indexOf(id);
+        if (index >= 0) this.#index.setInFlight(index, false);
         this.#inFlight--;
         return;
       }
-      i = 0; // a publish may have settled (and removed) entries before this one
     }
   }
 
   #settle(id: number, delivered: boolean): void {
-    const i = this.#indexOf(id);
-    if (i < 0 || (this.#flags[i]! & FLAG_IN_FLIGHT) === 0) return; // dropped while in flight: counted then
-    this.#flags[i]! &= ~FLAG_IN_FLIGHT;
+    const i = this.#index.indexOf(id);
+    if (i < 0 || !this.#index.isInFlight(i)) return; // dropped while in flight: counted then
+    this.#index.setInFlight(i, false);
     this.#inFlight--;
     if (!delivered) {
       this.stats.retried++;
       this.pump();
       return;
     }
-    const ram = (this.#flags[i]! & FLAG_RAM) !== 0;
-    const bytes = this.#bytes[i]!;
-    this.#removeAt(i);
+    const ram = this.#index.isRam(i);
+    const bytes = this.#index.bytes(i);
+    this.#index.removeAt(i);
     this.stats.delivered++;
     if (ram) {
       this.#ram.splice(
@@ -470,17 +439,16 @@ export class Outbox {
    */
   #victims(bytes: number, ram: boolean): number[] {
     const { capacity, budgetBytes, ramBytes } = this.#options;
-    let count = this.#count + (bytes > 0 ? 1 : 0);
+    let count = this.#index.length + (bytes > 0 ? 1 : 0);
     let stored = this.#storedBytes + (ram ? 0 : bytes);
     let held = this.#ramBytes + (ram ? bytes : 0);
     const fits = () => count <= capacity && (ram ? held <= ramBytes : stored <= budgetBytes);
     const victims: number[] = [];
     for (const inFlight of [false, true]) {
-      for (let i = 0; i < this.#count; i++) {
+      for (let i = 0; i < this.#index.length; i++) {
         if (fits()) return victims.sort((a, b) => a - b);
-        const flags = this.#flags[i]!;
-        if (((flags & FLAG_IN_FLIGHT) !== 0) !== inFlight || victims.includes(i)) continue;
-        const isRam = (flags & FLAG_RAM) !== 0;
+        if (this.#index.isInFlight(i) !== inFlight || victims.includes(i)) continue;
+        const isRam = this.#index.isRam(i);
         // Any drop frees a place in the queue. A stored record frees store bytes, a message held in
         // RAM frees RAM; with the store failing a stored record cannot be deleted and only frees its
         // place (it stays on flash and is sent after a reboot).
@@ -488,8 +456,8 @@ export class Outbox {
         if (!frees) continue;
         victims.push(i);
         count--;
-        if (isRam) held -= this.#bytes[i]!;
-        else if (!ram) stored -= this.#bytes[i]!;
+        if (isRam) held -= this.#index.bytes(i);
+        else if (!ram) stored -= this.#index.bytes(i);
       }
     }
     return victims.sort((a, b) => a - b);
@@ -499,26 +467,26 @@ export class Outbox {
   #drop(indices: readonly number[], reason: "full" | "corrupt"): void {
     for (let n = indices.length - 1; n >= 0; n--) {
       const i = indices[n]!;
-      const id = this.#id[i]!;
-      const flags = this.#flags[i]!;
-      const timeS = this.#timeS[i]!;
-      if ((flags & FLAG_IN_FLIGHT) !== 0) this.#inFlight--;
-      if ((flags & FLAG_RAM) !== 0) {
+      const id = this.#index.id(i);
+      const kind = this.#index.kind(i);
+      const timeS = this.#index.timeS(i);
+      if (this.#index.isInFlight(i)) this.#inFlight--;
+      if (this.#index.isRam(i)) {
         this.#ram.splice(
           this.#ram.findIndex((held) => held.id === id),
           1,
         );
-        this.#ramBytes -= this.#bytes[i]!;
-      } else this.#storedBytes -= this.#bytes[i]!;
-      this.#removeAt(i);
+        this.#ramBytes -= this.#index.bytes(i);
+      } else this.#storedBytes -= this.#index.bytes(i);
+      this.#index.removeAt(i);
       if (reason === "full") this.stats.dropped++;
-      this.#log("warn", "outbox-dropped", { reason, kind: (flags & FLAG_HEALTH) !== 0 ? "health" : "summary", time: timeS, queue: this.#count });
+      this.#log("warn", "outbox-dropped", { reason, kind, time: timeS, queue: this.#index.length });
     }
   }
 
   /** A record that no longer reads back intact: skipped, deleted and counted. */
   #dropCorrupt(i: number): void {
-    const id = this.#id[i]!;
+    const id = this.#index.id(i);
     this.stats.droppedCorrupt++;
     this.#drop([i], "corrupt");
     const totals = { full: this.stats.dropped, corrupt: this.stats.droppedCorrupt };
@@ -589,40 +557,5 @@ export class Outbox {
     if (this.#storeFailure === undefined) return;
     this.#log("info", "outbox-store-recovered", { after: this.#storeFailure, ramOnly: this.#ram.length });
     this.#storeFailure = undefined;
-  }
-
-  #indexOf(id: number): number {
-    for (let i = 0; i < this.#count; i++) if (this.#id[i] === id) return i;
-    return -1;
-  }
-
-  #append(id: number, kind: QueuedKind, timeS: number, bytes: number, flags: number): void {
-    this.#set(this.#count, id, kind, timeS, bytes, flags);
-    this.#count++;
-  }
-
-  #set(i: number, id: number, kind: QueuedKind, timeS: number, bytes: number, flags: number): void {
-    this.#id[i] = id;
-    this.#timeS[i] = timeS;
-    this.#bytes[i] = bytes;
-    this.#flags[i] = flags | (kind === "health" ? FLAG_HEALTH : 0);
-  }
-
-  /** Opens `n` places at index `at` (the count grows by `n`). */
-  #shift(at: number, n: number): void {
-    if (n === 0) return;
-    this.#id.copyWithin(at + n, at, this.#count);
-    this.#timeS.copyWithin(at + n, at, this.#count);
-    this.#bytes.copyWithin(at + n, at, this.#count);
-    this.#flags.copyWithin(at + n, at, this.#count);
-    this.#count += n;
-  }
-
-  #removeAt(i: number): void {
-    this.#id.copyWithin(i, i + 1, this.#count);
-    this.#timeS.copyWithin(i, i + 1, this.#count);
-    this.#bytes.copyWithin(i, i + 1, this.#count);
-    this.#flags.copyWithin(i, i + 1, this.#count);
-    this.#count--;
   }
 }
