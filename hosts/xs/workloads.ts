@@ -5,8 +5,9 @@
  */
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig, type NodeConfig } from "../../src/policy/node-config.js";
-import type { Buses, Platform } from "../../src/platform.js";
-import { provisioningWrites } from "../../src/wire/key-ratchet.js";
+import type { Buses, KeyValueStore, Platform } from "../../src/platform.js";
+import { KEY_ID_STORE_KEY, provisioningWrites } from "../../src/wire/key-ratchet.js";
+import { FaultyBuses, type FaultyBusesOptions } from "../sim/faulty-buses.js";
 import { UplinkSealer } from "../../src/wire/uplink-sealer.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { nodeTopic } from "../../src/uplink/topics.js";
@@ -34,6 +35,10 @@ export interface NodeRunOptions {
   readonly recordMs?: number;
   /** Keep only these sensors of the reference configuration (by id); all when absent. */
   readonly sensors?: readonly string[];
+  /** Bus-level fault episodes on the board (hosts/sim/faulty-buses.ts); none when absent. */
+  readonly busFaults?: FaultyBusesOptions;
+  /** The node's flash (default: a new MemoryStore); provisioned with `rootKey` when empty. */
+  readonly store?: KeyValueStore;
 }
 
 export interface NodeRunStats {
@@ -55,6 +60,8 @@ export class NodeRun {
   readonly node: CivicNode;
   readonly transport = new LoopbackTransport(true, false);
   readonly config: NodeConfig;
+  /** The board's bus faults, when asked for. */
+  readonly busFaults: FaultyBuses | undefined;
 
   constructor(options: NodeRunOptions) {
     this.clock = new SimClock({ startWallMs: options.startWallMs });
@@ -74,7 +81,8 @@ export class NodeRun {
     } else {
       buses = simulatedReferenceBoard(options.device, options.street, this.clock, this.clock).board;
     }
-    this.node = bootNode(this.config, this.clock, buses, options.rootKey, this.transport, options.device);
+    if (options.busFaults) buses = this.busFaults = new FaultyBuses(buses, this.clock, options.busFaults);
+    this.node = bootNode(this.config, this.clock, buses, options.rootKey, this.transport, options.device, options.store);
   }
 
   advance(ms: number): void {
@@ -97,9 +105,8 @@ export class NodeRun {
   }
 }
 
-function bootNode(config: NodeConfig, clock: SimClock, buses: Buses, rootKey: Uint8Array, transport: LoopbackTransport, device: string): CivicNode {
-  const store = new MemoryStore();
-  store.commit(provisioningWrites(rootKey, device));
+function bootNode(config: NodeConfig, clock: SimClock, buses: Buses, rootKey: Uint8Array, transport: LoopbackTransport, device: string, store: KeyValueStore = new MemoryStore()): CivicNode {
+  if (store.get(KEY_ID_STORE_KEY) === undefined) store.commit(provisioningWrites(rootKey, device));
   const platform: Platform = { clock, timers: clock, random: new SeededRandom(`${device}/random`), store, transport, buses, log: () => {} };
   const node = new CivicNode(platform, config);
   node.start();

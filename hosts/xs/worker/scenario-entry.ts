@@ -8,6 +8,8 @@
  *   ["node.advance", ms]                 advance it
  *   ["clock.setup", intervalMs] / ["clock.advance", ms]
  *   ["seal.setup", device, street, rootKey, plaintextBytes] / ["seal.run", times]
+ *   ["soak.setup", options JSON]         a SoakRun (rootKey as hex in the JSON)
+ *   ["soak.day"]                         one more simulated day of the soak, faults included
  *   ["gc"]                               a full collection and nothing else: the reply's heap count is
  *                                        then exactly the live slots (a collection inside a busier
  *                                        command also counts what that command still holds)
@@ -18,11 +20,13 @@ import { hexToBytes } from "@noble/hashes/utils.js";
 import { runReferenceScenario } from "../../sim/reference-scenario.js";
 import { decodeBridge, encodeBridge, toArrayBuffer, type BridgeValue } from "../bridge-codec.js";
 import { ClockRun, NodeRun, SealRun } from "../workloads.js";
+import { SoakRun } from "../soak-run.js";
 
 class ScenarioWorker {
   #node: NodeRun | undefined;
   #clock: ClockRun | undefined;
   #seal: SealRun | undefined;
+  #soak: SoakRun | undefined;
 
   handle(message: BridgeValue[]): BridgeValue[] {
     const [op] = message;
@@ -58,13 +62,25 @@ class ScenarioWorker {
         for (let i = Number(message[1]); i > 0; i--) this.#seal!.seal();
         result = this.#seal!.lastSealedBytes;
         break;
+      case "soak.setup": {
+        const options = JSON.parse(String(message[1]));
+        this.#soak = new SoakRun({ ...options, rootKey: hexToBytes(options.rootKey) });
+        result = this.#soak.stats();
+        break;
+      }
+      case "soak.day":
+        result = this.#soak!.advanceDay();
+        break;
       case "gc":
       case "noop":
         break;
       default:
         throw new Error(`unknown command ${String(op)}`);
     }
-    if (op === "gc") gc();
+    if (op === "gc") {
+      this.#soak?.settleForMeasure();
+      gc();
+    }
     return ["ok", JSON.stringify(result)];
   }
 }

@@ -239,4 +239,16 @@ describe("SimClock", () => {
     a.advanceBy(10);
     expect(fired).toBe(1);
   });
+
+  it("keeps the live timers and their order when purgeCleared() takes the cleared ones out", () => {
+    const clock = new SimClock({ startWallMs: START });
+    const order: number[] = [];
+    const handles = Array.from({ length: 10 }, (_, i) => clock.once(() => order.push(i), 100 - i * 5));
+    for (const i of [1, 3, 5, 7]) clock.clear(handles[i]!);
+    clock.purgeCleared();
+    expect(clock.pendingTimers).toBe(6);
+    clock.once(() => order.push(10), 100); // after the purge, as before it: by due time, then by age
+    clock.advanceBy(200);
+    expect(order).toEqual([9, 8, 6, 4, 2, 0, 10]);
+  });
 });
