@@ -356,6 +356,17 @@ describe("PreferenceStore: the platform's store contract over Moddable Preferenc
     expect(nvs.keys(NS)).toEqual(["a", "c", "d"]);
   });
 
+  it("lists its keys by prefix: never the journal, and a journal not yet applied as if it were", () => {
+    const { nvs, store, start } = seeded();
+    expect(store.keys("").sort()).toEqual(["a", "b", "c"]);
+    nvs.failAt(start + 4); // the write of a: the journal stands, not yet applied
+    expect(() => store.commit(COMMIT)).toThrow(PreferenceCommitError);
+    expect(nvs.keys(NS)).toContain(JOURNAL_KEY);
+    expect(store.keys("").sort()).toEqual(["a", "c", "d"]);
+    expect(store.keys("d")).toEqual(["d"]);
+    expect(boot(nvs).keys("").sort()).toEqual(["a", "c", "d"]);
+  });
+
   it("applies nothing when NVS drops the journal write without an error", () => {
     const { nvs, store, start } = seeded();
     nvs.dropAt(start + 1); // "write ~journal" reports success, stores nothing
