@@ -45,6 +45,7 @@ import { disclosureDocument, encodeDisclosure } from "./policy/disclosure.js";
 import { Outbox, type OutboxMessage } from "./uplink/outbox.js";
 import { decodeWindowMark, WINDOW_MARK_KEY, windowMarkWrite } from "./aggregate/window-mark.js";
 import type { StoreWrite } from "./platform.js";
+import { ReportingStore } from "./reporting-store.js";
 import { nodeTopic } from "./uplink/topics.js";
 
 /** Largest SenML plaintext a message may take; a configuration that needs more fails loudly. */
@@ -92,6 +93,7 @@ export class CivicNode {
   readonly outbox: Outbox;
   readonly identifiers: IdentifierIntake;
   readonly #platform: Platform;
+  readonly #store: ReportingStore;
   readonly #sensors: SensorSlot[] = [];
   readonly #window: WindowAggregator;
   readonly #layout: WindowSummaryLayout;
@@ -134,8 +136,11 @@ export class CivicNode {
     this.#healthTopic = nodeTopic(config.zone, config.device, "health");
     this.#healthAad = utf8Encode(this.#healthTopic);
     this.#disclosureTopic = nodeTopic(config.zone, config.device, "disclosure");
-    this.audit = new AuditLog(platform.store);
-    this.#sealer = new UplinkSealer(platform.store, config.device, {
+    // Every part writes through one store that says when the flash fails (once per episode).
+    const store = new ReportingStore(platform.store, platform.log, config.device);
+    this.#store = store;
+    this.audit = new AuditLog(store);
+    this.#sealer = new UplinkSealer(store, config.device, {
       counterBlock: config.uplink.counterBlock,
       maxMessageBytes: MAX_PLAINTEXT_BYTES + SEAL_OVERHEAD_BYTES,
       epochSeconds: config.uplink.epochSeconds,
@@ -147,7 +152,7 @@ export class CivicNode {
       },
     });
     this.commands = new CommandReceiver(
-      platform.store,
+      store,
       config.device,
       nodeTopic(config.zone, config.device, "cmd"),
       () => this.#sealer.downlinkKeys,
@@ -155,7 +160,7 @@ export class CivicNode {
       this.audit,
       (command) => this.#execute(command),
     );
-    this.outbox = new Outbox(platform.store, platform.transport, platform.log, {
+    this.outbox = new Outbox(store, platform.transport, platform.log, {
       capacity: config.uplink.outboxCapacity,
       budgetBytes: config.uplink.outboxBytes,
       ramBytes: config.uplink.outboxRamBytes,
@@ -210,7 +215,7 @@ export class CivicNode {
     const indexOf = (name: string) => released.findIndex(({ config: channel }) => channel.name === name);
     const groups = config.privacy.totals.map(({ total, parts }) => ({ total: indexOf(total), parts: parts.map(indexOf) }));
     this.#noise = new DiscreteLaplace(platform.random);
-    this.#budget = new PrivacyBudget(platform.store, budgetChannels);
+    this.#budget = new PrivacyBudget(store, budgetChannels);
     this.#budgetNames = budgetChannels.map(({ name }) => name);
     this.#gate = new ReleaseGate(policies, groups, this.#noise, this.#budget, budgetIndex);
     this.#health = new HealthReport(
@@ -236,9 +241,14 @@ export class CivicNode {
     return this.#sensors.map((slot) => slot.driver);
   }
 
-  /** Store operations that failed since boot (outbox, audit log, budget), for health and the console. */
+  /** Store writes that failed since boot (counter, outbox, budget, audit log), for health and the console. */
   get storeErrors(): number {
-    return this.outbox.stats.storeErrors + this.audit.writeFailures + this.#budget.writeFailures;
+    return this.#store.failures;
+  }
+
+  /** The cause of a store failure in progress (ENOSPC, EROFS, EIO, ...), or undefined. */
+  get storeFailure(): string | undefined {
+    return this.#store.failure ?? this.outbox.storeFailure;
   }
 
   /** End of the newest window sealed (Unix ms): windows never open before it. */
@@ -276,7 +286,7 @@ export class CivicNode {
     this.#publishDisclosure();
     for (const slot of this.#sensors) slot.driver.configure();
     // The root key's public fingerprint: lets whoever provisioned the node check which key it holds.
-    const keyId = this.#platform.store.get(KEY_ID_STORE_KEY);
+    const keyId = this.#store.get(KEY_ID_STORE_KEY);
     log("info", "node-boot", {
       device: this.config.device,
       keyId: keyId ? bytesToHex(keyId) : "none",
@@ -317,7 +327,8 @@ export class CivicNode {
    * still queued when the mark is unreadable (both are written together, so either tells).
    */
   #loadWindowMark(): number {
-    const { store, log } = this.#platform;
+    const { log } = this.#platform;
+    const store = this.#store;
     let markS: number | undefined;
     try {
       const bytes = store.get(WINDOW_MARK_KEY);

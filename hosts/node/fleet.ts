@@ -139,7 +139,7 @@ export class Fleet {
         outboxDepth: node.outbox.depth,
         dropped: node.outbox.stats.dropped + node.outbox.stats.droppedCorrupt,
         storeErrors: node.storeErrors,
-        storeFailure: node.outbox.storeFailure,
+        storeFailure: node.storeFailure,
         sealFailures: node.stats.sealFailures,
       })),
       ...this.xsNodes.map((node) => ({

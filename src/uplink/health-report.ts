@@ -8,7 +8,7 @@
  *   queueRam (messages held in RAM only, because the store failed), dropped (oldest messages
  *   dropped from a full queue) and droppedCorrupt (corrupt records skipped), both since the node
  *   was provisioned (persisted, so a reboot forgets no drop), delivered, sealFailures, storeErrors
- *   (store operations that failed), clockBehind (times the clock read earlier than the open window)
+ *   (store writes that failed), clockBehind (times the clock read earlier than the open window)
  *   and windowsDiscarded (windows whose readings a set-back clock made untrustworthy), since boot,
  *   <sensor>/status ("ok" | "faulty"), <sensor>/readings, <sensor>/faults (episodes),
  *   <sensor>/drops/<cause> for every cause that happened,

@@ -548,7 +548,7 @@ export class Outbox {
     this.stats.storeErrors++;
     const cause = storeFailureCause(error);
     if (this.#storeFailure === undefined) {
-      this.#log("error", "outbox-store-failed", { operation, cause, message: error instanceof Error ? error.message : String(error), action: "messages wait in RAM" });
+      this.#log("warn", "outbox-store-failed", { operation, cause, message: error instanceof Error ? error.message : String(error), action: "messages wait in RAM" });
     }
     this.#storeFailure = cause;
   }

@@ -62,7 +62,7 @@ class StreetNodeWorker {
       this.#clock?.monotonicMs() ?? 0,
       node ? node.outbox.stats.dropped + node.outbox.stats.droppedCorrupt : 0,
       node?.storeErrors ?? 0,
-      node?.outbox.storeFailure ?? null,
+      node?.storeFailure ?? null,
       node?.stats.sealFailures ?? 0,
     ];
   }

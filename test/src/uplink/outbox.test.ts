@@ -199,7 +199,7 @@ describe("Outbox: store-and-forward on flash", () => {
     expect(outbox.storeFailure).toBe("ENOSPC");
     expect(outbox.stats.storeErrors).toBe(3); // two pushes, and one try to move the first held message back
     expect(lines.filter((line) => line.event === "outbox-store-failed")).toEqual([
-      { level: "error", event: "outbox-store-failed", detail: expect.objectContaining({ cause: "ENOSPC", operation: "write" }) },
+      { level: "warn", event: "outbox-store-failed", detail: expect.objectContaining({ cause: "ENOSPC", operation: "write" }) },
     ]);
     failing = false;
     expect(push(outbox, 4)).toBe("stored");
