@@ -39,7 +39,8 @@ Options:
   --speed X       simulated seconds per real second, 1-36000 (default 60)
   --windows N     exit 0 once every node's N-th summary has been decrypted (default: run until
                   Ctrl-C)
-  --state DIR     state folder: keyring, node flash, decoded summaries, log (default ./.civicnode)
+  --state DIR     state folder: keyring, node flash, decoded summaries, log (default ./.civicnode);
+                  one street per folder: a second npm start on it is refused, naming the first
   --engine E      where the nodes' firmware cores run: node (default) or xs, the XS engine of
                   the Moddable SDK (one xsnap-worker process per node)
   --faults H      simulated parts misbehave now and then, about once per H simulated hours
