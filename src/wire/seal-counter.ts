@@ -5,9 +5,12 @@
  * LoRaWAN frame counters and OSCORE sequence numbers, the counter is not written for every message:
  * the store holds a ceiling, and values below it may already be in use. At boot the counter resumes
  * at the stored ceiling, and a ceiling one block further is committed before any value is handed
- * out; whenever the counter reaches the ceiling, the next block is committed first. A power cut
- * therefore skips at most one block of numbers and never reuses one. A record that is lost or
- * unreadable is never reset: the key moves to a new epoch instead (uplink-sealer.ts).
+ * out. The next block is committed when a quarter of the current one is left, so that a store
+ * failing for a while (a full or read-only flash) does not stop the sealing at once: the commit is
+ * tried again at every value handed out, and only a block used up to its ceiling refuses to seal.
+ * A power cut therefore skips at most a block and a quarter of numbers and never reuses one. A
+ * record that is lost or unreadable is never reset: the key moves to a new epoch instead
+ * (uplink-sealer.ts).
  *
  * Record under store key "seal.ctr", 20 bytes, big-endian:
  *   [0..1] "CN"  [2] version 1  [3] 0  [4..7] epoch  [8..11] ceiling / 2^32  [12..15] ceiling mod 2^32
@@ -33,6 +36,8 @@ export interface SealCounterState {
 export class SealCounter {
   readonly #store: KeyValueStore;
   readonly #block: number;
+  /** Values left in the block when the next one is reserved. */
+  readonly #lowWater: number;
   #epoch = 0;
   #next = 0;
   #ceiling = 0;
@@ -43,6 +48,7 @@ export class SealCounter {
     if (!Number.isInteger(block) || block < 1 || block > 65536) throw new RangeError("counter block must be 1..65536");
     this.#store = store;
     this.#block = block;
+    this.#lowWater = Math.max(1, Math.floor(block / 4));
   }
 
   /**
@@ -58,7 +64,7 @@ export class SealCounter {
     this.#epoch = epoch;
     this.#next = state.ceiling;
     this.#ceiling = state.ceiling;
-    this.#reserve();
+    this.#reserve(this.#next + this.#block);
     this.#loaded = true;
     return "resumed";
   }
@@ -88,16 +94,27 @@ export class SealCounter {
     return this.#next;
   }
 
-  /** Hands out the next unused counter value, committing a new block first when needed. */
+  /**
+   * Hands out the next unused counter value. A value at or above the stored ceiling is never
+   * handed out: when the block is used up, the next one must be committed first, and a store that
+   * cannot take it makes this throw (the caller counts a seal failure).
+   */
   take(): number {
     if (!this.#loaded) throw new Error("SealCounter.load() first");
     if (this.#next > MAX_COUNTER) throw new SealCounterExhaustedError("counter space of this epoch is used up");
-    if (this.#next >= this.#ceiling) this.#reserve();
+    if (this.#next >= this.#ceiling) this.#reserve(this.#next + this.#block);
+    else if (this.#ceiling - this.#next <= this.#lowWater && this.#ceiling <= MAX_COUNTER) {
+      try {
+        this.#reserve(this.#ceiling + this.#block); // ahead: one more block, as many writes as before
+      } catch {
+        // The store fails now (its own reporting counts it); this block's values are still ours.
+      }
+    }
     return this.#next++;
   }
 
-  #reserve(): void {
-    const ceiling = Math.min(this.#next + this.#block, MAX_COUNTER + 1);
+  #reserve(upTo: number): void {
+    const ceiling = Math.min(upTo, MAX_COUNTER + 1);
     this.#store.commit([{ key: SEAL_COUNTER_KEY, value: encodeCounterRecord({ epoch: this.#epoch, ceiling }) }]);
     this.#ceiling = ceiling;
   }

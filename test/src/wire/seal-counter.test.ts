@@ -13,12 +13,43 @@ function started(store: MemoryStore, block: number): SealCounter {
 describe("SealCounter", () => {
   it("starts an epoch at 0 and persists a ceiling one block ahead before handing out values", () => {
     const store = new MemoryStore();
-    const counter = started(store, 4);
-    expect(decodeCounterRecord(store.get(SEAL_COUNTER_KEY)!)).toEqual({ epoch: 0, ceiling: 4 });
-    expect([counter.take(), counter.take(), counter.take(), counter.take()]).toEqual([0, 1, 2, 3]);
-    expect(store.commits).toBe(1);
-    expect(counter.take()).toBe(4);
+    const counter = started(store, 8);
     expect(decodeCounterRecord(store.get(SEAL_COUNTER_KEY)!)).toEqual({ epoch: 0, ceiling: 8 });
+    expect(Array.from({ length: 6 }, () => counter.take())).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(store.commits).toBe(1);
+    // A quarter of the block left: the next block is committed ahead, one block further.
+    expect(counter.take()).toBe(6);
+    expect(store.commits).toBe(2);
+    expect(decodeCounterRecord(store.get(SEAL_COUNTER_KEY)!)).toEqual({ epoch: 0, ceiling: 16 });
+    // One write per block, as before: the next one comes with a quarter of that block left.
+    for (let i = 7; i < 14; i++) expect(counter.take()).toBe(i);
+    expect(store.commits).toBe(2);
+    expect(counter.take()).toBe(14);
+    expect(decodeCounterRecord(store.get(SEAL_COUNTER_KEY)!)).toEqual({ epoch: 0, ceiling: 24 });
+  });
+
+  it("goes on sealing while the store refuses the next block, up to the ceiling it holds, and never beyond", () => {
+    const inner = new MemoryStore();
+    let failing = false;
+    const store = {
+      get: (key: string) => inner.get(key),
+      keys: (prefix: string) => inner.keys(prefix),
+      commit: (writes: Parameters<MemoryStore["commit"]>[0]) => {
+        if (failing) throw new StoreCommitError("ENOSPC");
+        inner.commit(writes);
+      },
+    };
+    const counter = new SealCounter(store, 8);
+    inner.commit([counter.firstBlockOf(0)]);
+    counter.started(0);
+    for (let i = 0; i < 5; i++) counter.take();
+    failing = true; // the flash is full from now on
+    expect([counter.take(), counter.take(), counter.take()]).toEqual([5, 6, 7]); // the block's last quarter and more: all below 8
+    expect(() => counter.take()).toThrow(StoreCommitError); // 8 is not reserved: refused
+    expect(() => counter.take()).toThrow(StoreCommitError);
+    failing = false;
+    expect(counter.take()).toBe(8);
+    expect(decodeCounterRecord(inner.get(SEAL_COUNTER_KEY)!)!.ceiling).toBe(16);
   });
 
   it("resumes after a reboot above every value that may have been used", () => {
