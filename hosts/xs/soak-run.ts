@@ -64,6 +64,9 @@ export interface SoakStats {
   readonly queueDepth: number;
   readonly peakQueueDepth: number;
   readonly peakQueueBytes: number;
+  /** The queue's peak during the latest day. */
+  readonly dayPeakQueueDepth: number;
+  readonly dayPeakQueueBytes: number;
   readonly dropped: number;
   readonly storeErrors: number;
   readonly busFaultEpisodes: number;
@@ -85,6 +88,8 @@ export class SoakRun {
   #undrained = 0;
   #peakDepth = 0;
   #peakBytes = 0;
+  #dayPeakDepth = 0;
+  #dayPeakBytes = 0;
 
   constructor(options: SoakOptions) {
     this.#store = new FaultyStore(new MemoryStore());
@@ -136,11 +141,15 @@ export class SoakRun {
       clock.once(() => clock.setWall(clock.wallMs() - 1500), (windowMs - intoWindow + 1000) % windowMs || windowMs);
     }, correction - clock.monotonicMs());
     // Advance in steps, to see the queue's peak.
+    this.#dayPeakDepth = 0;
+    this.#dayPeakBytes = 0;
     for (let step = 0; step < 96; step++) {
       this.#run.advance(DAY_MS / 96);
-      this.#peakDepth = Math.max(this.#peakDepth, node.outbox.depth);
-      this.#peakBytes = Math.max(this.#peakBytes, node.outbox.storedBytes);
+      this.#dayPeakDepth = Math.max(this.#dayPeakDepth, node.outbox.depth);
+      this.#dayPeakBytes = Math.max(this.#dayPeakBytes, node.outbox.storedBytes);
     }
+    this.#peakDepth = Math.max(this.#peakDepth, this.#dayPeakDepth);
+    this.#peakBytes = Math.max(this.#peakBytes, this.#dayPeakBytes);
     return this.stats();
   }
 
@@ -169,6 +178,8 @@ export class SoakRun {
       queueDepth: node.outbox.depth,
       peakQueueDepth: this.#peakDepth,
       peakQueueBytes: this.#peakBytes,
+      dayPeakQueueDepth: this.#dayPeakDepth,
+      dayPeakQueueBytes: this.#dayPeakBytes,
       dropped: node.outbox.stats.dropped,
       storeErrors: node.storeErrors,
       busFaultEpisodes: this.#run.busFaults?.episodes ?? 0,
