@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { crc32 as zlibCrc32 } from "node:zlib";
+import { Prng } from "../../../hosts/sim/prng.js";
 import { createDecipheriv } from "node:crypto";
 import { decode as cbor2Decode, Tag } from "cbor2";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -53,6 +55,18 @@ describe("kid", () => {
 
 describe("CRC-32", () => {
   it("has the standard check value", () => expect(crc32(utf8Encode("123456789"))).toBe(0xcbf43926));
+
+  it("agrees with zlib's CRC-32 on random records, whole and in parts", () => {
+    const random = new Prng("crc32");
+    for (let n = 0; n < 200; n++) {
+      const bytes = new Uint8Array(random.int(0, 2000));
+      for (let i = 0; i < bytes.length; i++) bytes[i] = random.int(0, 256);
+      expect(crc32(bytes)).toBe(zlibCrc32(bytes));
+      const offset = random.int(0, bytes.length + 1);
+      const length = random.int(0, bytes.length - offset + 1);
+      expect(crc32(bytes, offset, length)).toBe(zlibCrc32(bytes.subarray(offset, offset + length)));
+    }
+  });
 });
 
 describe("COSE_Encrypt0 sealing", () => {
