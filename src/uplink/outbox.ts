@@ -114,6 +114,8 @@ export class Outbox {
   #listed = false;
   #pumping = false;
   #pumpAgain = false;
+  /** The message push() just stored, while it pumps: sent without reading its record back. */
+  #inHand: { readonly id: number; readonly topic: string; readonly payload: Uint8Array } | undefined;
   readonly stats: OutboxStats = { queued: 0, delivered: 0, retried: 0, dropped: 0, droppedCorrupt: 0, storeErrors: 0 };
 
   constructor(store: KeyValueStore, transport: Transport, log: Log, options: OutboxOptions) {
@@ -209,7 +211,11 @@ export class Outbox {
       this.#ramBytes += message.payload.length;
     }
     this.stats.queued++;
+    // The message is in hand: sent from here, the store is not read back for it (the common case
+    // online); only a resend reads (and checks) its record.
+    if (outcome === "stored") this.#inHand = { id: this.#nextSequence - 1, topic: message.topic, payload: message.payload };
     this.pump();
+    this.#inHand = undefined;
     return outcome;
   }
 
@@ -364,6 +370,7 @@ export class Outbox {
       let topic: string;
       let payload: Uint8Array;
       if (this.#index.isRam(i)) ({ topic, payload } = this.#ram.find((held) => held.id === id)!.message);
+      else if (this.#inHand !== undefined && this.#inHand.id === id) ({ topic, payload } = this.#inHand);
       else {
         let bytes: Uint8Array | undefined;
         try {
