@@ -10,12 +10,22 @@
  * PostgreSQL: the transaction locks the (device, epoch) row it reads) all store a message once.
  *
  * This file is the contract between the stages: the collector (subscribe, open) admits what it
- * opened, the API reads. Implementations: sqlite-collector-db.ts, postgres-collector-db.ts over one
- * SQL layer (sql-database.ts) and numbered migrations (migrations/).
+ * opened, the API reads. One implementation, sql-collector-db.ts, runs the same queries on both
+ * engines over one SQL layer (sql-database.ts: sqlite-database.ts, postgres-database.ts) and
+ * numbered migrations (migrations/); open-collector-db.ts opens either from a path or a URL.
+ *
+ * Every method that fails for the database's sake (a full disk, a read-only folder, a server that
+ * went away) throws a CollectorDbError (db-errors.ts) with a cause code, and leaves nothing
+ * half-stored: the collector does not acknowledge the message and retries.
+ *
+ * A message is opened by the opener without its in-memory counters (the store judges them now):
+ *   const result = opener.verify(topic, payload);            // authentic and decoded, or rejected
+ *   if (result.ok) outcome = await db.admit(openedMessageOf(result, topic, payload, keyId, Date.now()));
  */
 import type { Alert } from "../alerts.js";
 import type { DecodedHealth, DecodedSummary } from "../decoded-messages.js";
-import type { RejectCause } from "../message-opener.js";
+import type { OpenResult, RejectCause } from "../message-opener.js";
+import type { LegacyImportReport, LegacyStateFiles } from "./legacy-import.js";
 
 /** A message the opener authenticated and decoded, with what the store needs to judge and keep it. */
 export interface OpenedMessage {
@@ -29,8 +39,20 @@ export interface OpenedMessage {
   readonly sealedAt: number;
   /** When it arrived (Unix ms). */
   readonly receivedAtMs: number;
+  /**
+   * The public fingerprint (keyIdFromRoot, hex) of the root key it was opened with. A device's
+   * counters belong to one key: a message opened under another key than the database holds for
+   * its device (a keyring newer or older than the database's) is refused with `key-mismatch`.
+   */
+  readonly keyId: string;
   readonly summary?: DecodedSummary;
   readonly health?: DecodedHealth;
+}
+
+/** The OpenedMessage of an authentic message, from what the opener returned. */
+export function openedMessageOf(result: Extract<OpenResult, { ok: true }>, topic: string, payload: Uint8Array, keyId: string, receivedAtMs: number): OpenedMessage {
+  const base = { topic, sealed: payload, tag: result.use.tag ?? new Uint8Array(0), sealedAt: result.use.sealedAt ?? 0, receivedAtMs, keyId };
+  return result.kind === "summary" ? { kind: "summary", ...base, summary: result.summary } : { kind: "health", ...base, health: result.health };
 }
 
 /**
@@ -117,26 +139,34 @@ export interface Page<T> {
 }
 
 export interface SummaryQuery {
-  /** One device, or every device of a zone. */
+  /** One device, or every device of a zone (both: the device, if it is in the zone; neither: all). */
   readonly device?: string;
   readonly zone?: string;
   /** Window starts in [from, to) (Unix s). */
   readonly from?: number;
   readonly to?: number;
-  /** Only this channel's statistics. */
+  /** Only summaries with this channel, and only its statistics. */
   readonly channel?: string;
+  /** 1 to MAX_PAGE. */
   readonly limit: number;
   readonly cursor?: string;
 }
+
+/** The largest page any list returns. */
+export const MAX_PAGE = 1000;
 
 export interface RejectionCounts {
   /** Start of each bucket (Unix s), `bucketSeconds` long, with its counts by cause. */
   readonly buckets: ReadonlyArray<{ readonly start: number; readonly counts: Readonly<Partial<Record<RejectCause, number>>> }>;
 }
 
-/** How long rows are kept: summaries by the node's policy (its disclosure), the rest by configuration. */
+/**
+ * How long rows are kept: summaries by the node's policy (its disclosure), the rest by
+ * configuration. A row goes once its period is over: a summary `days` after its window ended, a
+ * health report after its time, a rejection after its time. Infinity keeps rows for good.
+ */
 export interface RetentionPolicy {
-  /** Per zone or device, the days the node's disclosure promises; `defaultDays` otherwise. */
+  /** Per device, the days the node's disclosure promises. */
   readonly summaryDays: (device: string) => number;
   readonly healthDays: number;
   readonly rejectionDays: number;
@@ -146,12 +176,19 @@ export interface CollectorDb {
   /** The engine, for logs and the API: "sqlite" or "postgres". */
   readonly engine: "sqlite" | "postgres";
 
-  /** Applies the migrations not yet applied, in order, each in its transaction. */
-  migrate(): Promise<void>;
+  /**
+   * Applies the migrations not yet applied, in order, each in its transaction; returns their
+   * versions. Refuses a database whose schema is newer than this code knows (`schema-newer`).
+   */
+  migrate(): Promise<number[]>;
   close(): Promise<void>;
 
-  /** Records the keyring's devices (device, zone, key id); a device whose key id changed starts its counters over. */
-  syncDevices(devices: ReadonlyArray<{ readonly device: string; readonly zone: string; readonly keyId: string }>): Promise<void>;
+  /**
+   * Records the keyring's devices (device, zone, key id); a device whose key id changed starts its
+   * counters over (its replay state goes; its stored rows stay). Returns the devices reset.
+   * Devices not listed are left as they are.
+   */
+  syncDevices(devices: ReadonlyArray<DeviceKey>): Promise<{ readonly reset: readonly string[] }>;
 
   /** Judges and, when new, stores one opened message, in one transaction with its replay state (see AdmitOutcome). */
   admit(message: OpenedMessage): Promise<AdmitOutcome>;
@@ -161,6 +198,8 @@ export interface CollectorDb {
   recordRejection(rejection: RejectionRow): Promise<void>;
   recordAlert(alert: Alert): Promise<void>;
   recordCommand(command: CommandRow): Promise<void>;
+  /** The outcome of a command sent (by device and downlink counter), once known; false when no such command was recorded. */
+  recordCommandOutcome(device: string, counter: number, outcome: string, atMs: number): Promise<boolean>;
 
   listDevices(): Promise<DeviceRow[]>;
   summaries(query: SummaryQuery): Promise<Page<StoredSummary>>;
@@ -169,6 +208,25 @@ export interface CollectorDb {
   alerts(query: { readonly limit: number; readonly cursor?: string }): Promise<Page<Alert>>;
   commands(query: { readonly device?: string; readonly limit: number; readonly cursor?: string }): Promise<Page<CommandRow & { readonly outcome: string | undefined }>>;
 
-  /** Deletes what is past its retention at `nowMs`; returns how many rows of each kind went. */
+  /**
+   * Deletes what is past its retention at `nowMs`; returns how many rows of each kind went. A
+   * summary or health report goes with its message row (and a summary with its statistics); the
+   * replay state is never deleted here, since it is what refuses old replays.
+   */
   applyRetention(policy: RetentionPolicy, nowMs: number): Promise<{ readonly summaries: number; readonly health: number; readonly rejections: number }>;
+
+  /**
+   * Moves a state folder of the file-based collector (collector.json and its journals) into the
+   * database, once: replay state, stored summaries, health reports and alerts. Undefined when there
+   * is nothing to import or it was imported before (legacy-import.ts).
+   */
+  importLegacyState(files: LegacyStateFiles, devices: ReadonlyArray<DeviceKey>): Promise<LegacyImportReport | undefined>;
+}
+
+/** A keyring device as the database records it. */
+export interface DeviceKey {
+  readonly device: string;
+  readonly zone: string;
+  /** keyIdFromRoot of its root key, hex. */
+  readonly keyId: string;
 }

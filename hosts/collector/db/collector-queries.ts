@@ -1,0 +1,196 @@
+/**
+ * The questions the API asks of the store, one query each (two for summaries: the page, then its
+ * statistics), written once for both engines. Lists come oldest first, in pages: a page holds at
+ * most `limit` rows and the cursor of the next one (page-cursor.ts), found by asking for one row
+ * more than the page holds.
+ */
+import type { Alert, AlertKind } from "../alerts.js";
+import type { DecodedHealth } from "../decoded-messages.js";
+import type { RejectCause } from "../message-opener.js";
+import { MAX_PAGE, type CommandRow, type DeviceRow, type Page, type RejectionCounts, type StoredHealth, type StoredSummary, type SummaryQuery } from "./collector-db.js";
+import { checkLimit, decodeCursor, encodeCursor, QueryParameterError, type CursorKey } from "./page-cursor.js";
+import { storedStatistic, type StatisticRow } from "./summary-rows.js";
+import type { SqlExecutor, SqlValue } from "./sql-database.js";
+
+export async function listDevices(db: SqlExecutor): Promise<DeviceRow[]> {
+  const rows = await db.query<{ device: string; zone: string; key_id: string | null; first_seen_ms: number | null; last_seen_ms: number | null; last_window: number | null }>(
+    "SELECT d.device, d.zone, d.key_id, d.first_seen_ms, d.last_seen_ms, (SELECT max(s.window_start) FROM summaries s WHERE s.device = d.device) AS last_window FROM devices d ORDER BY d.device",
+  );
+  return rows.map((row) => ({
+    device: row.device,
+    zone: row.zone,
+    keyId: row.key_id ?? "",
+    firstSeenMs: row.first_seen_ms ?? undefined,
+    lastSeenMs: row.last_seen_ms ?? undefined,
+    lastWindowStart: row.last_window ?? undefined,
+  }));
+}
+
+interface SummaryRow {
+  readonly id: number;
+  readonly device: string;
+  readonly zone: string;
+  readonly window_start: number;
+  readonly window_seconds: number;
+  readonly epoch: number;
+  readonly counter: number;
+  readonly received_ms: number;
+}
+
+export async function summaries(db: SqlExecutor, query: SummaryQuery): Promise<Page<StoredSummary>> {
+  const limit = checkLimit(query.limit, MAX_PAGE);
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  const add = (condition: string, ...values: SqlValue[]) => (where.push(condition), params.push(...values));
+  if (query.device !== undefined) add("s.device = ?", query.device);
+  if (query.zone !== undefined) add("s.zone = ?", query.zone);
+  if (query.from !== undefined) add("s.window_start >= ?", seconds(query.from, "from"));
+  if (query.to !== undefined) add("s.window_start < ?", seconds(query.to, "to"));
+  if (query.channel !== undefined) add("EXISTS (SELECT 1 FROM summary_statistics c WHERE c.summary_id = s.id AND c.channel = ?)", query.channel);
+  if (query.cursor !== undefined) {
+    const [windowStart, device] = decodeCursor(query.cursor, ["number", "string"]);
+    add("(s.window_start > ? OR (s.window_start = ? AND s.device > ?))", windowStart!, windowStart!, device!);
+  }
+  const rows = await db.query<SummaryRow>(
+    `SELECT s.id, s.device, s.zone, s.window_start, s.window_seconds, s.epoch, s.counter, s.received_ms FROM summaries s${whereClause(where)} ORDER BY s.window_start, s.device LIMIT ?`,
+    [...params, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  const statistics = new Map<number, StatisticRow[]>(page.map((row) => [row.id, []]));
+  if (page.length > 0) {
+    const ids = page.map((row) => row.id);
+    const channel = query.channel !== undefined ? " AND channel = ?" : "";
+    const statisticRows = await db.query<StatisticRow & { summary_id: number }>(
+      `SELECT summary_id, channel, stat, value, unit, status FROM summary_statistics WHERE summary_id IN (${ids.map(() => "?").join(", ")})${channel} ORDER BY summary_id, position`,
+      query.channel !== undefined ? [...ids, query.channel] : ids,
+    );
+    for (const row of statisticRows) statistics.get(row.summary_id)!.push(row);
+  }
+  return paged(
+    rows,
+    limit,
+    (row) => ({
+      device: row.device,
+      zone: row.zone,
+      windowStart: row.window_start,
+      windowSeconds: row.window_seconds,
+      epoch: row.epoch,
+      counter: row.counter,
+      receivedAtMs: row.received_ms,
+      statistics: statistics.get(row.id)!.map(storedStatistic),
+    }),
+    (row) => [row.window_start, row.device],
+  );
+}
+
+export async function health(
+  db: SqlExecutor,
+  device: string,
+  query: { readonly from?: number; readonly to?: number; readonly limit: number; readonly cursor?: string },
+): Promise<Page<StoredHealth>> {
+  const limit = checkLimit(query.limit, MAX_PAGE);
+  const where = ["device = ?"];
+  const params: SqlValue[] = [device];
+  if (query.from !== undefined) where.push("time >= ?"), params.push(seconds(query.from, "from"));
+  if (query.to !== undefined) where.push("time < ?"), params.push(seconds(query.to, "to"));
+  if (query.cursor !== undefined) {
+    const [time, id] = decodeCursor(query.cursor, ["number", "number"]);
+    where.push("(time > ? OR (time = ? AND id > ?))"), params.push(time!, time!, id!);
+  }
+  const rows = await db.query<{ id: number; device: string; time: number; epoch: number; counter: number; received_ms: number; report: string }>(
+    `SELECT id, device, time, epoch, counter, received_ms, report FROM health_reports${whereClause(where)} ORDER BY time, id LIMIT ?`,
+    [...params, limit + 1],
+  );
+  return paged(
+    rows,
+    limit,
+    (row) => ({ device: row.device, time: row.time, epoch: row.epoch, counter: row.counter, receivedAtMs: row.received_ms, report: JSON.parse(row.report) as DecodedHealth }),
+    (row) => [row.time, row.id],
+  );
+}
+
+/** Rejections counted by cause in buckets of `bucketSeconds`, over [from, to) (Unix s). */
+export async function rejections(db: SqlExecutor, query: { readonly from?: number; readonly to?: number; readonly bucketSeconds: number }): Promise<RejectionCounts> {
+  const bucket = query.bucketSeconds;
+  if (!Number.isInteger(bucket) || bucket < 1 || bucket > 366 * 86400) throw new QueryParameterError("bucketSeconds", "must be an integer number of seconds from 1 to a year");
+  const where: string[] = [];
+  const params: SqlValue[] = [bucket * 1000];
+  if (query.from !== undefined) where.push("time_ms >= ?"), params.push(seconds(query.from, "from") * 1000);
+  if (query.to !== undefined) where.push("time_ms < ?"), params.push(seconds(query.to, "to") * 1000);
+  // Integer division on both engines: both operands are integers.
+  const rows = await db.query<{ bucket: number; cause: RejectCause; n: number }>(
+    `SELECT time_ms / CAST(? AS BIGINT) AS bucket, cause, count(*) AS n FROM rejections${whereClause(where)} GROUP BY 1, 2 ORDER BY 1, 2`,
+    params,
+  );
+  const buckets: Array<{ start: number; counts: Partial<Record<RejectCause, number>> }> = [];
+  for (const row of rows) {
+    const start = row.bucket * bucket;
+    if (buckets[buckets.length - 1]?.start !== start) buckets.push({ start, counts: {} });
+    buckets[buckets.length - 1]!.counts[row.cause] = row.n;
+  }
+  return { buckets };
+}
+
+export async function alerts(db: SqlExecutor, query: { readonly limit: number; readonly cursor?: string }): Promise<Page<Alert>> {
+  const limit = checkLimit(query.limit, MAX_PAGE);
+  const [after] = query.cursor !== undefined ? decodeCursor(query.cursor, ["number"]) : [0];
+  const rows = await db.query<{ id: number; time_ms: number; kind: AlertKind; device: string | null; epoch: number | null; detail: string; action: string }>(
+    "SELECT id, time_ms, kind, device, epoch, detail, action FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
+    [after!, limit + 1],
+  );
+  return paged(
+    rows,
+    limit,
+    (row) => ({
+      time: new Date(row.time_ms).toISOString(),
+      kind: row.kind,
+      ...(row.device !== null ? { device: row.device } : {}),
+      ...(row.epoch !== null ? { epoch: row.epoch } : {}),
+      detail: row.detail,
+      action: row.action,
+    }),
+    (row) => [row.id],
+  );
+}
+
+export async function commands(
+  db: SqlExecutor,
+  query: { readonly device?: string; readonly limit: number; readonly cursor?: string },
+): Promise<Page<CommandRow & { readonly outcome: string | undefined }>> {
+  const limit = checkLimit(query.limit, MAX_PAGE);
+  const [after] = query.cursor !== undefined ? decodeCursor(query.cursor, ["number"]) : [0];
+  const byDevice = query.device !== undefined ? " AND device = ?" : "";
+  const rows = await db.query<{ id: number; device: string; name: string; args: string; counter: number; sent_ms: number; outcome: string | null }>(
+    `SELECT id, device, name, args, counter, sent_ms, outcome FROM commands WHERE id > ?${byDevice} ORDER BY id LIMIT ?`,
+    query.device !== undefined ? [after!, query.device, limit + 1] : [after!, limit + 1],
+  );
+  return paged(
+    rows,
+    limit,
+    (row) => ({
+      device: row.device,
+      name: row.name,
+      args: JSON.parse(row.args) as Record<string, number | string>,
+      counter: row.counter,
+      sentAtMs: row.sent_ms,
+      outcome: row.outcome ?? undefined,
+    }),
+    (row) => [row.id],
+  );
+}
+
+/** The first `limit` rows as items; the cursor of the last one when a row more was found. */
+function paged<Row, Item>(rows: readonly Row[], limit: number, item: (row: Row) => Item, key: (row: Row) => CursorKey): Page<Item> {
+  const items = rows.slice(0, limit).map(item);
+  return { items, cursor: rows.length > limit ? encodeCursor(key(rows[limit - 1]!)) : undefined };
+}
+
+function whereClause(conditions: readonly string[]): string {
+  return conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
+}
+
+/** A time bound (Unix s) must be an integer. */
+function seconds(value: number, parameter: string): number {
+  if (!Number.isSafeInteger(value)) throw new QueryParameterError(parameter, "must be a time in whole Unix seconds");
+  return value;
+}
