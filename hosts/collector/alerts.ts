@@ -57,7 +57,7 @@ export function windowConflictAlert(
     kind: "window-conflict",
     device,
     detail: `window ${iso(windowStart)} of ${device} is stored from epoch ${stored.epoch} counter ${stored.counter}; epoch ${second.epoch} counter ${second.counter} carries other values for it and was not stored`,
-    action: `check ${device}'s clock and store (a restart or a clock step sealed the window again); the first summary stays in summaries.jsonl`,
+    action: `check ${device}'s clock and store (a restart or a clock step sealed the window again); the first summary stays stored`,
   };
 }
 

@@ -9,6 +9,9 @@ import { parseArgs } from "node:util";
 import { connectAsync } from "mqtt";
 import { COMMAND_NAMES } from "../../src/uplink/downlink-command.js";
 import { Commander, CommandError } from "./commander.js";
+import { databaseLocation } from "./collector-service.js";
+import type { CommandRow } from "./db/collector-db.js";
+import { openCollectorDb } from "./db/open-collector-db.js";
 import { Keyring } from "./keyring.js";
 import { readPinnedCa } from "../node/pinned-ca.js";
 
@@ -27,12 +30,14 @@ Options:
                  simulated clock then dates the command)
   --state DIR    folder with keyring.json and downlink.json (default ./.civicnode)
   --ca FILE      with mqtts://: the CA certificate (PEM) to trust, and the only one
+  --db PATH|URL  the collector's database, where the command and whether the broker took it are
+                 recorded (default DIR/collector.db)
 `;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { broker: { type: "string" }, state: { type: "string" }, ca: { type: "string" }, help: { type: "boolean" } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { broker: { type: "string" }, state: { type: "string" }, ca: { type: "string" }, db: { type: "string" }, help: { type: "boolean" } } });
   } catch (error) {
     process.stderr.write(`cmd: ${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -77,17 +82,44 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cmd: --ca: ${(error as Error).message}\n`);
     return 2;
   }
+  let sealed;
   try {
-    const sealed = new Commander(Keyring.load(stateDir), stateDir).seal(device, name, args, target.issuedMs);
+    sealed = new Commander(Keyring.load(stateDir), stateDir).seal(device, name, args, target.issuedMs);
+  } catch (error) {
+    process.stderr.write(`cmd: ${(error as Error).message}\n`);
+    return error instanceof CommandError ? 2 : 1;
+  }
+  let outcome = "published";
+  try {
     const tls = ca ? { ca, rejectUnauthorized: true, minVersion: "TLSv1.2" as const } : {};
     const client = await connectAsync(target.brokerUrl, { clientId: `civicnode-cmd-${process.pid}`, connectTimeout: 10_000, reconnectPeriod: 0, ...tls });
     await client.publishAsync(sealed.topic, Buffer.from(sealed.payload), { qos: 1 });
     await client.endAsync();
     process.stdout.write(`sent ${name} to ${device} (counter ${sealed.counter}, ${sealed.payload.length} bytes sealed) on ${sealed.topic}\n`);
-    return 0;
   } catch (error) {
+    outcome = `not published: ${(error as Error).message.slice(0, 200)}`;
     process.stderr.write(`cmd: ${(error as Error).message}\n`);
-    return error instanceof CommandError ? 2 : 1;
+  }
+  await recordCommand(databaseLocation(stateDir, values.db), { device, name, args, counter: sealed.counter, sentAtMs: Date.now() }, outcome);
+  return outcome === "published" ? 0 : 1;
+}
+
+/**
+ * Records the command and what became of it in the collector's database (the staff API lists
+ * them). The broker's acknowledgement is what this tool can vouch for; the node's verdict arrives
+ * in its health reports (commands by outcome). A database that cannot be written is said, not fatal:
+ * the command was sent, and its counter is spent either way.
+ */
+async function recordCommand(location: string, command: CommandRow, outcome: string): Promise<void> {
+  let db;
+  try {
+    db = await openCollectorDb({ location });
+    await db.recordCommand(command);
+    await db.recordCommandOutcome(command.device, command.counter, outcome, Date.now());
+  } catch (error) {
+    process.stderr.write(`cmd: warning: the command is not recorded in ${location.replace(/\/\/[^@/]*@/, "//")}: ${(error as Error).message}\n`);
+  } finally {
+    await db?.close().catch(() => undefined);
   }
 }
 

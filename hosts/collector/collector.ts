@@ -1,87 +1,104 @@
 /**
  * The reference collector: subscribes to every node's summaries and health reports, verifies and
- * decrypts them, and stores them in JSON Lines files. Rejected messages are counted by cause and
- * logged without their bytes; nothing the broker sends can stop it, and neither can its disk.
+ * decrypts them, and stores them in its database (SQLite in the state folder, or PostgreSQL shared
+ * by several collectors). Rejected messages are counted by cause and recorded without their bytes;
+ * nothing the broker sends can stop it, and neither can its database.
  *
- *   subscribe (broker-session.ts) -> open (message-opener.ts) -> store (collector-store.ts)
- *     -> acknowledge, tell listeners
+ *   subscribe (broker-session.ts, in batches) -> open (message-opener.ts) -> admit, one
+ *     transaction per batch with the replay state (db/admission.ts) -> record rejections and
+ *     alerts -> acknowledge, tell listeners, export
  *
- * A message is acknowledged (PUBACK) only once it is stored, fsynced; what is rejected is
- * acknowledged at once, having nothing to store. When the disk refuses a write (ENOSPC, EROFS, EIO)
- * the message is not acknowledged and consumption pauses, so that the broker keeps it and what
- * follows, until the disk takes writes again. Failures are logged once per episode, counted and
- * alerted, and so is the recovery.
+ * Exactly once: a message is acknowledged (PUBACK) only once its batch is committed, and the
+ * database judges every counter under its unique keys (device, epoch, counter) and (device,
+ * window), so a broker's redelivery, a node's resend and the same message at two collectors are
+ * stored once. When the database refuses (a full disk, a read-only folder, a server gone), no
+ * message of the batch is acknowledged and consumption pauses, so that the broker keeps them and
+ * what follows; the failure is logged once per episode, counted and alerted, and so is the
+ * recovery. Alerts raised while the database refuses are kept (up to PENDING_ALERTS) and recorded
+ * once it takes writes again.
  *
  * Example:
- *   const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1883", keyring, outputFile: "summaries.jsonl", stateFile: "collector.json" });
+ *   const db = await openCollectorDb({ location: join(stateDir, COLLECTOR_DB_FILE) });
+ *   const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1883", keyring, db });
  *   collector.onSummary((s) => console.log(s.device, s.channels));
  *   collector.onAlert((a) => console.error(a.kind, a.detail, a.action));
  *   await collector.start();
  */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname } from "node:path";
 import type { Log, LogDetail } from "../../src/platform.js";
-import type { Keyring } from "./keyring.js";
-import { pinnedCaPem } from "../node/pinned-ca.js";
-import { NODE_FILE_OPS, type FileOps } from "../node/atomic-file.js";
+import { parseNodeTopic } from "../../src/uplink/topics.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
-import { BrokerSession } from "./broker-session.js";
-import { ALERT_KINDS, counterReuseAlert, tornLineAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
-import { CollectorStore, type RecoveryReport } from "./collector-store.js";
-import {
-  REJECT_CAUSES,
-  MessageOpener,
-  type DecodedHealth,
-  type DecodedSummary,
-  type MessageOpenerOptions,
-  type OpenResult,
-  type RejectCause,
-} from "./message-opener.js";
+import { NODE_FILE_OPS } from "../node/atomic-file.js";
+import { pinnedCaPem } from "../node/pinned-ca.js";
+import { ALERT_KINDS, counterReuseAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
+import { BrokerSession, DEFAULT_BATCH, type BatchLimits, type BrokerMessage, type Delivery } from "./broker-session.js";
+import { openedMessageOf, type AdmitOutcome, type CollectorDb, type DeviceKey, type OpenedMessage, type RetentionPolicy } from "./db/collector-db.js";
+import { CollectorDbError } from "./db/db-errors.js";
+import { DisclosureStore } from "./disclosure-store.js";
+import { JsonLinesLog } from "./json-lines-log.js";
+import type { Keyring } from "./keyring.js";
+import { REJECT_CAUSES, MessageOpener, type DecodedHealth, type DecodedSummary, type MessageOpenerOptions, type RejectCause } from "./message-opener.js";
 import { StoreFailures, StoreWriteError, type StoreStats } from "./store-failures.js";
 
 export const SUMMARY_FILTER = "civicnode/+/+/summary";
 export const HEALTH_FILTER = "civicnode/+/+/health";
-export const ALERTS_FILE = "alerts.jsonl";
+/** Retained disclosures: every instance subscribes to all of them (MQTT 5 §4.8.2: a shared subscription gets no retained messages). */
+export const DISCLOSURE_FILTER = "civicnode/+/+/disclosure";
+
+/** Alerts kept while the database refuses them, recorded once it takes writes again. */
+const PENDING_ALERTS = 100;
+/** Alerts kept for the first `onAlert` listener when raised before it was registered (at start-up). */
+const EARLY_ALERTS = 100;
+/** How often retention runs (and once at start). */
+const RETENTION_EVERY_MS = 3_600_000;
+
+export interface RetentionSettings {
+  /** Days a summary is kept after its window ended, per device: what its disclosure promises. */
+  readonly summaryDays: number | ((device: string) => number);
+  readonly healthDays: number;
+  readonly rejectionDays: number;
+}
+
+/** Kept for good unless configured: deleting is what must be decided and disclosed. */
+export const KEEP_EVERYTHING: RetentionSettings = { summaryDays: Infinity, healthDays: Infinity, rejectionDays: Infinity };
 
 export interface CollectorOptions {
   readonly brokerUrl: string;
   readonly keyring: Keyring;
-  /** JSON Lines output of summaries (the journal); omitted: summaries are only passed to listeners. */
-  readonly outputFile?: string;
-  /** JSON Lines output of health reports (the journal too). */
-  readonly healthFile?: string;
-  /**
-   * The checkpoint of the replay state and the window index (collector-checkpoint.ts), written
-   * every `checkpointLines` stored lines, `checkpointMs` after a store, and on stop.
-   */
-  readonly stateFile?: string;
-  /** JSON Lines of alerts; default `alerts.jsonl` beside the state file (none without one). */
-  readonly alertsFile?: string;
-  /**
-   * The MQTT client id, which names the broker's session. Default: derived from the host name and
-   * the folder of the collector's files, so a restarted collector resumes its session; without
-   * files, `civicnode-collector-<pid>` in a clean session (nothing kept, nothing for the broker to keep).
-   */
-  readonly clientId?: string;
-  readonly log?: Log;
+  /** The database, opened and migrated (db/open-collector-db.ts); the caller closes it after stop(). */
+  readonly db: CollectorDb;
   /**
    * PEM CA certificate(s): required with an mqtts:// broker, and the only CA trusted for its
    * certificate (pinned; the system's public roots are not used). Refused with mqtt://.
    */
   readonly ca?: string | Uint8Array;
-  /** The file operations of the store (tests inject failures and power cuts); default node:fs. */
-  readonly fileOps?: FileOps;
+  /**
+   * The MQTT client id, which names the broker's session. Default: derived from the host name, the
+   * database and the group, so a restarted collector resumes its session. Every member of a group
+   * needs its own.
+   */
+  readonly clientId?: string;
+  /** An MQTT 5 shared subscription group: the collectors of one group split the messages. */
+  readonly group?: string;
+  /** Session Expiry Interval of a group member's session (s); default 7 days (broker-session.ts). */
+  readonly sessionExpirySeconds?: number;
+  /** A persistent session (default true): the broker keeps what arrives while the collector is away. */
+  readonly persistent?: boolean;
+  /** Messages per transaction and how long the first waits for others; default 200 and 10 ms. */
+  readonly batch?: BatchLimits;
+  /** JSON Lines export of what is stored (one object per line, `kind` "summary" or "health"), written after each commit. */
+  readonly jsonl?: string;
+  /** What is deleted when (default: nothing). */
+  readonly retention?: RetentionSettings;
+  readonly log?: Log;
   /** Waits before consuming again after a failed write (ms): the first, doubling up to the last. Default 1 s to 30 s. */
   readonly storeRetryMs?: { readonly first: number; readonly max: number };
-  /** Lines stored after which a checkpoint is written (default 1000). */
-  readonly checkpointLines?: number;
-  /** Time after a store within which a checkpoint follows (default 5000 ms; Infinity: only by lines and on stop). */
-  readonly checkpointMs?: number;
-  /** Windows per device in the one-summary-per-window index (default a week of 5-minute windows). */
-  readonly windowsPerDevice?: number;
-  /** Options of the message opener (replay window width, clock for the epoch bound, ...). */
+  /** Options of the message opener (clock for the epoch bound, sizes). */
   readonly opener?: MessageOpenerOptions;
+  /** The time now (Unix ms); default Date.now. */
+  readonly now?: () => number;
 }
 
 export interface CollectorStats {
@@ -89,21 +106,23 @@ export interface CollectorStats {
   accepted: number;
   summaries: number;
   healthReports: number;
-  /** Messages refused by the opener, by cause (`duplicate` is a harmless QoS 1 copy). */
+  /** Messages refused, by cause (`duplicate` is a harmless QoS 1 copy). */
   rejected: Record<RejectCause, number>;
   /** Summaries for a window already stored, with the same values under another counter: dropped. */
   windowDuplicates: number;
   /** Summaries for a window already stored, with other values: not stored, alerted. */
   windowConflicts: number;
-  /** Summaries stored without the window check: older than every window the index holds for their device. */
-  windowsUnchecked: number;
-  /** Write failures of the collector's files and their cause, damaged lines found at start. */
-  store: StoreStats & { paused: boolean; replayedLines: number };
+  /** Failures of the database and of the export, and whether consumption is paused for them. */
+  store: StoreStats & { paused: boolean };
+  /** Lines the JSON Lines export could not write (the database has them). */
+  exportFailures: number;
+  /** Rows deleted by retention. */
+  retained: { summaries: number; health: number; rejections: number };
   /** Alerts raised, by kind. */
   alerts: Record<AlertKind, number>;
 }
 
-/** A decoded health report as written to its JSON Lines file. */
+/** A decoded health report as listeners and the export see it. */
 export interface HealthLine extends DecodedHealth {
   readonly receivedAt: string;
   readonly timeIso: string;
@@ -111,7 +130,7 @@ export interface HealthLine extends DecodedHealth {
   readonly tag: string;
 }
 
-/** A decoded summary as written to the JSON Lines file. */
+/** A decoded summary as listeners and the export see it. */
 export interface SummaryLine extends DecodedSummary {
   readonly receivedAt: string;
   readonly windowStartIso: string;
@@ -119,48 +138,56 @@ export interface SummaryLine extends DecodedSummary {
   readonly tag: string;
 }
 
-/** What became of a message: stored, refused by the opener, or not stored. */
+/** What became of a message: stored, or why not (`store-failed`: not stored, not to be acknowledged). */
 export type HandleResult =
-  | OpenResult
-  | {
-      readonly ok: false;
-      /** window-duplicate and window-conflict are acknowledged; store-failed is not (the broker delivers it again). */
-      readonly cause: "window-duplicate" | "window-conflict" | "store-failed";
-      readonly detail: string;
-    };
+  | { readonly ok: true; readonly kind: "summary" | "health" }
+  | { readonly ok: false; readonly cause: RejectCause | "window-duplicate" | "window-conflict" | "store-failed"; readonly detail: string };
 
-/** Alerts kept for the first `onAlert` listener when raised before it was registered (at start-up). */
-const EARLY_ALERTS = 100;
+/** What became of one message of a batch. */
+type Judged =
+  | { readonly kind: "opened"; readonly message: OpenedMessage }
+  | { readonly kind: "rejected"; readonly topic: string; readonly cause: RejectCause; readonly detail: string }
+  | { readonly kind: "disclosure" };
 
 export class Collector {
   readonly stats: CollectorStats;
   readonly #options: CollectorOptions;
+  readonly #db: CollectorDb;
   readonly #opener: MessageOpener;
-  readonly #store: CollectorStore;
   readonly #failures: StoreFailures;
   readonly #log: Log;
+  readonly #now: () => number;
   readonly #summaryListeners: Array<(line: SummaryLine) => void> = [];
   readonly #healthListeners: Array<(line: HealthLine) => void> = [];
   readonly #rejectListeners: Array<(cause: RejectCause, topic: string) => void> = [];
   readonly #alertListeners: Array<(alert: Alert) => void> = [];
   #earlyAlerts: Alert[] | undefined = [];
+  /** Alerts the database refused, to record once it takes writes again. */
+  readonly #pendingAlerts: Alert[] = [];
   /** "device/epoch" whose counter reuse was alerted (once per run; every message is counted). */
   readonly #reuseAlerted = new Set<string>();
+  readonly #export: JsonLinesLog | undefined;
+  #exportFailing = false;
+  /** The latest disclosure of each device in the keyring, as published (retained). */
+  readonly disclosures: DisclosureStore;
   #session: BrokerSession | undefined;
-  /** The pinned CA, PEM, for an mqtts:// broker. */
   readonly #ca: string | undefined;
   readonly #clientId: string;
-  readonly #persistent: boolean;
   readonly #retry: { readonly first: number; readonly max: number };
-  #checkpointTimer: NodeJS.Timeout | undefined;
+  #retentionTimer: NodeJS.Timeout | undefined;
+  #retentionRun: Promise<void> = Promise.resolve();
+  /** Key ids by root key, derived once each (the keyring may gain devices while the collector runs). */
+  readonly #keyIds = new WeakMap<Uint8Array, string>();
 
   constructor(options: CollectorOptions) {
     this.#options = options;
+    this.#db = options.db;
     this.#opener = new MessageOpener(options.keyring, options.opener);
     this.#log = options.log ?? (() => {});
+    this.#now = options.now ?? Date.now;
     this.#ca = brokerCa(options.brokerUrl, options.ca);
     this.#retry = options.storeRetryMs ?? { first: 1000, max: 30_000 };
-    this.#failures = new StoreFailures(this.#log, (alert) => this.#raise(alert, false));
+    this.#failures = new StoreFailures(this.#log, (alert) => this.#raise(alert));
     this.stats = {
       accepted: 0,
       summaries: 0,
@@ -168,44 +195,35 @@ export class Collector {
       rejected: Object.fromEntries(REJECT_CAUSES.map((c) => [c, 0])) as Record<RejectCause, number>,
       windowDuplicates: 0,
       windowConflicts: 0,
-      windowsUnchecked: 0,
-      store: Object.assign(this.#failures.stats, { paused: false, replayedLines: 0 }),
+      store: Object.assign(this.#failures.stats, { paused: false }),
+      exportFailures: 0,
+      retained: { summaries: 0, health: 0, rejections: 0 },
       alerts: Object.fromEntries(ALERT_KINDS.map((k) => [k, 0])) as Record<AlertKind, number>,
     };
-    const files = [options.stateFile, options.outputFile, options.healthFile].filter((f): f is string => f !== undefined);
-    this.#persistent = files.length > 0;
-    this.#clientId = options.clientId ?? (files.length > 0 ? stableClientId(dirname(resolve(files[0]!))) : `civicnode-collector-${process.pid}`);
-    const alertsFile = options.alertsFile ?? (options.stateFile ? join(dirname(options.stateFile), ALERTS_FILE) : undefined);
-    const ops = options.fileOps ?? NODE_FILE_OPS;
-    for (const file of [...files, alertsFile]) {
-      if (!file) continue;
+    this.#clientId = options.clientId ?? stableClientId(options.db.location, options.group);
+    this.disclosures = new DisclosureStore(options.keyring);
+    if (options.jsonl !== undefined) {
       try {
-        ops.mkdir(dirname(file));
+        NODE_FILE_OPS.mkdir(dirname(options.jsonl));
       } catch {
-        // A folder that cannot be made fails its first write, which is reported as such.
+        // A folder that cannot be made fails the first export, which is reported as such.
       }
+      this.#export = new JsonLinesLog(options.jsonl);
     }
-    this.#store = new CollectorStore(
-      { summaries: options.outputFile, health: options.healthFile, alerts: alertsFile, checkpoint: options.stateFile },
-      this.#opener,
-      {
-        log: this.#log,
-        keys: () => this.#keyIds(),
-        ops,
-        windowsPerDevice: options.windowsPerDevice,
-        checkpointLines: options.checkpointLines,
-        onWritten: (file) => this.#failures.succeeded(file),
-        onLateRecovery: (report) => this.#reportRecovery(report),
-      },
-    );
-    const report = this.#store.recover();
-    this.#reportRecovery(report);
-    for (const failure of report.failures) this.#failures.failed(failure, this.#retry.first);
   }
 
   /** The MQTT client id (the broker's session name). */
   get clientId(): string {
     return this.#clientId;
+  }
+
+  /** The broker session's counters (received, acknowledged, left to the broker, connections), once started. */
+  get session(): BrokerSession | undefined {
+    return this.#session;
+  }
+
+  get db(): CollectorDb {
+    return this.#db;
   }
 
   onSummary(listener: (line: SummaryLine) => void): void {
@@ -232,136 +250,241 @@ export class Collector {
     return REJECT_CAUSES.reduce((sum, cause) => sum + this.stats.rejected[cause], 0);
   }
 
-  /** Connects and subscribes; resolves once the subscription is acknowledged. Reconnects by itself afterwards. */
-  start(): Promise<void> {
+  /**
+   * Records the keyring's devices, applies retention once, connects and subscribes; resolves once
+   * the subscription is acknowledged. Reconnects by itself afterwards.
+   */
+  async start(): Promise<void> {
+    await this.prepare();
+    this.#scheduleRetention(0);
     const session = new BrokerSession(
       {
         brokerUrl: this.#options.brokerUrl,
         ca: this.#ca,
         clientId: this.#clientId,
-        persistent: this.#persistent,
+        persistent: this.#options.persistent ?? true,
         filters: [SUMMARY_FILTER, HEALTH_FILTER],
+        unsharedFilters: [DISCLOSURE_FILTER],
+        group: this.#options.group,
+        sessionExpirySeconds: this.#options.sessionExpirySeconds,
+        batch: this.#options.batch ?? DEFAULT_BATCH,
         retryMs: this.#retry,
         log: this.#log,
         onPause: (paused) => (this.stats.store.paused = paused),
       },
-      (topic, payload) => {
-        const result = this.handle(topic, payload);
-        return !result.ok && result.cause === "store-failed" ? "hold" : "ack";
-      },
+      { deliverBatch: (messages) => this.handleBatch(messages) },
     );
     this.#session = session;
-    return session.start();
+    await session.start();
   }
 
   /**
-   * Verifies one message and stores it; counts and reports the outcome. Never throws for bad input
-   * or a failing disk: `store-failed` says the message is not stored (and must not be acknowledged).
+   * Records the keyring's devices in the database (start() does it first): a device whose key
+   * changed starts its counters over there. Returns the devices re-keyed.
    */
-  handle(topic: string, payload: Uint8Array): HandleResult {
-    let result: OpenResult;
-    try {
-      result = this.#opener.verify(topic, payload);
-    } catch (error) {
-      // A defect in the opener must not take the collector down; it is counted as malformed input.
-      this.#log("error", "collector-open-defect", { message: (error as Error).message });
-      result = { ok: false, cause: "malformed", detail: "internal error" };
-    }
-    try {
-      return result.ok ? this.#keep(result) : this.#refuse(result, topic);
-    } catch (error) {
-      const failure = error instanceof StoreWriteError ? error : new StoreWriteError("collector store", error);
-      this.#failures.failed(failure, this.#retry.first);
-      return { ok: false, cause: "store-failed", detail: `${failure.file}: ${failure.code}` };
-    }
+  async prepare(): Promise<readonly string[]> {
+    const devices: DeviceKey[] = this.#options.keyring.devices.map((device) => ({ device, zone: this.#options.keyring.get(device)!.zone, keyId: this.#keyIdOf(device) }));
+    const { reset } = await this.#db.syncDevices(devices);
+    for (const device of reset) this.#log("warn", "collector-device-rekeyed", { device, detail: "the keyring holds a new key for it: its counters start over" });
+    return reset;
   }
 
+  /** Takes no more messages, stores and acknowledges the batch in hand, ends the connection. The database stays open. */
   async stop(): Promise<void> {
     const session = this.#session;
     this.#session = undefined;
+    if (this.#retentionTimer) clearTimeout(this.#retentionTimer);
+    this.#retentionTimer = undefined;
     if (session) await session.stop();
-    if (this.#checkpointTimer) clearTimeout(this.#checkpointTimer);
-    this.#checkpointTimer = undefined;
-    this.#checkpoint();
+    await this.#retentionRun;
   }
 
-  /** Reports what the store's recovery found: the journal lines replayed, damaged lines (alerted). */
-  #reportRecovery(report: RecoveryReport): void {
-    this.stats.store.replayedLines = report.replayed;
-    if (report.replayed > 0) this.#log("info", "collector-journal-replayed", { lines: report.replayed });
-    for (const damage of report.damaged) {
-      this.stats.store.tornLines++;
-      this.#raise(tornLineAlert(damage.file, damage.offset, damage.bytes, damage.atEnd), false);
-    }
+  /**
+   * Verifies a batch of messages, stores what is new in one transaction, records what was refused;
+   * answers per message whether the broker may forget it. Never throws: when the database refuses,
+   * every message is "hold" (nothing of the batch was stored, or what was is judged a copy when the
+   * broker delivers it again).
+   */
+  async handleBatch(messages: readonly BrokerMessage[]): Promise<Delivery[]> {
+    return (await this.#handle(messages)).map((result) => (!result.ok && result.cause === "store-failed" ? "hold" : "ack"));
   }
 
-  #keep(result: Extract<OpenResult, { ok: true }>): HandleResult {
-    const receivedAt = new Date().toISOString();
-    const tag = Buffer.from(result.use.tag ?? []).toString("hex");
-    if (result.kind === "health") {
-      const line: HealthLine = { receivedAt, timeIso: new Date(result.health.time * 1000).toISOString(), ...result.health, tag };
-      this.#store.appendHealth(line, result.use);
-      this.stats.accepted++;
-      this.stats.healthReports++;
-      this.#stored();
-      for (const listener of this.#healthListeners) tell(listener, line, this.#log);
-      return result;
-    }
-    const summary = result.summary;
-    const placement = this.#store.placeSummary(summary);
-    if (placement.verdict !== "new") {
-      const detail = `window ${new Date(summary.windowStart * 1000).toISOString()} is stored from epoch ${placement.stored.epoch} counter ${placement.stored.counter}`;
-      if (placement.verdict === "conflict") {
-        this.#raise(windowConflictAlert(summary.device, summary.windowStart, placement.stored, result.use), true);
-        this.#store.noteUse(result.use);
-        this.stats.windowConflicts++;
-        return { ok: false, cause: "window-conflict", detail };
-      }
-      this.#store.noteUse(result.use);
-      this.stats.windowDuplicates++;
-      this.#log("info", "summary-window-duplicate", { device: summary.device, epoch: summary.epoch, counter: summary.counter, detail });
-      return { ok: false, cause: "window-duplicate", detail };
-    }
-    if (placement.unchecked) {
-      this.stats.windowsUnchecked++;
-      this.#log("warn", "summary-window-unchecked", { device: summary.device, windowStart: summary.windowStart, reason: "older than every window the index holds" });
-    }
-    const line: SummaryLine = { receivedAt, windowStartIso: new Date(summary.windowStart * 1000).toISOString(), ...summary, tag };
-    this.#store.appendSummary(line, summary, result.use, placement);
-    this.stats.accepted++;
-    this.stats.summaries++;
-    this.#stored();
-    for (const listener of this.#summaryListeners) tell(listener, line, this.#log);
-    return result;
+  /** One message through the batch path (tests, tools): what became of it. */
+  async handle(topic: string, payload: Uint8Array): Promise<HandleResult> {
+    return (await this.#handle([{ topic, payload }]))[0]!;
   }
 
-  #refuse(result: Extract<OpenResult, { ok: false }>, topic: string): HandleResult {
-    if (result.cause === "counter-reuse" && result.source) {
-      const key = `${result.source.device}/${result.source.epoch}`;
-      if (!this.#reuseAlerted.has(key)) {
-        this.#raise(counterReuseAlert(result.source, result.detail), true); // stored before the message is acknowledged
-        this.#reuseAlerted.add(key);
-      }
-    }
-    this.stats.rejected[result.cause]++;
-    // A QoS 1 copy is expected after every reconnect: worth a line in the log, not a warning.
-    this.#log(result.cause === "duplicate" ? "info" : "warn", "summary-rejected", {
-      cause: result.cause,
-      topic: topic.slice(0, 200),
-      detail: result.detail.slice(0, 200),
-    });
-    for (const listener of this.#rejectListeners) tell((cause: RejectCause) => listener(cause, topic), result.cause, this.#log);
-    return result;
-  }
-
-  /** Logs, stores (`mustStore`: throws StoreWriteError when it cannot) and tells the listeners. */
-  #raise(alert: Alert, mustStore: boolean): void {
+  async #handle(messages: readonly BrokerMessage[]): Promise<HandleResult[]> {
+    const receivedAtMs = this.#now();
+    const judged = messages.map((message) => this.#judge(message, receivedAtMs));
+    const opened = judged.flatMap((j) => (j.kind === "opened" ? [j.message] : []));
+    let outcomes: AdmitOutcome[];
+    const alerts: Alert[] = [];
     try {
-      this.#store.appendAlert(alert);
+      outcomes = await this.#admit(opened);
+      // What the database judged a refusal is recorded like the opener's refusals, after the admission.
+      for (const [i, message] of opened.entries()) {
+        const outcome = outcomes[i]!;
+        if (outcome.outcome === "window-conflict") {
+          const summary = message.summary!;
+          alerts.push(windowConflictAlert(summary.device, summary.windowStart, outcome.stored, { epoch: summary.epoch, counter: summary.counter }, new Date(receivedAtMs)));
+        } else if (outcome.outcome === "counter-reuse") {
+          const source = message.summary ?? message.health!;
+          const key = `${source.device}/${source.epoch}`;
+          if (!this.#reuseAlerted.has(key)) alerts.push(counterReuseAlert({ device: source.device, epoch: source.epoch, counter: source.counter }, outcome.detail, new Date(receivedAtMs)));
+        }
+      }
+      for (const j of judged) {
+        if (j.kind === "rejected") await this.#db.recordRejection({ timeMs: receivedAtMs, topic: j.topic, cause: j.cause, detail: j.detail });
+      }
+      for (const [i, message] of opened.entries()) {
+        const outcome = outcomes[i]!;
+        if (outcome.outcome === "replay" || outcome.outcome === "counter-reuse" || outcome.outcome === "duplicate" || outcome.outcome === "stale-key") {
+          await this.#db.recordRejection({ timeMs: receivedAtMs, topic: message.topic, cause: outcome.outcome, detail: outcome.detail });
+        }
+      }
+      // Alerts of this batch are stored before its messages are acknowledged: a redelivery raises them again.
+      for (const alert of alerts) await this.#db.recordAlert(alert);
+      await this.#flushPendingAlerts();
     } catch (error) {
-      if (mustStore) throw error;
-      // An alert about a failing disk often cannot be written to it: the log and the listeners have it.
+      const failure = asStoreError(this.#db, error);
+      this.#failures.failed(failure, this.#retry.first);
+      return messages.map(() => ({ ok: false, cause: "store-failed", detail: `${failure.file}: ${failure.code}` }));
     }
+    this.#failures.succeeded(storeName(this.#db));
+    for (const alert of alerts) {
+      if (alert.kind === "counter-reuse") this.#reuseAlerted.add(`${alert.device}/${alert.epoch}`);
+      this.#announce(alert);
+    }
+    const results: HandleResult[] = [];
+    let next = 0;
+    for (const j of judged) {
+      if (j.kind === "rejected") {
+        this.#refused(j.cause, j.topic, j.detail);
+        results.push({ ok: false, cause: j.cause, detail: j.detail });
+      } else if (j.kind === "disclosure") {
+        results.push({ ok: false, cause: "topic", detail: "a disclosure: kept for the API, not stored" });
+      } else {
+        const outcome = outcomes[next++]!;
+        this.#settled(j.message, outcome);
+        results.push(outcome.outcome === "stored" ? { ok: true, kind: j.message.kind } : { ok: false, cause: outcome.outcome, detail: outcome.detail });
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Admits a batch. A message opened under another key than the database holds for its device (this
+   * collector's keyring is older or newer than the one that wrote it) would make the whole batch
+   * fail, and with it every device: such a batch is admitted message by message, and those messages
+   * are refused as `stale-key` (recorded, alerted in the log), the others stored.
+   */
+  async #admit(opened: readonly OpenedMessage[]): Promise<AdmitOutcome[]> {
+    try {
+      return await this.#db.admitBatch(opened);
+    } catch (error) {
+      if (!(error instanceof CollectorDbError) || error.failure !== "key-mismatch") throw error;
+    }
+    const outcomes: AdmitOutcome[] = [];
+    for (const message of opened) {
+      try {
+        outcomes.push(await this.#db.admit(message));
+      } catch (error) {
+        if (!(error instanceof CollectorDbError) || error.failure !== "key-mismatch") throw error;
+        this.#log("error", "collector-stale-key", { topic: message.topic.slice(0, 200), detail: error.message.slice(0, 300), action: "run every collector on the same keyring, and restart them after a re-key" });
+        outcomes.push({ outcome: "stale-key", detail: error.message.slice(0, 200) });
+      }
+    }
+    return outcomes;
+  }
+
+  /** Opens one message: authentic and decoded, a disclosure, or refused with a cause. */
+  #judge(message: BrokerMessage, receivedAtMs: number): Judged {
+    const { topic, payload } = message;
+    if (parseNodeTopic(topic)?.kind === "disclosure") {
+      const verdict = this.disclosures.offer(topic, payload, receivedAtMs);
+      if (verdict !== "kept") this.#log("warn", "collector-disclosure-refused", { topic: topic.slice(0, 200), reason: verdict });
+      return { kind: "disclosure" };
+    }
+    try {
+      const result = this.#opener.verify(topic, payload);
+      if (!result.ok) return { kind: "rejected", topic, cause: result.cause, detail: result.detail };
+      return { kind: "opened", message: openedMessageOf(result, topic, payload, this.#keyIdOf(result.use.device), receivedAtMs) };
+    } catch (error) {
+      // A defect in the opener must not take the collector down; it is counted as malformed input.
+      this.#log("error", "collector-open-defect", { message: String((error as Error)?.message ?? error).slice(0, 200) });
+      return { kind: "rejected", topic, cause: "malformed", detail: "internal error" };
+    }
+  }
+
+  /** The public fingerprint of a keyring device's root key, hex. */
+  #keyIdOf(device: string): string {
+    const rootKey = this.#options.keyring.get(device)?.rootKey;
+    if (!rootKey) return "";
+    let id = this.#keyIds.get(rootKey);
+    if (id === undefined) {
+      id = Buffer.from(keyIdFromRoot(rootKey, device)).toString("hex");
+      this.#keyIds.set(rootKey, id);
+    }
+    return id;
+  }
+
+  /** Counts, logs and tells what became of an opened message, after its commit. */
+  #settled(message: OpenedMessage, outcome: AdmitOutcome): void {
+    const receivedAt = new Date(message.receivedAtMs).toISOString();
+    const tag = Buffer.from(message.tag).toString("hex");
+    switch (outcome.outcome) {
+      case "stored":
+        this.stats.accepted++;
+        if (message.kind === "summary") {
+          const summary = message.summary!;
+          this.stats.summaries++;
+          const line: SummaryLine = { receivedAt, windowStartIso: new Date(summary.windowStart * 1000).toISOString(), ...summary, tag };
+          this.#exportLine({ kind: "summary", ...line });
+          for (const listener of this.#summaryListeners) tell(listener, line, this.#log);
+        } else {
+          const health = message.health!;
+          this.stats.healthReports++;
+          const line: HealthLine = { receivedAt, timeIso: new Date(health.time * 1000).toISOString(), ...health, tag };
+          this.#exportLine({ kind: "health", ...line });
+          for (const listener of this.#healthListeners) tell(listener, line, this.#log);
+        }
+        return;
+      case "window-duplicate":
+        this.stats.windowDuplicates++;
+        this.#log("info", "summary-window-duplicate", { device: message.summary!.device, counter: message.summary!.counter, detail: outcome.detail.slice(0, 200) });
+        return;
+      case "window-conflict":
+        this.stats.windowConflicts++;
+        return;
+      default:
+        this.#refused(outcome.outcome, message.topic, outcome.detail);
+    }
+  }
+
+  #refused(cause: RejectCause, topic: string, detail: string): void {
+    this.stats.rejected[cause]++;
+    // A QoS 1 copy is expected after every reconnect: worth a line in the log, not a warning.
+    this.#log(cause === "duplicate" ? "info" : "warn", "summary-rejected", { cause, topic: topic.slice(0, 200), detail: detail.slice(0, 200) });
+    for (const listener of this.#rejectListeners) tell((c: RejectCause) => listener(c, topic), cause, this.#log);
+  }
+
+  /** An alert raised outside a batch (a store failure and its recovery): recorded when the database can, announced now. */
+  #raise(alert: Alert): void {
+    if (this.#pendingAlerts.length < PENDING_ALERTS) this.#pendingAlerts.push(alert);
+    this.#announce(alert);
+    void this.#flushPendingAlerts().catch(() => undefined); // the next batch tries again
+  }
+
+  async #flushPendingAlerts(): Promise<void> {
+    while (this.#pendingAlerts.length > 0) {
+      await this.#db.recordAlert(this.#pendingAlerts[0]!);
+      this.#pendingAlerts.shift();
+    }
+  }
+
+  /** Counts, logs and tells an alert. */
+  #announce(alert: Alert): void {
     this.stats.alerts[alert.kind]++;
     const detail: Record<string, string | number> = { kind: alert.kind, detail: alert.detail.slice(0, 400), action: alert.action.slice(0, 300) };
     if (alert.device !== undefined) detail.device = alert.device;
@@ -374,46 +497,49 @@ export class Collector {
     for (const listener of this.#alertListeners) tell(listener, alert, this.#log);
   }
 
-  /** After a stored message: a checkpoint now when enough lines await one, else soon. */
-  #stored(): void {
-    if (this.#store.checkpointDue) {
-      this.#checkpoint();
-      return;
-    }
-    const delay = this.#options.checkpointMs ?? 5000;
-    if (this.#checkpointTimer || !Number.isFinite(delay)) return;
-    this.#checkpointTimer = setTimeout(() => {
-      this.#checkpointTimer = undefined;
-      this.#checkpoint();
-    }, delay);
-    this.#checkpointTimer.unref();
-  }
-
-  #checkpoint(): void {
+  /** Appends a stored message to the export; a failure is logged once per episode and counted, never held against the broker. */
+  #exportLine(line: object): void {
+    if (!this.#export) return;
     try {
-      this.#store.checkpoint();
+      this.#export.append(JSON.stringify(line));
+      if (this.#exportFailing) this.#log("info", "collector-export-recovered", { file: this.#export.path });
+      this.#exportFailing = false;
     } catch (error) {
-      // The journal holds everything the checkpoint would: a failed one costs replay time at the next start.
-      this.#failures.failed(error instanceof StoreWriteError ? error : new StoreWriteError("collector state", error), this.#retry.first);
+      this.stats.exportFailures++;
+      if (!this.#exportFailing) this.#log("error", "collector-export-failed", { file: this.#export.path, code: String((error as { code?: unknown })?.code ?? "unknown"), detail: "the database has what the export misses" });
+      this.#exportFailing = true;
     }
   }
 
-  /** Key ids by device and root key, derived once each (every checkpoint names them). */
-  readonly #keyIdCache = new WeakMap<Uint8Array, string>();
+  #scheduleRetention(delayMs: number): void {
+    const settings = this.#options.retention ?? KEEP_EVERYTHING;
+    const days = settings.summaryDays;
+    if (typeof days === "number" && days === Infinity && settings.healthDays === Infinity && settings.rejectionDays === Infinity) return;
+    this.#retentionTimer = setTimeout(() => {
+      this.#retentionTimer = undefined;
+      this.#retentionRun = this.#applyRetention(settings).finally(() => {
+        if (this.#session) this.#scheduleRetention(RETENTION_EVERY_MS);
+      });
+    }, delayMs);
+    this.#retentionTimer.unref();
+  }
 
-  /** Per device in the keyring, the public fingerprint of its key, hex. */
-  #keyIds(): Map<string, string> {
-    const ids = new Map<string, string>();
-    for (const device of this.#options.keyring.devices) {
-      const entry = this.#options.keyring.get(device)!;
-      let id = this.#keyIdCache.get(entry.rootKey);
-      if (id === undefined) {
-        id = Buffer.from(keyIdFromRoot(entry.rootKey, device)).toString("hex");
-        this.#keyIdCache.set(entry.rootKey, id);
-      }
-      ids.set(device, id);
+  async #applyRetention(settings: RetentionSettings): Promise<void> {
+    const summaryDays = settings.summaryDays;
+    const policy: RetentionPolicy = {
+      summaryDays: typeof summaryDays === "number" ? () => summaryDays : summaryDays,
+      healthDays: settings.healthDays,
+      rejectionDays: settings.rejectionDays,
+    };
+    try {
+      const deleted = await this.#db.applyRetention(policy, this.#now());
+      this.stats.retained.summaries += deleted.summaries;
+      this.stats.retained.health += deleted.health;
+      this.stats.retained.rejections += deleted.rejections;
+      if (deleted.summaries + deleted.health + deleted.rejections > 0) this.#log("info", "collector-retention", { ...deleted });
+    } catch (error) {
+      this.#log("warn", "collector-retention-failed", { message: String((error as Error)?.message ?? error).slice(0, 200), detail: "tried again in an hour" });
     }
-    return ids;
   }
 }
 
@@ -426,9 +552,22 @@ function tell<T>(listener: (value: T) => void, value: T, log: Log): void {
   }
 }
 
-/** A client id that names this collector's session at every start: the host and the folder of its files. */
-function stableClientId(folder: string): string {
-  return `civicnode-collector-${createHash("sha256").update(`${hostname()}\0${folder}`).digest("hex").slice(0, 12)}`;
+/** What a store failure names: the database's engine and where it is (a URL without its password). */
+function storeName(db: CollectorDb): string {
+  return `${db.engine} ${db.location}`;
+}
+
+function asStoreError(db: CollectorDb, error: unknown): StoreWriteError {
+  if (!(error instanceof CollectorDbError)) {
+    // Not the database's trouble but a defect: logged as such, and the batch held all the same.
+    return new StoreWriteError(storeName(db), Object.assign(new Error(String((error as Error)?.message ?? error)), { code: "defect" }));
+  }
+  return new StoreWriteError(storeName(db), Object.assign(new Error(error.message), { code: error.code }));
+}
+
+/** A client id that names this collector's session at every start: the host, the database and the group. */
+function stableClientId(location: string, group: string | undefined): string {
+  return `civicnode-collector-${createHash("sha256").update(`${hostname()}\0${location}\0${group ?? ""}`).digest("hex").slice(0, 12)}`;
 }
 
 /** The CA to pin for the broker: required with mqtts://, refused with mqtt:// (no silent plaintext). */

@@ -1,36 +1,71 @@
 /**
- * `npm run collector -- --broker mqtt://host:port [--state DIR]`: the reference collector on its
- * own, against a real deployment's broker. It reads the keyring from the state folder and appends
- * decoded summaries to <state>/summaries.jsonl, health reports to health.jsonl and alerts to
- * alerts.jsonl until stopped, acknowledging each message to the broker once it is stored (a
- * persistent session: what arrives while it is away waits at the broker). With `--broker
- * mqtts://host:port --ca FILE` it speaks TLS and trusts only that CA (docs/tls.md).
+ * `npm run collector -- --broker mqtt://host:port [--state DIR] [--db URL] [--group NAME]`: the
+ * reference collector as a service, against a real deployment's broker. It reads the keyring from
+ * the state folder, stores what it verifies in its database (SQLite in the state folder by
+ * default, PostgreSQL with --db postgres://...), acknowledges each message to the broker once it is
+ * stored (a persistent session: what arrives while it is away waits at the broker), and serves the
+ * HTTP API (docs/api.md). Several collectors split a fleet in a shared subscription group
+ * (docs/collector-instances.md).
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Collector } from "./collector.js";
+import { HttpAddressError, parseHttpAddress, type HttpAddress } from "./api/http-address.js";
+import { databaseLocation, startCollectorService, usesPostgres } from "./collector-service.js";
+import { CollectorDbError } from "./db/db-errors.js";
 import { Keyring, KEYRING_FILE } from "./keyring.js";
 import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError } from "../node/exclusive-lock.js";
 import { readPinnedCa } from "../node/pinned-ca.js";
 
 const USAGE = `civicnode collector
 
-Usage: npm run collector -- --broker mqtt://host:port [--state DIR]
-       npm run collector -- --broker mqtts://host:port --ca FILE [--state DIR]
+Usage: npm run collector -- --broker mqtt://host:port [options]
 
-  --broker URL   the MQTT broker the nodes publish to (required); mqtts:// for TLS
-  --ca FILE      with mqtts://: the CA certificate (PEM) to trust for the broker, and the only
-                 one (pinned); required with mqtts://, refused with mqtt://
-  --state DIR    folder holding keyring.json; summaries.jsonl, health.jsonl, alerts.jsonl and the
-                 checkpoint collector.json are written there (default ./.civicnode). One
-                 collector per folder: a second one is refused, naming the first one's PID.
+  --broker URL          the MQTT broker the nodes publish to (required); mqtts:// for TLS
+  --ca FILE             with mqtts://: the CA certificate (PEM) to trust for the broker, and the
+                        only one (pinned); required with mqtts://, refused with mqtt://
+  --state DIR           folder holding keyring.json and api-token (default ./.civicnode)
+  --db PATH|URL         the database: an SQLite file (default DIR/collector.db), or
+                        postgres://user:password@host:port/database
+  --group NAME          join the MQTT 5 shared subscription group NAME: the collectors of a group
+                        split the messages (needs an MQTT 5 broker such as Mosquitto 2, and a
+                        PostgreSQL database they share)
+  --client-id ID        the MQTT client id, which names the broker's session (default: derived
+                        from this host, the database and the group); each instance its own
+  --session-expiry S    seconds the broker keeps a group member's session while it is away
+                        (default 604800, a week)
+  --http HOST:PORT|off  where the API listens (default 127.0.0.1 on a free port)
+  --jsonl FILE          also append every stored summary and health report to FILE (JSON Lines)
+  --retention-days N    delete summaries N days after their window (default: keep); must be what
+                        the nodes' disclosures promise
+  --health-days N       delete health reports after N days (default: keep)
+  --rejection-days N    delete rejection records after N days (default: keep)
+
+One collector per SQLite database; on PostgreSQL, one per client id.
 `;
 
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, strict: true, options: { broker: { type: "string" }, ca: { type: "string" }, state: { type: "string" }, help: { type: "boolean" } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        broker: { type: "string" },
+        ca: { type: "string" },
+        state: { type: "string" },
+        db: { type: "string" },
+        group: { type: "string" },
+        "client-id": { type: "string" },
+        "session-expiry": { type: "string" },
+        http: { type: "string" },
+        jsonl: { type: "string" },
+        "retention-days": { type: "string" },
+        "health-days": { type: "string" },
+        "rejection-days": { type: "string" },
+        help: { type: "boolean" },
+      },
+    }));
   } catch (error) {
     process.stderr.write(`collector: ${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -39,14 +74,29 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!values.broker || !/^mqtts?:\/\//.test(values.broker)) {
-    process.stderr.write(`collector: --broker mqtt://host:port is required\n${USAGE}`);
+  const usage = (message: string): number => {
+    process.stderr.write(`collector: ${message}\n${USAGE}`);
     return 2;
-  }
+  };
+  if (!values.broker || !/^mqtts?:\/\//.test(values.broker)) return usage("--broker mqtt://host:port is required");
   const secure = values.broker.startsWith("mqtts://");
-  if (secure !== (values.ca !== undefined)) {
-    process.stderr.write(`collector: ${secure ? "--broker mqtts://... needs --ca FILE" : "--ca needs an mqtts:// broker"}\n${USAGE}`);
-    return 2;
+  if (secure !== (values.ca !== undefined)) return usage(secure ? "--broker mqtts://... needs --ca FILE" : "--ca needs an mqtts:// broker");
+  let http: HttpAddress | "off" | undefined;
+  let numbers: { sessionExpiry?: number; retention?: number; health?: number; rejection?: number };
+  try {
+    http = values.http === undefined ? undefined : values.http === "off" ? "off" : parseHttpAddress(values.http);
+    numbers = {
+      sessionExpiry: wholeNumber(values["session-expiry"], "--session-expiry", 0xffff_ffff),
+      retention: wholeNumber(values["retention-days"], "--retention-days", 100_000),
+      health: wholeNumber(values["health-days"], "--health-days", 100_000),
+      rejection: wholeNumber(values["rejection-days"], "--rejection-days", 100_000),
+    };
+  } catch (error) {
+    if (error instanceof HttpAddressError || error instanceof RangeError) return usage(error.message);
+    throw error;
+  }
+  if (values.group !== undefined && !usesPostgres(values.db)) {
+    return usage("--group needs --db postgres://...: the members of a group share one database (an SQLite file serves one collector)");
   }
   let ca: string | undefined;
   try {
@@ -56,12 +106,15 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const stateDir = resolve(values.state ?? ".civicnode");
-  // One collector per state folder (npm start runs one too): two would fight over collector.json's
-  // replay windows and interleave their output. The kernel lets go when this process ends.
+  const clientId = values["client-id"];
+  // SQLite: one collector per database file (npm start runs one too). PostgreSQL: one process per
+  // client id, since two under one id would take the broker's session from each other. The kernel
+  // lets go when this process ends.
+  const lockFile = usesPostgres(values.db) ? `collector-${(clientId ?? "default").replace(/[^A-Za-z0-9._-]/g, "_")}.lock` : COLLECTOR_LOCK_FILE;
   let lock: ExclusiveLock;
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    lock = ExclusiveLock.acquire(join(stateDir, COLLECTOR_LOCK_FILE), { command: "npm run collector", subject: stateDir });
+    lock = ExclusiveLock.acquire(join(stateDir, lockFile), { command: "npm run collector", subject: usesPostgres(values.db) ? `${stateDir} as ${clientId ?? "the default client id"}` : stateDir });
   } catch (error) {
     process.stderr.write(`collector: ${error instanceof LockError ? error.message : `cannot make the state folder ${stateDir}: ${(error as Error).message}`}\n`);
     return 1;
@@ -72,25 +125,46 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`collector: no devices in ${join(stateDir, KEYRING_FILE)}\n`);
     return 1;
   }
-  const collector = new Collector({
-    brokerUrl: values.broker,
-    ca,
-    keyring,
-    outputFile: join(stateDir, "summaries.jsonl"),
-    healthFile: join(stateDir, "health.jsonl"),
-    stateFile: join(stateDir, "collector.json"),
-    alertsFile: join(stateDir, "alerts.jsonl"),
-    log: (level, event, detail) => process.stderr.write(`${level} ${event} ${detail ? JSON.stringify(detail) : ""}\n`),
-  });
-  collector.onSummary((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
-  await collector.start();
+  const log = (level: string, event: string, detail?: object) => process.stderr.write(`${level} ${event} ${detail ? JSON.stringify(detail) : ""}\n`);
+  let service;
+  try {
+    service = await startCollectorService({
+      stateDir,
+      brokerUrl: values.broker,
+      ca,
+      keyring,
+      db: values.db,
+      group: values.group,
+      clientId,
+      sessionExpirySeconds: numbers.sessionExpiry,
+      http,
+      jsonl: values.jsonl === undefined ? undefined : resolve(values.jsonl),
+      retention: { summaryDays: numbers.retention ?? Infinity, healthDays: numbers.health ?? Infinity, rejectionDays: numbers.rejection ?? Infinity },
+      log,
+    });
+  } catch (error) {
+    const where = error instanceof CollectorDbError ? ` (database ${databaseLocation(stateDir, values.db).replace(/\/\/[^@/]*@/, "//")})` : "";
+    process.stderr.write(`collector: ${(error as Error).message}${where}\n`);
+    return 1;
+  }
+  const { collector, api, db } = service;
+  process.stderr.write(`collector: storing into ${db.engine} ${db.location} as ${collector.clientId}${values.group ? ` in group ${values.group}` : ""}\n`);
+  if (api) process.stderr.write(`collector: API on ${api.url}/api/nodes (staff token in ${api.tokenFile})\n`);
   await new Promise<void>((done) => {
     process.once("SIGINT", done);
     process.once("SIGTERM", done);
   });
-  await collector.stop();
+  await service.stop();
   process.stderr.write(`collector: ${collector.stats.accepted} accepted, ${collector.rejectedTotal} rejected ${JSON.stringify(collector.stats.rejected)}\n`);
   return 0;
+}
+
+/** An optional whole number from 0 to `max`; RangeError naming the option otherwise. */
+function wholeNumber(text: string | undefined, option: string, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value > max) throw new RangeError(`${option} ${JSON.stringify(text)}: a whole number from 0 to ${max}`);
+  return value;
 }
 
 main(process.argv.slice(2)).then(

@@ -45,7 +45,8 @@ export type RejectCause =
   | "duplicate" // a byte-identical copy of an accepted message (a QoS 1 resend): harmless
   | "counter-reuse" // authentic, but another message than the one accepted under its counter: nonce reuse
   | "authentication" // AEAD tag mismatch: forged, altered, wrong key or wrong topic
-  | "payload"; // authenticated but not a valid civicnode SenML summary
+  | "payload" // authenticated but not a valid civicnode SenML summary
+  | "stale-key"; // authentic under this collector's key for the device, but the database holds another (a re-key this keyring has not seen)
 
 /** Epochs behind a device's newest one whose replay windows are kept (late queue flushes). */
 export const RETAINED_EPOCHS = 64;
@@ -69,6 +70,7 @@ export const REJECT_CAUSES: readonly RejectCause[] = [
   "counter-reuse",
   "authentication",
   "payload",
+  "stale-key",
 ];
 
 /** One use of a counter: what `commit()` records once the message is stored. */

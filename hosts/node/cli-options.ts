@@ -2,6 +2,7 @@
  * Options of `npm start`. Bad options produce a message that says what is wrong and exit code 2.
  */
 import { parseArgs } from "node:util";
+import { HttpAddressError, parseHttpAddress, type HttpAddress } from "../collector/api/http-address.js";
 import { readPinnedCa } from "./pinned-ca.js";
 
 export interface SimulatorOptions {
@@ -20,6 +21,12 @@ export interface SimulatorOptions {
   /** Exit after this many summaries per node reached the collector; undefined runs until Ctrl-C. */
   readonly windows: number | undefined;
   readonly state: string;
+  /** The collector's database: a postgres:// URL or an SQLite file; undefined: collector.db in the state folder. */
+  readonly db: string | undefined;
+  /** Where the collector's API listens; "off" for none; undefined: 127.0.0.1 on a free port. */
+  readonly http: HttpAddress | "off" | undefined;
+  /** A JSON Lines export of what the collector stores, if asked for. */
+  readonly jsonl: string | undefined;
   readonly help: boolean;
 }
 
@@ -39,8 +46,12 @@ Options:
   --speed X       simulated seconds per real second, 1-36000 (default 60)
   --windows N     exit 0 once every node's N-th summary has been decrypted (default: run until
                   Ctrl-C)
-  --state DIR     state folder: keyring, node flash, decoded summaries, log (default ./.civicnode);
-                  one street per folder: a second npm start on it is refused, naming the first
+  --state DIR     state folder: keyring, node flash, the collector's database, log (default
+                  ./.civicnode); one street per folder: a second npm start on it is refused
+  --db PATH|URL   the collector's database: an SQLite file (default DIR/collector.db) or
+                  postgres://user:password@host:port/database
+  --http H:P|off  where the collector's API listens (default 127.0.0.1 on a free port; printed)
+  --jsonl FILE    also append every stored summary and health report to FILE (JSON Lines)
   --engine E      where the nodes' firmware cores run: node (default) or xs, the XS engine of
                   the Moddable SDK (one xsnap-worker process per node)
   --faults H      simulated parts misbehave now and then, about once per H simulated hours
@@ -69,6 +80,9 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
         state: { type: "string" },
         engine: { type: "string" },
         faults: { type: "string" },
+        db: { type: "string" },
+        http: { type: "string" },
+        jsonl: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -90,8 +104,21 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
     speed: number(values.speed, "--speed", 60, 1, 36000),
     windows: values.windows === undefined ? undefined : integer(values.windows, "--windows", 0, 1, 100000),
     state: values.state ?? ".civicnode",
+    db: values.db,
+    http: httpAddress(values.http),
+    jsonl: values.jsonl,
     help: values.help ?? false,
   };
+}
+
+function httpAddress(text: string | undefined): HttpAddress | "off" | undefined {
+  if (text === undefined || text === "off") return text;
+  try {
+    return parseHttpAddress(text);
+  } catch (error) {
+    if (error instanceof HttpAddressError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 function brokerUrl(text: string): string {

@@ -7,7 +7,8 @@ import { join, resolve } from "node:path";
 import type { Log, LogDetail, LogLevel } from "../../src/platform.js";
 import { decodeWindowMark, WINDOW_MARK_KEY } from "../../src/aggregate/window-mark.js";
 import { FileStore } from "./file-store.js";
-import { Collector, type HealthLine, type SummaryLine } from "../collector/collector.js";
+import type { HealthLine, SummaryLine } from "../collector/collector.js";
+import { startCollectorService, type CollectorService } from "../collector/collector-service.js";
 import { Keyring, KeyringError, KEYRING_FILE } from "../collector/keyring.js";
 import { DEFAULT_ZONE, streetDeviceId } from "../sim/street.js";
 import { writeFileAtomic } from "./atomic-file.js";
@@ -117,16 +118,19 @@ async function main(argv: readonly string[]): Promise<number> {
     view.message(`embedded MQTT broker (aedes) on ${brokerUrl}`);
   } else view.message(`using external MQTT broker ${brokerUrl}${options.ca ? ` over TLS, pinning the CA in ${options.caFile}` : ""}`);
 
-  const collector = new Collector({
-    brokerUrl,
-    ca: options.ca,
-    keyring,
-    outputFile: join(stateDir, "summaries.jsonl"),
-    healthFile: join(stateDir, "health.jsonl"),
-    stateFile: join(stateDir, "collector.json"),
-    alertsFile: join(stateDir, "alerts.jsonl"),
-    log,
-  });
+  let service: CollectorService;
+  try {
+    service = await withTimeout(
+      startCollectorService({ stateDir, brokerUrl, ca: options.ca, keyring, db: options.db, http: options.http, jsonl: options.jsonl === undefined ? undefined : resolve(options.jsonl), log }),
+      15_000,
+      `cannot start the collector on the MQTT broker at ${brokerUrl}`,
+    );
+  } catch (error) {
+    view.message(`civicnode: ${(error as Error).message}`);
+    await broker?.close();
+    return 1;
+  }
+  const { collector, api } = service;
   const perDevice = new Map<string, number>(devices.map((d) => [d, 0]));
   const latestHealth = new Map<string, HealthLine>();
   collector.onSummary((line: SummaryLine) => {
@@ -139,15 +143,8 @@ async function main(argv: readonly string[]): Promise<number> {
     view.health(line, latestHealth.get(line.device));
     latestHealth.set(line.device, line);
   });
-  try {
-    await withTimeout(collector.start(), 15_000, `cannot reach the MQTT broker at ${brokerUrl}`);
-  } catch (error) {
-    view.message(`civicnode: ${(error as Error).message}`);
-    await collector.stop().catch(() => {});
-    await broker?.close();
-    return 1;
-  }
-  view.message(`collector subscribed; decoded summaries go to ${join(stateDir, "summaries.jsonl")}, health reports to ${join(stateDir, "health.jsonl")}`);
+  view.message(`collector subscribed; it stores into ${service.db.engine} ${service.db.location}${options.jsonl ? ` and exports to ${resolve(options.jsonl)}` : ""}`);
+  if (api) view.message(`collector API on ${api.url}/api/nodes (staff token in ${api.tokenFile})`);
 
   const startWallMs = simulatedStartTime(stateDir, devices);
   const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
@@ -156,7 +153,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     view.message(`civicnode: cannot start the street: ${(error as Error).message}`);
     await fleet.stop().catch(() => {});
-    await collector.stop();
+    await service.stop();
     await broker?.close();
     return 1;
   }
@@ -221,7 +218,7 @@ async function main(argv: readonly string[]): Promise<number> {
   showStatus(true);
   view.finish();
   await fleet.stop();
-  await collector.stop();
+  await service.stop();
   await broker?.close();
   saveSimulatedTime(stateDir, fleet.wallMs, log);
   view.message(`stopped: ${collector.stats.summaries} summaries and ${collector.stats.healthReports} health reports decrypted, ${collector.rejectedTotal} rejected`);

@@ -22,6 +22,7 @@ import { Keyring } from "../../hosts/collector/keyring.js";
 import { MqttDecoder, MIN_MAX_PACKET_BYTES, SUBACK_FAILURE, type IncomingPacket } from "../../hosts/moddable/mqtt/mqtt-codec.js";
 import { MqttTransport } from "../../hosts/node/mqtt-transport.js";
 import { makeDeviceTransport } from "../hosts/moddable/device-mqtt-harness.js";
+import { storedLines, testCollectorDb } from "../support/collector-db.js";
 import { cleanups, listen, runCleanups, type LogEntry } from "../support/mqtt-test-brokers.js";
 import { waitFor } from "../support/wait-for.js";
 import { anyBytes, fuzzAsyncProperty, fuzzProperty, fuzzTestTimeout, mutantsOf } from "../support/fuzz.js";
@@ -227,6 +228,8 @@ async function hostileCase(broker: HostileBroker, ups: () => number, bytes: Uint
 
 /** One hostile case may take a reconnect (backoff up to 50 ms here) and a few localhost round trips. */
 const CASE_MS = 10_000;
+/** The collectors' database, opened at the top of the file so that it is removed after it. */
+const collectorDb = await testCollectorDb();
 const CASES = 150;
 
 describe("node MQTT clients against a hostile broker (real TCP)", () => {
@@ -292,7 +295,7 @@ describe("node MQTT clients against a hostile broker (real TCP)", () => {
     let n = 0;
     await fuzzAsyncProperty("mqtt.collector-client", 60, CASE_MS, fc.tuple(collectorBytes, chunkSizes), async ([bytes, sizes]) => {
       const logs: LogEntry[] = [];
-      const collector = new Collector({ brokerUrl: `mqtt://127.0.0.1:${broker.port}`, keyring, clientId: `fuzz-collector-${++n}`, log: (level, event, detail) => logs.push({ level, event, detail }) });
+      const collector = new Collector({ brokerUrl: `mqtt://127.0.0.1:${broker.port}`, keyring, db: collectorDb, clientId: `fuzz-collector-${++n}`, log: (level, event, detail) => logs.push({ level, event, detail }) });
       try {
         await collector.start();
         await broker.attack(bytes, sizes);
@@ -301,8 +304,11 @@ describe("node MQTT clients against a hostile broker (real TCP)", () => {
         await collector.stop();
       }
       expect(collector.stats.accepted).toBe(0); // nothing here is sealed with the device's key
+      expect(collector.stats.store.failures).toBe(0); // whatever a message says, recording its rejection is not a database failure
       expect(logs.some((e) => e.event === "collector-open-defect")).toBe(false);
       expectNothingEscaped();
     });
+    const stored = await storedLines(collectorDb);
+    expect(stored.summaries.length + stored.health.length).toBe(0);
   });
 });

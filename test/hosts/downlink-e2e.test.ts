@@ -14,11 +14,14 @@ import { Commander } from "../../hosts/collector/commander.js";
 import { Keyring } from "../../hosts/collector/keyring.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../../hosts/node/embedded-broker.js";
 import { Fleet } from "../../hosts/node/fleet.js";
+import { testCollectorDb } from "../support/collector-db.js";
 import { waitFor } from "../support/wait-for.js";
 
 const DEVICE = "street-07";
 const ZONE = "demo-street";
 const START = Date.UTC(2026, 3, 20, 8, 0, 0);
+/** Opened at the top of the file, so that it is removed after it (testCollectorDb's own afterAll). */
+const db = await testCollectorDb();
 
 describe("downlink commands end to end over a real broker", () => {
   let stateDir: string;
@@ -38,7 +41,7 @@ describe("downlink commands end to end over a real broker", () => {
     keyring.save(stateDir);
     commander = new Commander(Keyring.load(stateDir), stateDir);
     broker = await startEmbeddedBroker();
-    collector = new Collector({ brokerUrl: broker.url, keyring });
+    collector = new Collector({ brokerUrl: broker.url, keyring, db });
     collector.onSummary((line) => summaries.push(line));
     collector.onHealth((line) => health.push(line));
     await collector.start();

@@ -20,12 +20,15 @@ import { epochKeysFromRoot } from "../../src/wire/key-schedule.js";
 import { encodeKid } from "../../src/wire/kid.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { readSenmlPack, writeSenmlPack } from "../../src/wire/senml.js";
+import { storedLines, testCollectorDb } from "../support/collector-db.js";
 import { waitFor, waitForQuiet } from "../support/wait-for.js";
 
 const DEVICES = ["street-01", "street-02", "street-03"];
 const ZONE = "demo-street";
 const WINDOWS = 4;
 const START = Date.UTC(2026, 0, 14, 7, 0, 0); // a January morning
+/** Opened at the top of the file, so that it is removed after it (testCollectorDb's own afterAll). */
+const db = await testCollectorDb();
 
 interface Captured {
   readonly topic: string;
@@ -47,7 +50,7 @@ describe("a street end to end over a real broker", () => {
     keyring = new Keyring();
     for (const device of DEVICES) keyring.provision(device, ZONE);
     broker = await startEmbeddedBroker();
-    collector = new Collector({ brokerUrl: broker.url, keyring, outputFile: join(stateDir, "summaries.jsonl") });
+    collector = new Collector({ brokerUrl: broker.url, keyring, db, jsonl: join(stateDir, "summaries.jsonl") });
     collector.onSummary((line) => lines.push(line));
     await collector.start();
     spy = await connectAsync(broker.url, { clientId: "e2e-spy" });
@@ -96,10 +99,19 @@ describe("a street end to end over a real broker", () => {
     }
   });
 
-  it("writes the decoded summaries as JSON lines", () => {
+  it("stores the decoded summaries in its database, and exports them as JSON lines", async () => {
+    const { summaries } = await storedLines(db);
+    expect(summaries.length).toBe(lines.length);
+    const byMessage = new Map(lines.map((l) => [`${l.device}/${l.epoch}/${l.counter}`, l]));
+    for (const summary of summaries) {
+      const line = byMessage.get(`${summary.device}/${summary.epoch}/${summary.counter}`)!;
+      expect(line).toBeDefined();
+      expect(summary).toMatchObject({ zone: ZONE, windowStart: line.windowStart, windowSeconds: 300, channels: line.channels });
+    }
     const written = readFileSync(join(stateDir, "summaries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(written.length).toBe(lines.length);
-    expect(written[0]).toMatchObject({ zone: ZONE, windowSeconds: 300, channels: { temperature: { unit: "Cel" } } });
+    expect(written.length).toBe(lines.length + collector.stats.healthReports);
+    expect(written.filter((l) => l.kind === "summary")).toHaveLength(lines.length);
+    expect(written.find((l) => l.kind === "summary")).toMatchObject({ zone: ZONE, windowSeconds: 300, channels: { temperature: { unit: "Cel" } } });
   });
 
   it("decrypts identically through an independent path (OpenSSL ChaCha20-Poly1305 + cbor2)", () => {

@@ -2,6 +2,10 @@
  * Starts a real Mosquitto broker (Debian package `mosquitto`) on a free loopback port for a test.
  * `.ci/run` installs it and sets CIVICNODE_REQUIRE_MOSQUITTO=1, so CI never skips these tests;
  * on a developer machine without mosquitto they are skipped with a notice.
+ *
+ * With `persistence`, sessions, their subscriptions and queued messages are saved in the broker's
+ * folder when it stops (SIGTERM), and `restart()` brings it back on the same port with them, as an
+ * operator's restart would (mosquitto.conf(5): `persistence`, `persistence_location`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +23,21 @@ export interface RunningMosquitto {
   /** mqtt://127.0.0.1:port, or mqtts://localhost:port with a TLS listener (the name its certificate carries). */
   readonly url: string;
   readonly port: number;
+  /** What it printed (the last 16 KB). */
+  readonly log: string;
+  /** Stops it with SIGTERM (with persistence, it saves its state) and starts it again on the same port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface MosquittoOptions {
+  readonly tls?: MosquittoTls;
+  /** Keeps sessions, subscriptions and queued messages across `restart()`. */
+  readonly persistence?: boolean;
+  /** QoS 1 messages queued per session beyond those in flight (Mosquitto's default: 1000). */
+  readonly maxQueuedMessages?: number;
+  /** QoS 1 messages in flight per client that sends no Receive Maximum (Mosquitto's default: 20). */
+  readonly maxInflightMessages?: number;
 }
 
 export interface MosquittoTls {
@@ -31,7 +49,7 @@ export interface MosquittoTls {
 }
 
 /** Starts Mosquitto with one listener on 127.0.0.1: plain MQTT, or TLS (1.2 or newer) with `tls`. */
-export async function startMosquitto(options: { readonly tls?: MosquittoTls } = {}): Promise<RunningMosquitto> {
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<RunningMosquitto> {
   if (!MOSQUITTO_BINARY) throw new Error("mosquitto is not installed (apt-get install mosquitto)");
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "civicnode-mosquitto-"));
@@ -53,25 +71,51 @@ export async function startMosquitto(options: { readonly tls?: MosquittoTls } = 
       `keyfile ${copy(options.tls.keyFile, "server.key")}\n` +
       "tls_version tlsv1.2\n";
   }
-  writeFileSync(config, `${listener}allow_anonymous true\npersistence false\nlog_dest stderr\n`);
-  const child: ChildProcess = spawn(MOSQUITTO_BINARY, ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+  let settings = "allow_anonymous true\nlog_dest stderr\n";
+  if (options.persistence) {
+    // Mosquitto writes its database as the mosquitto user: the folder must let it.
+    chmodSync(dir, 0o777);
+    settings += `persistence true\npersistence_location ${dir}/\n`;
+  } else {
+    settings += "persistence false\n";
+  }
+  if (options.maxQueuedMessages !== undefined) settings += `max_queued_messages ${options.maxQueuedMessages}\n`;
+  if (options.maxInflightMessages !== undefined) settings += `max_inflight_messages ${options.maxInflightMessages}\n`;
+  writeFileSync(config, listener + settings);
+
   let log = "";
-  child.stderr!.on("data", (chunk) => (log += chunk));
-  await waitForPort(port, 5000).catch((error) => {
-    child.kill("SIGKILL");
-    throw new Error(`mosquitto did not start: ${(error as Error).message}\n${log}`);
-  });
+  let child: ChildProcess | undefined;
+  const spawnBroker = async (): Promise<void> => {
+    const started: ChildProcess = spawn(MOSQUITTO_BINARY!, ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+    started.stderr!.on("data", (chunk) => (log = (log + chunk).slice(-16_384)));
+    child = started;
+    await waitForPort(port, 5000).catch((error) => {
+      started.kill("SIGKILL");
+      throw new Error(`mosquitto did not start: ${(error as Error).message}\n${log}`);
+    });
+  };
+  const terminate = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return resolve();
+      running.once("exit", () => resolve());
+      running.kill("SIGTERM");
+    });
+  await spawnBroker();
   return {
     url: options.tls ? `mqtts://localhost:${port}` : `mqtt://127.0.0.1:${port}`,
     port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => {
-          rmSync(dir, { recursive: true, force: true });
-          resolve();
-        });
-        child.kill("SIGTERM");
-      }),
+    get log() {
+      return log;
+    },
+    restart: async () => {
+      await terminate();
+      await spawnBroker();
+    },
+    stop: async () => {
+      await terminate();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -65,11 +65,13 @@ export function openedMessageOf(result: Extract<OpenResult, { ok: true }>, topic
  * - replay: below the replay window and not newer than its epoch's latest: an old message again;
  * - window-duplicate: a summary for a window already stored, with the same values, under another
  *   counter: dropped (its counter counts as used);
- * - window-conflict: a summary for a window already stored, with other values: not stored, alerted.
+ * - window-conflict: a summary for a window already stored, with other values: not stored, alerted;
+ * - stale-key: never from the database (which throws `key-mismatch`): the collector's name for a
+ *   message it refused because the database holds another key for its device.
  */
 export type AdmitOutcome =
   | { readonly outcome: "stored"; readonly messageId: number }
-  | { readonly outcome: "duplicate" | "counter-reuse" | "replay"; readonly detail: string }
+  | { readonly outcome: "duplicate" | "counter-reuse" | "replay" | "stale-key"; readonly detail: string }
   | { readonly outcome: "window-duplicate" | "window-conflict"; readonly detail: string; readonly stored: { readonly epoch: number; readonly counter: number } };
 
 export interface RejectionRow {
@@ -175,6 +177,8 @@ export interface RetentionPolicy {
 export interface CollectorDb {
   /** The engine, for logs and the API: "sqlite" or "postgres". */
   readonly engine: "sqlite" | "postgres";
+  /** Where it is, for logs and the session name: a file path, or a PostgreSQL URL without its password. */
+  readonly location: string;
 
   /**
    * Applies the migrations not yet applied, in order, each in its transaction; returns their

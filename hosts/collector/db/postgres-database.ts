@@ -72,6 +72,10 @@ class PostgresDatabase implements SqlDatabase {
     this.#name = name;
   }
 
+  get location(): string {
+    return this.#name;
+  }
+
   async query<Row extends object>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
     return this.#withClient((client) => this.#query<Row>(client, sql, params));
   }

@@ -57,5 +57,7 @@ export async function applyRetention(db: SqlDatabase, policy: RetentionPolicy, n
 function cutoffSeconds(nowMs: number, days: number, what: string): number | undefined {
   if (days === Infinity) return undefined;
   if (!Number.isFinite(days) || days < 0) throw new RangeError(`${what}: a number of days, at least 0, or Infinity`);
-  return (nowMs - days * DAY_MS) / 1000;
+  // Whole seconds: window ends and report times are integers, so `<= floor(c)` is `<= c`, and
+  // PostgreSQL takes no fraction for a bigint parameter.
+  return Math.floor((nowMs - days * DAY_MS) / 1000);
 }

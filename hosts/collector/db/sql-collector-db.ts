@@ -53,6 +53,10 @@ export class SqlCollectorDb implements CollectorDb {
     this.#now = options.now ?? Date.now;
   }
 
+  get location(): string {
+    return this.#db.location;
+  }
+
   /** The SQL layer underneath (for tools and tests). */
   get sql(): SqlDatabase {
     return this.#db;

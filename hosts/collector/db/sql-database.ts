@@ -51,6 +51,8 @@ export interface SqlDialect {
 
 export interface SqlDatabase extends SqlExecutor {
   readonly dialect: SqlDialect;
+  /** Where it is, for logs: an SQLite file's path, a PostgreSQL URL without its password. */
+  readonly location: string;
   /**
    * Runs `work` in one transaction: committed when it resolves, rolled back when it throws (the
    * error is passed on). Transactions that write take the locks they need; on SQLite one

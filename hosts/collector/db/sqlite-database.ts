@@ -74,6 +74,10 @@ class SqliteDatabase implements SqlDatabase {
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
+  get location(): string {
+    return this.#path;
+  }
+
   constructor(path: string, db: Database.Database, busyTimeoutMs: number) {
     this.#path = path;
     this.#db = db;

@@ -22,7 +22,9 @@ import { Prng, SeededRandom } from "../../sim/prng.js";
 import { SimClock } from "../../sim/sim-clock.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../embedded-broker.js";
 import { CampaignNode } from "./campaign-node.js";
-import { FaultyDisk } from "./faulty-disk.js";
+import { FaultyDb } from "./faulty-db.js";
+import { openCollectorDb } from "../../collector/db/open-collector-db.js";
+import { storedLines } from "../../collector/db/stored-lines.js";
 import { LinkProxy } from "./link-proxy.js";
 import { MosquittoBroker } from "./mosquitto-broker.js";
 import { NonceLedger } from "./nonce-ledger.js";
@@ -116,7 +118,7 @@ export async function runScenario(scenario: Scenario, options: CampaignRunOption
   const log = (level: LogLevel, event: string, detail: LogDetail = {}) => {
     events.push({ level, event, detail });
     if (level !== "debug" && level !== "info") options.onLog?.(level, event, detail);
-    if (event === "collector-open-defect" || event === "timer-callback-failed") {
+    if (event === "collector-open-defect" || event === "collector-batch-defect" || event === "timer-callback-failed") {
       crashes++;
       problems.push(`${event}: ${JSON.stringify(detail)}`);
     }
@@ -136,14 +138,9 @@ export async function runScenario(scenario: Scenario, options: CampaignRunOption
     startWallMs: START_WALL_MS,
     onError: (error) => log("error", "timer-callback-failed", { message: (error as Error).message, stack: ((error as Error).stack ?? "").slice(0, 500) }),
   });
-  const disk = new FaultyDisk();
-  const collectorFiles = {
-    outputFile: join(dir, "summaries.jsonl"),
-    healthFile: join(dir, "health.jsonl"),
-    stateFile: join(dir, "collector.json"),
-    alertsFile: join(dir, "alerts.jsonl"),
-  };
-  const newCollector = () => new Collector({ brokerUrl: broker.url, keyring, clientId: "civicnode-campaign-collector", fileOps: disk.ops, log, ...collectorFiles });
+  const database = await openCollectorDb({ location: join(dir, "collector.db"), log });
+  const disk = new FaultyDb(database);
+  const newCollector = () => new Collector({ brokerUrl: broker.url, keyring, clientId: "civicnode-campaign-collector", db: disk.db, log });
   let collector: Collector | undefined = newCollector();
   await collector.start();
   const ledger = new NonceLedger();
@@ -237,13 +234,15 @@ export async function runScenario(scenario: Scenario, options: CampaignRunOption
   const copiesDropped = (collector.stats.rejected as Record<string, number>).duplicate ?? 0;
   for (const node of nodes.values()) await node.close();
   await collector.stop();
+  const stored = await storedLines(database);
+  await database.close();
   await link.close();
   await broker.stop();
   if (brokerDir) rmSync(brokerDir, { recursive: true, force: true });
   process.off("uncaughtException", onProcessError);
   process.off("unhandledRejection", onProcessError);
 
-  const result = account(scenario, options, devices, events, collectorFiles, ledger, nodes, crashes, copiesDropped, problems);
+  const result = account(scenario, options, devices, events, stored, ledger, nodes, crashes, copiesDropped, problems);
   if (!options.keep && result.problems.length === 0) rmSync(dir, { recursive: true, force: true });
   return { ...result, realSeconds: Math.round((Date.now() - began) / 100) / 10, stateDir: options.keep || result.problems.length > 0 ? dir : undefined };
 }
@@ -312,15 +311,14 @@ function account(
   options: CampaignRunOptions,
   devices: readonly string[],
   events: readonly LogEvent[],
-  files: { readonly outputFile: string; readonly healthFile: string },
+  stored: { readonly summaries: readonly StoredLine[]; readonly health: readonly StoredLine[] },
   ledger: NonceLedger,
   nodes: ReadonlyMap<string, CampaignNode>,
   crashes: number,
   copiesDropped: number,
   problems: string[],
 ): Omit<ScenarioResult, "realSeconds" | "stateDir"> {
-  const summaries = readLines(files.outputFile);
-  const health = readLines(files.healthFile);
+  const { summaries, health } = stored;
   // Stored twice: the same message (device, epoch, counter), or two summaries of one window.
   const byMessage = new Set<string>();
   const byWindow = new Set<string>();

@@ -5,16 +5,18 @@
  * twice: what it stored but had not acknowledged arrives again and is recognised.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { connectAsync, type MqttClient } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { Collector } from "../../../hosts/collector/collector.js";
+import { openCollectorDb } from "../../../hosts/collector/db/open-collector-db.js";
 import { MOSQUITTO_BINARY, MOSQUITTO_REQUIRED, startMosquitto } from "../../support/mosquitto.js";
 import { cleanups, runCleanups, startBroker } from "../../support/mqtt-test-brokers.js";
 import { waitFor, waitForQuiet } from "../../support/wait-for.js";
-import { counterOf, jsonLines, keyringOf, street, TestNode, type SealedMessage } from "./sealed-messages.js";
+import { keyringOf, street, TestNode, type SealedMessage } from "./sealed-messages.js";
 
 const DEVICES = ["lamp-7", "lamp-8"];
 const mosquittoAvailable = MOSQUITTO_BINARY !== undefined || MOSQUITTO_REQUIRED;
@@ -62,21 +64,29 @@ function stateDir(): string {
   return dir;
 }
 
-/** Lines written so far (newlines counted: a reader may meet a line being written). */
-function linesSoFar(dir: string): number {
-  let count = 0;
-  for (const file of ["summaries.jsonl", "health.jsonl"]) {
-    const path = join(dir, file);
-    if (existsSync(path)) for (const byte of readFileSync(path)) if (byte === 0x0a) count++;
+/** The (device, epoch, counter) of every message the collector's database holds, read as another process would. */
+function storedMessages(dir: string): string[] {
+  const path = join(dir, "collector.db");
+  if (!existsSync(path)) return [];
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 5000");
+    const hasTable = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'messages'").get() as { n: number };
+    if (hasTable.n === 0) return [];
+    return (db.prepare("SELECT device, epoch, counter FROM messages").all() as Array<{ device: string; epoch: number; counter: number }>).map((m) => `${m.device}/${m.epoch}/${m.counter}`);
+  } finally {
+    db.close();
   }
-  return count;
+}
+
+function linesSoFar(dir: string): number {
+  return storedMessages(dir).length;
 }
 
 function expectStoredOnce(dir: string, messages: number): void {
-  const stored = ["summaries.jsonl", "health.jsonl"].flatMap((file) => jsonLines(readFileSync(join(dir, file), "utf8"))).map(counterOf);
+  const stored = storedMessages(dir);
   expect(stored).toHaveLength(messages);
   expect(new Set(stored).size).toBe(messages);
-  expect(readdirSync(dir).filter((name) => name.includes(".tmp-"))).toEqual([]);
 }
 
 describe("the collector's persistent session", () => {
@@ -87,14 +97,9 @@ describe("the collector's persistent session", () => {
       it("gets what was published while it was away, once, when it is back", async () => {
         const broker = await kind.start();
         const dir = stateDir();
-        const make = () =>
-          new Collector({
-            brokerUrl: broker.url,
-            keyring: keyringOf(...DEVICES),
-            outputFile: join(dir, "summaries.jsonl"),
-            healthFile: join(dir, "health.jsonl"),
-            stateFile: join(dir, "collector.json"),
-          });
+        const db = await openCollectorDb({ location: join(dir, "collector.db") });
+        cleanups.push(() => db.close());
+        const make = () => new Collector({ brokerUrl: broker.url, keyring: keyringOf(...DEVICES), db });
         const messages = street(DEVICES.map((d) => new TestNode(d)), 0, 6);
         const first = make();
         cleanups.push(() => first.stop());
@@ -126,7 +131,7 @@ describe("the collector's persistent session", () => {
         const first = await runCollector(broker.url, dir);
         const publishing = publish(client, messages);
         await waitFor(() => linesSoFar(dir) >= 8, "a few stored messages", 20_000, 1);
-        first.kill("SIGKILL"); // a crash: no stop(), no checkpoint, no acknowledgement of what was in flight
+        first.kill("SIGKILL"); // a crash: no stop(), no acknowledgement of what was in flight
         await new Promise((resolve) => first.once("exit", resolve));
         await publishing;
         expect(linesSoFar(dir)).toBeLessThan(messages.length);
@@ -145,7 +150,7 @@ describe("the collector's persistent session", () => {
 
 /** Starts the built `npm run collector` on `dir`; resolves once it has subscribed. */
 async function runCollector(url: string, dir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--enable-source-maps", "dist/hosts/collector/main.js", "--broker", url, "--state", dir], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--enable-source-maps", "dist/hosts/collector/main.js", "--broker", url, "--state", dir, "--http", "off"], { stdio: ["ignore", "ignore", "pipe"] });
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });

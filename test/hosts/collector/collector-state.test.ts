@@ -1,9 +1,18 @@
-/** The collector's replay windows across restarts, and across a device provisioned with a new key. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+/**
+ * The collector's replay state across restarts (in its database), across a device provisioned with
+ * a new key, and the file-based collector's state folder imported once.
+ */
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Collector } from "../../../hosts/collector/collector.js";
+import { Collector, type SummaryLine } from "../../../hosts/collector/collector.js";
+import { startCollectorService } from "../../../hosts/collector/collector-service.js";
+import type { SqlCollectorDb } from "../../../hosts/collector/db/sql-collector-db.js";
+import { openCollectorDb } from "../../../hosts/collector/db/open-collector-db.js";
+import { storedLines } from "../../../hosts/collector/db/stored-lines.js";
+import { MessageOpener } from "../../../hosts/collector/message-opener.js";
+import { startBroker, runCleanups } from "../../support/mqtt-test-brokers.js";
 import { Keyring } from "../../../hosts/collector/keyring.js";
 import type { HandleResult } from "../../../hosts/collector/collector.js";
 import { MemoryStore } from "../../../hosts/sim/memory-store.js";
@@ -45,92 +54,106 @@ function sealedBy(rootKey: Uint8Array, count: number): Uint8Array[] {
 
 const outcome = (result: HandleResult) => (result.ok ? "accepted" : result.cause);
 
-describe("the collector's saved replay state", () => {
+describe("the collector's replay state", () => {
   const dirs: string[] = [];
-  afterEach(() => {
+  const dbs: SqlCollectorDb[] = [];
+  afterEach(async () => {
+    await runCleanups();
+    for (const db of dbs.splice(0)) await db.close();
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  function collector(rootKey: Uint8Array, stateFile: string, events: string[] = []): Collector {
-    return new Collector({
+  function folder(): string {
+    const dir = mkdtempSync(join(tmpdir(), "civicnode-state-"));
+    dirs.push(dir);
+    return dir;
+  }
+
+  /** A collector as after a (re)start: the database opened again from its file, the keyring's devices recorded. */
+  async function collector(rootKey: Uint8Array, dir: string, events: string[] = []): Promise<{ collector: Collector; feed: (messages: Uint8Array[]) => Promise<string[]> }> {
+    const db = await openCollectorDb({ location: join(dir, "collector.db") });
+    dbs.push(db);
+    const made = new Collector({
       brokerUrl: "mqtt://127.0.0.1:1",
       keyring: keyringWith(rootKey),
-      stateFile,
+      db,
       log: (_level: string, event: string, detail?: LogDetail) => events.push(`${event} ${JSON.stringify(detail ?? {})}`),
     });
+    await made.prepare();
+    const feed = async (messages: Uint8Array[]) => {
+      const out: string[] = [];
+      for (const m of messages) out.push(outcome(await made.handle(TOPIC, m)));
+      return out;
+    };
+    return { collector: made, feed };
   }
 
   it("refuses replays after a restart, and opens a device's new key from counter 0 after it is provisioned again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "civicnode-state-"));
-    dirs.push(dir);
-    const stateFile = join(dir, "collector.json");
+    const dir = folder();
     const old = sealedBy(OLD_KEY, 3);
 
-    const first = collector(OLD_KEY, stateFile);
-    expect(old.map((m) => outcome(first.handle(TOPIC, m)))).toEqual(["accepted", "accepted", "accepted"]);
-    await first.stop();
-    const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { keys: Record<string, string> };
-    expect(saved.keys[DEVICE]).toMatch(/^[0-9a-f]{16}$/);
+    const first = await collector(OLD_KEY, dir);
+    expect(await first.feed(old)).toEqual(["accepted", "accepted", "accepted"]);
+    // No stop(): as after kill -9, what the database committed is all there is.
 
-    // Same key: the saved windows hold (and their tags recognise the copies).
-    const restarted = collector(OLD_KEY, stateFile);
-    expect(old.map((m) => outcome(restarted.handle(TOPIC, m)))).toEqual(["duplicate", "duplicate", "duplicate"]);
-    await restarted.stop();
+    // Same key: the stored replay state holds (and its tags recognise the copies).
+    const restarted = await collector(OLD_KEY, dir);
+    expect(await restarted.feed(old)).toEqual(["duplicate", "duplicate", "duplicate"]);
+    await restarted.collector.stop();
 
     // Provisioned again (npm run provision -- lamp-7 --new-key): the node starts over at counter 0.
     const events: string[] = [];
-    const rekeyed = collector(NEW_KEY, stateFile, events);
-    expect(events.filter((e) => e.startsWith("replay-state-reset"))).toEqual([`replay-state-reset ${JSON.stringify({ device: DEVICE, reason: "the keyring holds a new key for this device" })}`]);
+    const rekeyed = await collector(NEW_KEY, dir, events);
+    expect(events.filter((e) => e.startsWith("collector-device-rekeyed"))).toHaveLength(1);
     // The node seals its first windows again under the new key: the values are the same, so the
     // windows already stored are not stored twice; its next windows are new.
     const fresh = sealedBy(NEW_KEY, 6);
-    expect(fresh.map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(["window-duplicate", "window-duplicate", "window-duplicate", "accepted", "accepted", "accepted"]);
+    expect(await rekeyed.feed(fresh)).toEqual(["window-duplicate", "window-duplicate", "window-duplicate", "accepted", "accepted", "accepted"]);
     // ...and neither the new key's messages nor the old key's get in twice.
-    expect(fresh.map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(Array(6).fill("duplicate"));
-    expect(outcome(rekeyed.handle(TOPIC, old[0]!))).toBe("replay"); // not authentic under the new key
-    await rekeyed.stop();
-    const resaved = JSON.parse(readFileSync(stateFile, "utf8")) as { keys: Record<string, string> };
-    expect(resaved.keys[DEVICE]).not.toBe(saved.keys[DEVICE]);
+    expect(await rekeyed.feed(fresh)).toEqual(Array(6).fill("duplicate"));
+    expect(await rekeyed.feed([old[0]!])).toEqual(["authentication"]); // not authentic under the new key
+    expect(rekeyed.collector.stats.rejected["counter-reuse"]).toBe(0);
+    await rekeyed.collector.stop();
+    expect((await storedLines(dbs.at(-1)!)).summaries.map((s) => s.windowStart)).toEqual([0, 1, 2, 3, 4, 5].map((i) => T0 / 1000 + i * 300));
   });
 
-  it("after a crash, ignores the old key's counters in the journal of a device provisioned again, and keeps its windows", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "civicnode-state-"));
-    dirs.push(dir);
-    const files = { stateFile: join(dir, "collector.json"), outputFile: join(dir, "summaries.jsonl") };
-    const make = (rootKey: Uint8Array, events: string[] = []) =>
-      new Collector({ brokerUrl: "mqtt://127.0.0.1:1", keyring: keyringWith(rootKey), ...files, checkpointMs: Infinity, log: (_l, event) => events.push(event) });
-    const old = sealedBy(OLD_KEY, 3);
-    const first = make(OLD_KEY);
-    expect(old.map((m) => outcome(first.handle(TOPIC, m)))).toEqual(["accepted", "accepted", "accepted"]);
-    // Killed: the checkpoint on disk predates the three lines, which the next start replays.
-
-    const events: string[] = [];
-    const rekeyed = make(NEW_KEY, events);
-    expect(events).toContain("replay-state-reset");
-    expect(rekeyed.stats.store.replayedLines).toBe(3);
-    // Counters 0.. of the new key are new (not a counter reuse of the old key's), its first windows are stored already.
-    expect(sealedBy(NEW_KEY, 4).map((m) => outcome(rekeyed.handle(TOPIC, m)))).toEqual(["window-duplicate", "window-duplicate", "window-duplicate", "accepted"]);
-    expect(rekeyed.stats.rejected["counter-reuse"]).toBe(0);
-    await rekeyed.stop();
+  it("refuses a message as stale-key, without holding the broker's stream, when the database holds a newer key for its device", async () => {
+    const dir = folder();
+    const stale = await collector(OLD_KEY, dir);
+    // The same database, re-keyed by another instance whose keyring is newer.
+    const newer = await collector(NEW_KEY, dir);
+    const results = await stale.collector.handleBatch([{ topic: TOPIC, payload: sealedBy(OLD_KEY, 1)[0]! }]);
+    expect(results).toEqual(["ack"]); // refused for good, not held: it would stop every device
+    expect(stale.collector.stats.rejected["stale-key"]).toBe(1);
+    expect(stale.collector.stats.accepted).toBe(0);
+    // The up-to-date instance stores the device's messages under its new key.
+    expect(await newer.feed(sealedBy(NEW_KEY, 1))).toEqual(["accepted"]);
   });
 
-  it("keeps the windows of a version 1 state file (windows only: no key ids, tags or logs)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "civicnode-state-"));
-    dirs.push(dir);
-    const stateFile = join(dir, "collector.json");
-    const old = sealedBy(OLD_KEY, 2);
-    const first = collector(OLD_KEY, stateFile);
-    for (const m of old) first.handle(TOPIC, m);
+  it("imports a file-based collector's state folder once, then tells its messages' copies from new ones", async () => {
+    const dir = folder();
+    // What the file-based collector wrote: one JSON line per stored summary, with its tag.
+    const old = sealedBy(OLD_KEY, 4);
+    const opener = new MessageOpener(keyringWith(OLD_KEY), { now: () => T0 });
+    for (const payload of old.slice(0, 3)) {
+      const result = opener.open(TOPIC, payload);
+      if (!result.ok || result.kind !== "summary") throw new Error("a test message did not open");
+      const line: SummaryLine = { receivedAt: new Date(T0).toISOString(), windowStartIso: new Date(result.summary.windowStart * 1000).toISOString(), ...result.summary, tag: Buffer.from(result.use.tag!).toString("hex") };
+      appendFileSync(join(dir, "summaries.jsonl"), `${JSON.stringify(line)}\n`);
+    }
+    const broker = await startBroker();
+    const start = () => startCollectorService({ stateDir: dir, brokerUrl: `mqtt://127.0.0.1:${broker.port}`, keyring: keyringWith(OLD_KEY), http: "off", log: () => {} });
+    const first = await start();
+    expect(first.imported).toMatchObject({ summaries: 3 });
+    expect(await first.collector.handle(TOPIC, old[1]!)).toMatchObject({ ok: false, cause: "duplicate" });
+    expect(await first.collector.handle(TOPIC, old[3]!)).toMatchObject({ ok: true });
     await first.stop();
-    const saved = JSON.parse(readFileSync(stateFile, "utf8")) as { counters: Record<string, { window: string }> };
-    const replay = Object.fromEntries(Object.entries(saved.counters).map(([key, c]) => [key, c.window]));
-    writeFileSync(stateFile, JSON.stringify({ format: "civicnode-collector-state", version: 1, replay }));
-    const restarted = collector(OLD_KEY, stateFile);
-    // Without tags a copy cannot be told from a replay: refused all the same.
-    expect(old.map((m) => outcome(restarted.handle(TOPIC, m)))).toEqual(["replay", "replay"]);
-    await restarted.stop();
-    const upgraded = JSON.parse(readFileSync(stateFile, "utf8")) as { version: number; keys: Record<string, string> };
-    expect(upgraded.version).toBe(2);
-    expect(upgraded.keys[DEVICE]).toMatch(/^[0-9a-f]{16}$/);
+    const second = await start();
+    expect(second.imported).toBeUndefined(); // once
+    expect(await second.collector.handle(TOPIC, old[0]!)).toMatchObject({ ok: false, cause: "duplicate" });
+    const { summaries } = await storedLines(second.db);
+    expect(summaries.map((s) => s.counter)).toEqual([0, 1, 2, 3]);
+    await second.stop();
+    expect(existsSync(join(dir, "summaries.jsonl"))).toBe(true); // the journal stays where it was
   });
 });

@@ -15,9 +15,13 @@ import { Collector, type SummaryLine } from "../../../hosts/collector/collector.
 import { Keyring } from "../../../hosts/collector/keyring.js";
 import { Fleet } from "../../../hosts/node/fleet.js";
 import type { LogDetail, LogLevel } from "../../../src/platform.js";
+import { testCollectorDb } from "../../support/collector-db.js";
 import { makeTestPki, type TestCertificate, type TestPki } from "../../support/test-pki.js";
 import { startTlsBroker, type TlsTestBroker } from "../../support/tls-broker.js";
 import { waitFor } from "../../support/wait-for.js";
+
+/** One database for the file's collectors, opened at its top so that it is removed after it. */
+const db = await testCollectorDb();
 
 let pki: TestPki;
 beforeAll(() => {
@@ -36,11 +40,11 @@ async function tlsBroker(certificate: TestCertificate): Promise<TlsTestBroker> {
   return broker;
 }
 
-function makeCollector(brokerUrl: string, ca: string | undefined = pki.ca) {
+function makeCollector(brokerUrl: string, ca: string | undefined = pki.ca, devices: readonly string[] = ["street-01"]) {
   const logs: Array<{ level: LogLevel; event: string; detail: LogDetail | undefined }> = [];
   const keyring = new Keyring();
-  keyring.provision("street-01", "demo-street");
-  const collector = new Collector({ brokerUrl, keyring, ca, log: (level, event, detail) => logs.push({ level, event, detail }) });
+  for (const device of devices) keyring.provision(device, "demo-street");
+  const collector = new Collector({ brokerUrl, keyring, db, ca, log: (level, event, detail) => logs.push({ level, event, detail }) });
   cleanups.push(() => collector.stop());
   return { collector, logs, keyring };
 }
@@ -48,9 +52,9 @@ function makeCollector(brokerUrl: string, ca: string | undefined = pki.ca) {
 describe("the collector over TLS with a pinned CA", () => {
   it("refuses mqtts:// without a CA, a CA with mqtt://, and a CA that is not a certificate", () => {
     const keyring = new Keyring();
-    expect(() => new Collector({ brokerUrl: "mqtts://localhost:8883", keyring })).toThrow(/needs the CA certificate to pin/);
-    expect(() => new Collector({ brokerUrl: "mqtt://localhost:1883", keyring, ca: pki.ca })).toThrow(/plaintext broker URL/);
-    expect(() => new Collector({ brokerUrl: "mqtts://localhost:8883", keyring, ca: "nonsense" })).toThrow(/not a PEM certificate/);
+    expect(() => new Collector({ brokerUrl: "mqtts://localhost:8883", keyring, db })).toThrow(/needs the CA certificate to pin/);
+    expect(() => new Collector({ brokerUrl: "mqtt://localhost:1883", keyring, db, ca: pki.ca })).toThrow(/plaintext broker URL/);
+    expect(() => new Collector({ brokerUrl: "mqtts://localhost:8883", keyring, db, ca: "nonsense" })).toThrow(/not a PEM certificate/);
   });
 
   it.each(["localhost", "127.0.0.1"])("connects to %s and subscribes with the right CA", async (host) => {
@@ -81,23 +85,28 @@ describe("the collector over TLS with a pinned CA", () => {
 
   it("ignores CAs the system trusts: with a pinned CA, one added by NODE_EXTRA_CA_CERTS vouches for nothing", async () => {
     const broker = await tlsBroker(pki.impostor);
+    const dbDir = mkdtempSync(join(tmpdir(), "civicnode-tls-db-"));
+    cleanups.push(() => rmSync(dbDir, { recursive: true, force: true }));
     const script = `
       import { Collector } from "./dist/hosts/collector/collector.js";
+      import { openCollectorDb } from "./dist/hosts/collector/db/open-collector-db.js";
       import { Keyring } from "./dist/hosts/collector/keyring.js";
       import { connectAsync } from "mqtt";
       const url = "mqtts://localhost:" + process.env.PORT;
       // Without a pinned CA, the mqtt package trusts the system's roots, this one included.
       const unpinned = await connectAsync(url, { reconnectPeriod: 0 }).then((client) => client.endAsync(true).then(() => "connected"), (error) => error.code);
-      const collector = new Collector({ brokerUrl: url, keyring: new Keyring(), ca: process.env.PINNED_CA });
+      const db = await openCollectorDb({ location: process.env.DB_FILE });
+      const collector = new Collector({ brokerUrl: url, keyring: new Keyring(), db, ca: process.env.PINNED_CA });
       const pinned = await collector.start().then(() => "connected", (error) => error.code);
       await collector.stop();
+      await db.close();
       console.log(JSON.stringify({ unpinned, pinned }));
     `;
     // Asynchronously: the broker in this process must keep answering while the child runs.
     const { stdout: output } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
       encoding: "utf8",
       timeout: 20_000,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: pki.otherCaFile, PORT: String(broker.port), PINNED_CA: pki.ca },
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: pki.otherCaFile, PORT: String(broker.port), PINNED_CA: pki.ca, DB_FILE: join(dbDir, "collector.db") },
     });
     expect(JSON.parse(output.trim())).toEqual({ unpinned: "connected", pinned: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
     expect(broker.connectPackets()).toBe(1); // the unpinned client's only
@@ -106,8 +115,7 @@ describe("the collector over TLS with a pinned CA", () => {
   it("decrypts a street's summaries when the nodes and the collector pin the same CA", async () => {
     const broker = await tlsBroker(pki.server);
     const url = `mqtts://localhost:${broker.port}`;
-    const { collector, keyring } = makeCollector(url);
-    keyring.provision("street-02", "demo-street");
+    const { collector, keyring } = makeCollector(url, pki.ca, ["street-01", "street-02"]);
     const lines: SummaryLine[] = [];
     collector.onSummary((line) => lines.push(line));
     await collector.start();

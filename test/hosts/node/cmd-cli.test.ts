@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBuiltScript, runSimulator } from "../../support/run-simulator.js";
+import { storedInState, waitForStored } from "../../support/state-db.js";
 import { waitFor } from "../../support/wait-for.js";
 
 function runCmd(args: readonly string[]) {
@@ -38,7 +39,7 @@ describe("npm run cmd (the built command tool)", () => {
       const simulator = runSimulator(["--nodes", "2", "--speed", "300", "--windows", "8", "--state", state], 90_000);
       const record = () => (existsSync(join(state, "simulator.json")) ? JSON.parse(readFileSync(join(state, "simulator.json"), "utf8")) : {});
       await waitFor(() => record().running !== undefined, "the simulator to record itself", 30_000);
-      await waitFor(() => existsSync(join(state, "summaries.jsonl")), "a first summary", 30_000);
+      await waitForStored(state, (stored) => stored.summaries.length >= 1, "a first summary", 30_000);
 
       const rotate = await runCmd(["street-01", "rotate-epoch", "--state", state]);
       expect(rotate.stderr).toBe("");
@@ -51,14 +52,13 @@ describe("npm run cmd (the built command tool)", () => {
       const run = await simulator;
       expect(run.code).toBe(0);
       expect(record().running).toBeUndefined(); // a stopped simulator is not a target any more
-      const summaries = readFileSync(join(state, "summaries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const { summaries, health } = await storedInState(state);
       expect(summaries.filter((s) => s.device === "street-01").some((s) => s.epoch === 1)).toBe(true);
       expect(summaries.filter((s) => s.device === "street-02").every((s) => s.epoch === 0)).toBe(true);
       expect(summaries.every((s) => s.windowSeconds === 300)).toBe(true);
-      const health = readFileSync(join(state, "health.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
       const last = health.filter((h) => h.device === "street-01").at(-1);
-      expect(last.commands).toMatchObject({ accepted: 1, bounds: 1 });
-      const audited = health.flatMap((h) => h.audit.map((a: { entry: string }) => a.entry));
+      expect(last?.commands).toMatchObject({ accepted: 1, bounds: 1 });
+      const audited = health.flatMap((h) => h.audit.map((a) => a.entry));
       expect(audited).toEqual(expect.arrayContaining(["command-accepted rotate-epoch", "epoch-rotated command to 1", "command-refused bounds set-window"]));
 
       const afterwards = await runCmd(["street-01", "rotate-epoch", "--state", state]);

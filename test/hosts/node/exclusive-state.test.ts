@@ -13,7 +13,7 @@ import { Keyring } from "../../../hosts/collector/keyring.js";
 import { startEmbeddedBroker } from "../../../hosts/node/embedded-broker.js";
 import { DOWNLINK_LOCK_FILE, ExclusiveLock, holderPath, SIMULATOR_LOCK_FILE } from "../../../hosts/node/exclusive-lock.js";
 import { runBuiltScript, runSimulator, type SimulatorRun } from "../../support/run-simulator.js";
-import { waitFor } from "../../support/wait-for.js";
+import { storedInState, waitForStored } from "../../support/state-db.js";
 
 interface RunningSimulator {
   readonly pid: number;
@@ -50,17 +50,15 @@ function startSimulator(args: readonly string[]): RunningSimulator {
   return simulator;
 }
 
-function summaries(state: string): Array<{ device: string; epoch: number; counter: number }> {
-  const path = join(state, "summaries.jsonl");
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").filter((line) => line.endsWith("}")).map((line) => JSON.parse(line));
+async function summaries(state: string): Promise<Array<{ device: string; epoch: number; counter: number }>> {
+  return (await storedInState(state)).summaries;
 }
 
 describe("one simulator, one collector per state folder", () => {
   it("refuses a second npm start and a second collector, naming the first one's PID, while the first goes on sealing", async () => {
     const state = stateFolder();
     const first = startSimulator(["--nodes", "2", "--speed", "600", "--state", state]);
-    await waitFor(() => summaries(state).length >= 2, "the first simulator's summaries", 60_000);
+    await waitForStored(state, (stored) => stored.summaries.length >= 2, "the first simulator's summaries", 60_000);
     const keyring = readFileSync(join(state, "keyring.json"), "utf8");
 
     const second = await runSimulator(["--nodes", "2", "--speed", "600", "--windows", "1", "--state", state]);
@@ -73,13 +71,13 @@ describe("one simulator, one collector per state folder", () => {
     expect(collector.code).toBe(1);
     expect(collector.stderr).toContain(`collector: ${state} is in use by PID ${first.pid} (npm start, since `);
 
-    const sealed = summaries(state).length;
-    await waitFor(() => summaries(state).length >= sealed + 2, "the first simulator to go on", 60_000);
+    const sealed = (await summaries(state)).length;
+    await waitForStored(state, (stored) => stored.summaries.length >= sealed + 2, "the first simulator to go on", 60_000);
     first.signal("SIGINT");
     const run = await first.finished;
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/\d+ decrypted, 0 rejected/);
-    const triples = summaries(state).map(({ device, epoch, counter }) => `${device}/${epoch}/${counter}`);
+    const triples = (await summaries(state)).map(({ device, epoch, counter }) => `${device}/${epoch}/${counter}`);
     expect(new Set(triples).size).toBe(triples.length);
     expect(existsSync(holderPath(join(state, SIMULATOR_LOCK_FILE)))).toBe(false); // a clean stop removes its label
   }, 150_000);
@@ -87,7 +85,7 @@ describe("one simulator, one collector per state folder", () => {
   it("starts at once after the holder was killed with SIGKILL", async () => {
     const state = stateFolder();
     const first = startSimulator(["--nodes", "2", "--speed", "600", "--state", state]);
-    await waitFor(() => summaries(state).length >= 1, "the first simulator's summaries", 60_000);
+    await waitForStored(state, (stored) => stored.summaries.length >= 1, "the first simulator's summaries", 60_000);
     first.signal("SIGKILL");
     expect((await first.finished).code).toBe(null);
     expect(JSON.parse(readFileSync(holderPath(join(state, SIMULATOR_LOCK_FILE)), "utf8")).pid).toBe(first.pid); // its stale label

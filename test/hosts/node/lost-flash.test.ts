@@ -16,6 +16,7 @@ import { flashPath } from "../../../hosts/node/flash-provisioning.js";
 import { KEY_ID_STORE_KEY } from "../../../src/wire/key-ratchet.js";
 import { keyIdFromRoot } from "../../../src/wire/key-schedule.js";
 import { runBuiltScript, runSimulator } from "../../support/run-simulator.js";
+import { alertsInState, devicesInState, storedInState } from "../../support/state-db.js";
 
 const DEVICES = ["street-01", "street-02", "street-03"];
 const STREET = ["--nodes", "3", "--speed", "600", "--windows", "2"];
@@ -31,10 +32,15 @@ function stateFolder(): string {
   return dir;
 }
 
-/** The files a start that seals nothing must leave as they were (every flash, the collector's output and state). */
-function snapshot(state: string): Record<string, string | undefined> {
-  const files = ["keyring.json", "summaries.jsonl", "health.jsonl", "collector.json", ...DEVICES.map((d) => join("nodes", d, "store.json"))];
-  return Object.fromEntries(files.map((file) => [file, existsSync(join(state, file)) ? readFileSync(join(state, file), "utf8") : undefined]));
+/** What a start that seals nothing must leave as it was: the keyring, every flash, and what the collector's database holds (rows, devices and their replay keys, alerts). */
+async function snapshot(state: string): Promise<Record<string, unknown>> {
+  const files = ["keyring.json", ...DEVICES.map((d) => join("nodes", d, "store.json"))];
+  return {
+    ...Object.fromEntries(files.map((file) => [file, existsSync(join(state, file)) ? readFileSync(join(state, file), "utf8") : undefined])),
+    stored: await storedInState(state),
+    devices: await devicesInState(state),
+    alerts: await alertsInState(state),
+  };
 }
 
 function keyId(state: string, device: string): string {
@@ -49,14 +55,15 @@ describe("a simulated node whose flash is lost or unreadable", () => {
     const oldKeyId = keyId(state, "street-02");
 
     rmSync(flashPath(state, "street-02"));
-    const before = snapshot(state);
+    const before = await snapshot(state);
+    expect((before.stored as { summaries: unknown[] }).summaries.length).toBeGreaterThan(0); // the first run stored something to compare
     const refused = await runSimulator([...STREET, "--state", state]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("civicnode: not starting: 1 node(s) would repeat nonces; nothing was sealed.");
     expect(refused.stderr).toContain(`street-02: its flash ${flashPath(state, "street-02")} is missing, and the keyring's key ${oldKeyId} was issued on `);
     expect(refused.stderr).toContain(`Re-key it: npm run provision -- street-02 --new-key --target sim --state ${state}`);
     expect(refused.stdout).toBe("");
-    expect(snapshot(state)).toEqual(before);
+    expect(await snapshot(state)).toEqual(before);
 
     const provision = await runBuiltScript("hosts/collector/provision.js", ["street-02", "--new-key", "--target", "sim", "--state", state]);
     expect(provision.stderr).toBe("");
@@ -68,17 +75,17 @@ describe("a simulated node whose flash is lost or unreadable", () => {
     expect(bytesToHex(new FileStore(flashPath(state, "street-02")).get(KEY_ID_STORE_KEY)!)).toBe(newKeyId);
     expect(Keyring.load(state).get("street-02")!.issued).toMatch(/^\d{4}-/);
 
-    const accepted = summaries(state).length;
+    const accepted = (await summaries(state)).length;
     const again = await runSimulator([...STREET, "--state", state]);
     expect(again.stderr).toBe("");
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
-    const fresh = summaries(state).slice(accepted).filter((s) => s.device === "street-02");
+    const fresh = (await summaries(state)).slice(accepted).filter((s) => s.device === "street-02");
     expect(fresh.length).toBeGreaterThanOrEqual(2);
     expect(fresh[0]).toMatchObject({ epoch: 0, counter: 0 }); // its counters started over, and were accepted
-    const saved = JSON.parse(readFileSync(join(state, "collector.json"), "utf8"));
-    expect(saved.keys["street-02"]).toBe(newKeyId);
-    expect(saved.keys["street-01"]).toBe(keyId(state, "street-01"));
+    const keys = new Map((await devicesInState(state)).map((row) => [row.device, row.keyId]));
+    expect(keys.get("street-02")).toBe(newKeyId);
+    expect(keys.get("street-01")).toBe(keyId(state, "street-01"));
     expect(readFileSync(join(state, "simulator.log"), "utf8")).toMatch(/"event":"replay-state-reset".*"device":"street-02"/);
   }, 150_000);
 
@@ -113,6 +120,6 @@ describe("a simulated node whose flash is lost or unreadable", () => {
   }, 90_000);
 });
 
-function summaries(state: string): Array<{ device: string; epoch: number; counter: number }> {
-  return readFileSync(join(state, "summaries.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line));
+async function summaries(state: string): Promise<Array<{ device: string; epoch: number; counter: number }>> {
+  return (await storedInState(state)).summaries;
 }

@@ -2,15 +2,18 @@
  * `npm start` as a user runs it, broken as a street breaks it: killed with SIGKILL (a power cut)
  * while its broker is away, killed again and again (its clock then resumes from an old save), its
  * state folder full or read-only. The built simulator runs as a child process against a broker in
- * this test, so the broker can vanish and come back.
+ * this test, so the broker can vanish and come back. What the collector stored is read from its
+ * database in the state folder (collector.db), while it runs.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../../../hosts/node/embedded-broker.js";
 import { canMountTmpfs, mountSmallTmpfs, TMPFS_REQUIRED, type SmallTmpfs } from "../../support/small-tmpfs.js";
+import { alertsInState, stateDbPath, storedInState, waitForStored } from "../../support/state-db.js";
 import { sleep, waitFor } from "../../support/wait-for.js";
 
 interface Child {
@@ -50,14 +53,6 @@ interface Line {
   readonly windowSeconds: number;
 }
 
-function jsonLines<T>(path: string): T[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as T);
-}
-
 interface LogLine {
   readonly event: string;
   readonly device?: string;
@@ -83,8 +78,19 @@ function sealedSummaries(stateDir: string, fromByte = 0): string[] {
     .map((line) => `${line.device}/${line.about}`);
 }
 
-function stored(stateDir: string): Line[] {
-  return jsonLines<Line>(join(stateDir, "summaries.jsonl"));
+async function stored(stateDir: string): Promise<Line[]> {
+  return (await storedInState(stateDir)).summaries;
+}
+
+/** Waits until the collector has stored `count` summaries (or more). */
+async function storedAtLeast(stateDir: string, count: number, what: string, child: Child, timeoutMs = 60_000, pollMs = 100): Promise<void> {
+  await waitForStored(stateDir, ({ summaries }) => summaries.length >= count, what, timeoutMs, pollMs, () => `${child.stdout}${child.stderr}`);
+}
+
+/** The sealed summaries ("device/window end") the collector has not stored. */
+function notStored(sealed: readonly string[], lines: readonly Line[]): string[] {
+  const have = new Set(lines.map((line) => `${line.device}/${line.windowStart + line.windowSeconds}`));
+  return sealed.filter((id) => !have.has(id));
 }
 
 function expectEachWindowOnce(lines: readonly Line[]): void {
@@ -126,7 +132,7 @@ describe("npm start killed while its broker is away (finding 3)", () => {
     const port = broker.port;
     const args = ["--broker", `mqtt://127.0.0.1:${port}`, "--state", stateDir, "--nodes", "2", "--speed", "600", "--faults", "0"];
     const first = startSimulator(args);
-    await waitFor(() => stored(stateDir).length >= 4, `summaries before the outage\n${first.stdout}${first.stderr}`, 60_000, 100);
+    await storedAtLeast(stateDir, 4, "summaries before the outage", first);
     await broker.close();
     // While the broker is away the nodes seal on, into their outboxes.
     const sealedBefore = sealedSummaries(stateDir).length;
@@ -134,17 +140,15 @@ describe("npm start killed while its broker is away (finding 3)", () => {
     first.process.kill("SIGKILL");
     await first.exited;
     const sealed = sealedSummaries(stateDir);
-    const missing = () => {
-      const have = new Set(stored(stateDir).map((line) => `${line.device}/${line.windowStart + line.windowSeconds}`));
-      return sealed.filter((id) => !have.has(id));
-    };
-    expect(missing().length, "summaries the collector did not get before the kill").toBeGreaterThanOrEqual(8);
+    expect(notStored(sealed, await stored(stateDir)).length, "summaries the collector did not get before the kill").toBeGreaterThanOrEqual(8);
 
     broker = await brokerOn(port);
     const second = startSimulator([...args, "--windows", "2"]);
-    await waitFor(() => missing().length === 0, `the queued summaries, after the restart (missing ${missing().join(", ")})\n${second.stdout}${second.stderr}`, 90_000, 200);
+    let lastRead: Line[] = [];
+    const missing = () => `missing ${notStored(sealed, lastRead).join(", ")}\n${second.stdout}${second.stderr}`;
+    await waitForStored(stateDir, ({ summaries }) => notStored(sealed, (lastRead = summaries)).length === 0, "the queued summaries, after the restart", 90_000, 200, missing);
     expect(await second.exited).toBe(0);
-    expectEachWindowOnce(stored(stateDir));
+    expectEachWindowOnce(await stored(stateDir));
   });
 });
 
@@ -155,8 +159,8 @@ describe("npm start killed again and again (finding 5)", () => {
     const args = ["--broker", `mqtt://127.0.0.1:${broker.port}`, "--state", stateDir, "--nodes", "3", "--speed", "1200", "--faults", "0"];
     for (let run = 0; run < 4; run++) {
       const child = startSimulator(args);
-      const before = stored(stateDir).length;
-      await waitFor(() => stored(stateDir).length >= before + 3, `summaries of run ${run}\n${child.stdout}${child.stderr}`, 60_000, 50);
+      const before = (await stored(stateDir)).length;
+      await storedAtLeast(stateDir, before + 3, `summaries of run ${run}`, child, 60_000, 50);
       // Killed between two saves of simulator.json (every 5 s, 100 simulated minutes at 1200x).
       await sleep(1500);
       child.process.kill("SIGKILL");
@@ -164,30 +168,34 @@ describe("npm start killed again and again (finding 5)", () => {
     }
     const last = startSimulator([...args, "--windows", "2"]);
     expect(await last.exited, `${last.stdout}${last.stderr}`).toBe(0);
-    const lines = stored(stateDir);
+    const lines = await stored(stateDir);
     expect(lines.length).toBeGreaterThan(12);
     expectEachWindowOnce(lines);
-    const alerts = jsonLines<{ kind: string }>(join(stateDir, "alerts.jsonl"));
+    const alerts = await alertsInState(stateDir);
     expect(alerts.filter((alert) => alert.kind === "window-conflict" || alert.kind === "counter-reuse")).toEqual([]);
   });
 });
 
 describe.skipIf(!TMPFS_REQUIRED && !canMountTmpfs())("npm start on a full and on a read-only state folder (finding 4)", () => {
-  it("keeps running, says so on its status line, recovers, and leaves nothing half-written", { timeout: 180_000 }, async () => {
+  it("keeps running, says so on its status line, recovers, loses nothing it could not store, and leaves nothing half-written", { timeout: 180_000 }, async () => {
     const disk: SmallTmpfs = mountSmallTmpfs(8 * 1024 * 1024);
     cleanups.push(() => disk.unmount());
     const stateDir = disk.dir;
     const broker = await brokerOn();
     const child = startSimulator(["--broker", `mqtt://127.0.0.1:${broker.port}`, "--state", stateDir, "--nodes", "2", "--speed", "600", "--faults", "0", "--windows", "1000"]);
-    await waitFor(() => stored(stateDir).length >= 2, `summaries before the disk fills\n${child.stdout}${child.stderr}`, 60_000, 100);
+    await storedAtLeast(stateDir, 2, "summaries before the disk fills", child);
 
     disk.fill();
     await waitFor(() => /STORE FAILING: street-0\d ENOSPC/.test(child.stdout), `the status line saying the flash is full\n${child.stdout}`, 60_000, 100);
-    await waitFor(() => /COLLECTOR CANNOT STORE: ENOSPC/.test(child.stdout), `the status line saying the collector cannot store\n${child.stdout}`, 60_000, 100);
+    // The database refuses its commits (SQLITE_FULL): the collector holds the batch, unacknowledged, for the broker to deliver again.
+    await waitFor(() => /COLLECTOR CANNOT STORE: disk-full/.test(child.stdout), `the status line saying the collector cannot store\n${child.stdout}`, 60_000, 100);
     expect(child.stdout).toMatch(/cannot write the log file .* \(ENOSPC\)/);
-    const linesWhileFull = stored(stateDir).length;
+    const linesWhileFull = (await stored(stateDir)).length;
     disk.free();
-    await waitFor(() => stored(stateDir).length >= linesWhileFull + 4, `summaries after the disk has room again\n${child.stdout}`, 60_000, 100);
+    // What the nodes had sealed and kept on flash by now (as far as their log could say so) reaches the database.
+    const sealedByNow = sealedSummaries(stateDir);
+    await storedAtLeast(stateDir, linesWhileFull + 4, "summaries after the disk has room again", child);
+    await waitForStored(stateDir, ({ summaries }) => notStored(sealedByNow, summaries).length === 0, "every summary sealed before the disk had room again", 60_000, 200, () => child.stdout);
 
     // One node's flash goes read-only (a read-only bind mount over its folder: the rest of the
     // folder stays writable, and files open elsewhere do not stop it).
@@ -198,17 +206,40 @@ describe.skipIf(!TMPFS_REQUIRED && !canMountTmpfs())("npm start on a full and on
     const beforeReadOnly = child.stdout.length;
     await waitFor(() => /STORE FAILING: street-01 EROFS/.test(child.stdout.slice(beforeReadOnly)), `the status line saying street-01's flash is read-only\n${child.stdout}`, 60_000, 100);
     expect(spawnSync("umount", [nodeDir]).status).toBe(0);
-    const linesBack = stored(stateDir).length;
-    await waitFor(() => stored(stateDir).length >= linesBack + 4, `summaries after the folder is writable again\n${child.stdout}`, 60_000, 100);
+    const linesBack = (await stored(stateDir)).length;
+    await storedAtLeast(stateDir, linesBack + 4, "summaries after the folder is writable again", child);
+
+    // The whole state folder goes read-only (a read-only bind mount over it): every flash, the log
+    // and simulator.json refuse their writes. The collector's database was opened before, and its
+    // open files take writes still (SQLite keeps collector.db and its WAL open), so nothing is read
+    // from it until the folder is writable again.
+    mountCommand(["--bind", stateDir, stateDir]);
+    cleanups.push(() => void spawnSync("umount", [stateDir]));
+    mountCommand(["-o", "remount,bind,ro", stateDir]);
+    const beforeFolderReadOnly = child.stdout.length;
+    await waitFor(() => /STORE FAILING: street-01 EROFS, street-02 EROFS/.test(child.stdout.slice(beforeFolderReadOnly)), `the status line saying both flashes are read-only\n${child.stdout}`, 60_000, 100);
+    await waitFor(() => /cannot write the log file .* \(EROFS\)/.test(child.stdout.slice(beforeFolderReadOnly)), `the console saying the log is read-only\n${child.stdout}`, 60_000, 100);
+    expect(child.process.exitCode).toBeNull();
+    expect(spawnSync("umount", [stateDir]).status).toBe(0);
+    const linesWritable = (await stored(stateDir)).length;
+    await storedAtLeast(stateDir, linesWritable + 4, "summaries after the whole folder is writable again", child);
 
     child.process.kill("SIGINT");
     expect(await child.exited, `${child.stdout}\n${child.stderr}`).toBe(0);
     expect(child.stderr).not.toMatch(/Error|at .*\.js:\d+/);
-    // Every line of every file the collector wrote is whole, and no temporary is left over.
-    for (const file of ["summaries.jsonl", "health.jsonl", "alerts.jsonl"]) jsonLines(join(stateDir, file));
+    // The database is whole (SQLite's own check, and every row decodes), it says what happened, and no temporary is left over.
+    const database = new Database(stateDbPath(stateDir), { readonly: true });
+    try {
+      expect(database.pragma("integrity_check", { simple: true })).toBe("ok");
+    } finally {
+      database.close();
+    }
+    const kinds = (await alertsInState(stateDir)).map((alert) => alert.kind);
+    expect(kinds).toContain("store-failed");
+    expect(kinds).toContain("store-recovered");
     const leftovers = (dir: string): string[] =>
       readdirSync(dir).flatMap((name) => (statSync(join(dir, name)).isDirectory() ? leftovers(join(dir, name)) : /\.tmp-\d+$/.test(name) ? [join(dir, name)] : []));
     expect(leftovers(stateDir)).toEqual([]);
-    expectEachWindowOnce(stored(stateDir));
+    expectEachWindowOnce(await stored(stateDir));
   });
 });

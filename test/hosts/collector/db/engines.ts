@@ -26,6 +26,11 @@ export interface Engine {
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
+/** Runs `cleanup` after the test, before the databases' own cleanups (last in, first out). */
+export function onCleanup(cleanup: () => Promise<void> | void): void {
+  cleanups.push(cleanup);
+}
+
 /** Closes and removes what the test's databases left (afterEach). */
 export async function cleanUpDatabases(): Promise<void> {
   while (cleanups.length > 0) await cleanups.pop()!();
