@@ -35,6 +35,7 @@
  *   await api.close();
  */
 import { randomUUID } from "node:crypto";
+import { basename } from "node:path";
 import { fastify, type FastifyReply, type FastifyRequest, type FastifySchema } from "fastify";
 import type { Log } from "../../../src/platform.js";
 import type { CollectorDb } from "../db/collector-db.js";
@@ -149,8 +150,9 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
     if (token.admits(request.headers.authorization)) return;
     // RFC 6750 section 3: the scheme and, when a token was sent, that it was refused.
     const sent = request.headers.authorization !== undefined;
+    // The file's name only: where the state folder is on the server is none of an anonymous client's business.
     reply.header("WWW-Authenticate", sent ? 'Bearer realm="civicnode", error="invalid_token"' : 'Bearer realm="civicnode"');
-    return reply.code(401).send({ error: "unauthorized", message: `this endpoint is for city staff: send Authorization: Bearer <the token in ${token.path}>` });
+    return reply.code(401).send({ error: "unauthorized", message: `this endpoint is for city staff: send Authorization: Bearer <the token in ${basename(token.path)} in the collector's state folder>` });
   });
 
   app.addHook("onSend", async (request, reply) => {

@@ -339,6 +339,8 @@ describe("the collector's HTTP API", () => {
           const body = (await response.json()) as Json;
           expect(body.error).toBe("unauthorized");
           expect(JSON.stringify(body)).not.toContain(server.token);
+          expect(body.message).toContain("api-token");
+          expect(JSON.stringify(body)).not.toContain(server.stateDir); // where the token lives on the server is not told to anyone
         }
         expect((await server.get(path)).status, path).toBe(200);
         expect((await server.get(path, { token: null, headers: { authorization: `bearer  ${server.token}` } })).status, path).toBe(200);
