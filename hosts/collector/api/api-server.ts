@@ -163,6 +163,11 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
     reply.header("Cache-Control", publicAnswer ? "no-cache" : "no-store");
   });
 
+  // No route takes a body: whatever one comes with (an unmatched POST, a DELETE with an empty JSON
+  // body) is read up to the limit and dropped, so the answer is the route's (a 404), not a parser's.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, _body, done) => done(null, undefined));
+
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).send({ error: "not-found", message: "no such endpoint: the API's endpoints are listed in /api/openapi.json" });
   });

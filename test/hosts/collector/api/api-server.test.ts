@@ -439,6 +439,15 @@ describe("the collector's HTTP API", () => {
       }
       const post = await fetch(`${server.api.url}/api/nodes`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
       expect(post.status).toBe(404);
+      // A body no parser would take is not read as one: the answer is still the route's.
+      for (const [method, body, type] of [["DELETE", "", "application/json"], ["PUT", "{", "application/json"], ["POST", "a=1", "application/x-www-form-urlencoded"]] as const) {
+        const response = await fetch(`${server.api.url}/api/nodes`, { method, body, headers: { "content-type": type } });
+        expect(response.status, method).toBe(404);
+        expect(((await response.json()) as Json).error, method).toBe("not-found");
+      }
+      const large = await fetch(`${server.api.url}/api/nodes`, { method: "POST", body: "x".repeat(4096), headers: { "content-type": "text/plain" } });
+      expect(large.status).toBe(413);
+      expect(await large.json()).toEqual({ error: "bad-request", message: "the request was refused (HTTP 413)" });
     });
 
     it("sets nosniff and a Content-Security-Policy that allows nothing on every answer", async () => {
