@@ -67,7 +67,7 @@ export function renderCollectorSection(result: CollectorBenchResult, context: Re
     "```",
     "",
     `- commit: ${context.commit}; ${context.node}, ${context.mosquitto}, ${result.environment.postgres} (${result.environment.postgresServer}; fsync off), ${result.environment.sqlite} (better-sqlite3, WAL)`,
-    `- machine: ${context.cores} cores (${context.cpuModel}); the broker, the database server and every consumer share them`,
+    `- machine: ${context.cores} cores (${context.cpuModel}); the broker, the database server and every consumer share them${busyMachine(result.runs)}`,
     `- messages: ${int(result.messages)} sealed summaries from ${result.devices} simulated devices (${int(result.messages / result.devices)} windows each), each ${result.template.sealedBytes} bytes (${result.template.plaintextBytes} bytes of padded SenML/CBOR with ${result.template.records.length + 1} records, taken from a real summary of the reference street node and sealed by each device's UplinkSealer), QoS 1`,
     `- method: \`hosts/collector/bench/\`. Every run has a fresh broker and a fresh database. The consumers (each a process of its own) create persistent sessions and leave; the backlog is published and acknowledged; they come back and take it. A rate is the messages consumed over the time from the first message (raw) or the first transaction (collector) to the last, so the broker's queue never runs dry and the publisher is not measured. Mosquitto has \`max_inflight_messages ${BENCH_MAX_INFLIGHT}\` (twice the collector's batch of 200, as the collector asks of an MQTT 5 broker with Receive Maximum) and a queue large enough for the backlog. Median of ${repeats} runs of each configuration; the run took ${context.wallSeconds.toFixed(0)} s.`,
     "",
@@ -175,6 +175,14 @@ export function renderCollectorSection(result: CollectorBenchResult, context: Re
     "",
   );
   return `${lines.join("\n")}\n`;
+}
+
+/** Says so when other work took a noticeable share of the machine during the runs (it lowers the rates more than the CPU per message). */
+function busyMachine(runs: readonly RunResult[]): string {
+  const others = runs.map((r) => r.otherCores).filter((n): n is number => n !== undefined);
+  const mean = others.reduce((sum, n) => sum + n, 0) / Math.max(1, others.length);
+  if (mean < 0.25) return "";
+  return `; other work on the machine took ${mean.toFixed(2)} cores on average during the runs (column "other processes"), so the rates are lower than an idle machine's, the CPU per message much less so`;
 }
 
 /** What the whole run costs beyond its stages, or that the difference is within the measurements' noise. */
