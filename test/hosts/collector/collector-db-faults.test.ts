@@ -19,7 +19,7 @@ import { freshDatabase, postgresBinaries, POSTGRES_REQUIRED, startPostgresServer
 import { canMountTmpfs, mountSmallTmpfs, TMPFS_REQUIRED } from "../../support/small-tmpfs.js";
 import { waitFor } from "../../support/wait-for.js";
 import { collectorProcess, stateFolderWith, type CollectorProcess } from "./collector-process.js";
-import { RecordedStreet } from "./recorded-street.js";
+import { HOUR_MS, RecordedStreet } from "./recorded-street.js";
 import { compareSealedWithStored, openStoredRows, readUntil, storedTwice, waitForEverySealed } from "./stored-rows.js";
 
 const mosquittoAvailable = MOSQUITTO_BINARY !== undefined || MOSQUITTO_REQUIRED;
@@ -37,6 +37,13 @@ const SPEED = 1800;
 const PLAN = { healthy: 0.3, fault: 0.3, afterKill: 0.2, end: 0.3 };
 /** Ceiling for waits: the collector retries a refused store after 1 s, doubling to 30 s. */
 const WAIT_MS = 60_000;
+/**
+ * What a run takes on an idle machine: the plan's simulated hours at SPEED (both faults), and about
+ * 8 s of process starts, a server's stop and start, and the collector's first retry after each fault.
+ */
+const IDLE_RUN_MS = ((PLAN.healthy + 2 * PLAN.fault + PLAN.afterKill + PLAN.end) * HOUR_MS) / SPEED + 8_000;
+/** A test's ceiling: its idle run ten times over, the slack `street.reach` allows a loaded machine. */
+const TEST_MS = 10 * IDLE_RUN_MS;
 
 afterEach(runCleanups);
 
@@ -126,7 +133,7 @@ async function runThroughFaults(fault: DatabaseFault): Promise<CollectorProcess>
 }
 
 describe.runIf(mosquittoAvailable && tmpfsAvailable)("the collector on SQLite when its disk fills up (tmpfs)", () => {
-  it("logs the full disk, keeps running, acknowledges nothing it did not store, and stores again once there is room", { timeout: 240_000 }, async () => {
+  it("logs the full disk, keeps running, acknowledges nothing it did not store, and stores again once there is room", { timeout: TEST_MS }, async () => {
     // Room for the database and its write-ahead log to grow through the run, and no more.
     const disk = mountSmallTmpfs(16 * 1024 * 1024);
     cleanups.push(() => disk.unmount());
@@ -143,7 +150,7 @@ describe.runIf(mosquittoAvailable && tmpfsAvailable)("the collector on SQLite wh
 });
 
 describe.runIf(mosquittoAvailable && postgresAvailable)("the collector on PostgreSQL when the server stops", () => {
-  it("logs the server's absence, keeps running, acknowledges nothing it did not store, and stores again once it is back", { timeout: 240_000 }, async () => {
+  it("logs the server's absence, keeps running, acknowledges nothing it did not store, and stores again once it is back", { timeout: TEST_MS }, async () => {
     const server = await startPostgresServer();
     cleanups.push(() => server.dispose());
     const database = await freshDatabase(server.url);
