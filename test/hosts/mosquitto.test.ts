@@ -1,10 +1,11 @@
 /** The simulator and collector against a real Mosquitto broker, as with `--broker` in the field. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MOSQUITTO_BINARY, MOSQUITTO_REQUIRED, startMosquitto, type RunningMosquitto } from "../support/mosquitto.js";
 import { runSimulator } from "../support/run-simulator.js";
+import { storedInState } from "../support/state-db.js";
 import { makeTestPki, type TestPki } from "../support/test-pki.js";
 
 const available = MOSQUITTO_BINARY !== undefined || MOSQUITTO_REQUIRED;
@@ -29,7 +30,7 @@ describe.runIf(available)("against a real Mosquitto broker", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`using external MQTT broker ${mosquitto.url}`);
-    const lines = readFileSync(join(state, "summaries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await storedInState(state)).summaries;
     for (const device of ["street-01", "street-02", "street-03", "street-04"]) {
       expect(lines.filter((l) => l.device === device).length).toBeGreaterThanOrEqual(2);
     }
@@ -60,7 +61,7 @@ describe.runIf(available)("against a real Mosquitto broker over TLS (mqtts://, p
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`using external MQTT broker ${mosquitto.url} over TLS, pinning the CA in ${pki.caFile}`);
-    const lines = readFileSync(join(state, "summaries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await storedInState(state)).summaries;
     for (const device of ["street-01", "street-02", "street-03", "street-04"]) {
       expect(lines.filter((l) => l.device === device).length).toBeGreaterThanOrEqual(2);
     }
@@ -74,9 +75,9 @@ describe.runIf(available)("against a real Mosquitto broker over TLS (mqtts://, p
       const run = await runSimulator(["--broker", mosquitto.url, "--ca", pki.otherCaFile, "--nodes", "1", "--windows", "1", "--state", other], 40_000);
       expect(run.code).toBe(1);
       // Mosquitto sends its CA along with its certificate, so OpenSSL reports "self-signed in chain".
-      expect(run.stdout).toContain(`cannot reach the MQTT broker at ${mosquitto.url}: self-signed certificate in certificate chain`);
+      expect(run.stdout).toContain(`cannot start the collector on the MQTT broker at ${mosquitto.url}: self-signed certificate in certificate chain`);
       expect(run.stdout).toContain('"code":"SELF_SIGNED_CERT_IN_CHAIN"');
-      expect(existsSync(join(other, "summaries.jsonl"))).toBe(false);
+      expect((await storedInState(other)).summaries).toEqual([]);
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
