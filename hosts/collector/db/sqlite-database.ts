@@ -53,15 +53,29 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): S
   } catch (error) {
     throw openError(path, error);
   }
-  try {
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-    db.pragma("foreign_keys = ON");
-  } catch (error) {
-    db.close();
-    throw failure(path, error);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  // Switching a new file to WAL takes its lock: processes opening it together (four `npm run cmd`
+  // at once) meet SQLITE_BUSY here, before any transaction could retry. Retried the same way, with
+  // a blocking sleep (this runs once, at open).
+  const deadline = Date.now() + busyTimeoutMs;
+  let wait = FIRST_RETRY_MS;
+  for (;;) {
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      break;
+    } catch (error) {
+      const refused = failure(path, error);
+      if (!(refused instanceof CollectorDbError) || refused.failure !== "busy" || Date.now() + wait > deadline) {
+        db.close();
+        throw refused;
+      }
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    wait = Math.min(MAX_RETRY_MS, wait * 2);
   }
-  return new SqliteDatabase(path, db, options.busyTimeoutMs ?? 5000);
+  return new SqliteDatabase(path, db, busyTimeoutMs);
 }
 
 class SqliteDatabase implements SqlDatabase {
