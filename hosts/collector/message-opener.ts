@@ -29,6 +29,7 @@ import { parseNodeTopic } from "../../src/uplink/topics.js";
 import type { Keyring } from "./keyring.js";
 import { healthFromRecords, summaryFromRecords, type DecodedHealth, type DecodedSummary } from "./decoded-messages.js";
 import { EpochCounters, TAG_BYTES, type EpochCountersSnapshot } from "./epoch-counters.js";
+import { isoSeconds, sameBytes } from "./verdict-text.js";
 
 export type { ChannelSummary, DecodedHealth, DecodedSummary, SensorHealthSummary } from "./decoded-messages.js";
 
@@ -328,14 +329,3 @@ function splitKey(key: string): { device: string; epoch: number } {
   return { device: key.slice(0, slash), epoch: Number(key.slice(slash + 1)) };
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
-  return difference === 0;
-}
-
-function isoSeconds(unixSeconds: number): string {
-  const ms = unixSeconds * 1000;
-  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(unixSeconds);
-}

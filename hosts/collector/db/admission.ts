@@ -22,11 +22,12 @@
 import type { DecodedSummary } from "../decoded-messages.js";
 import { summaryDigest } from "../window-index.js";
 import type { AdmitOutcome, OpenedMessage } from "./collector-db.js";
-import { judgeCounter, sameBytes } from "./counter-verdict.js";
+import { judgeCounter } from "./counter-verdict.js";
 import { CollectorDbError } from "./db-errors.js";
 import { DeviceReplayState } from "./device-replay-state.js";
 import { statisticRows } from "./summary-rows.js";
 import { bytesOf, placeholders, type SqlDialect, type SqlExecutor, type SqlValue } from "./sql-database.js";
+import { isoSeconds, sameBytes } from "../verdict-text.js";
 
 /** Statistics rows per INSERT (a summary has some tens; bounded so the statement texts are few). */
 const STATISTICS_PER_INSERT = 64;
@@ -175,7 +176,3 @@ export async function insertStatistics(tx: SqlExecutor, summaryId: number, summa
   }
 }
 
-function isoSeconds(unixSeconds: number): string {
-  const ms = unixSeconds * 1000;
-  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(unixSeconds);
-}

@@ -15,6 +15,7 @@
  */
 import { RETAINED_EPOCHS } from "../message-opener.js";
 import type { EpochCounters } from "../epoch-counters.js";
+import { isoSeconds, sameBytes } from "../verdict-text.js";
 
 export type CounterVerdict =
   | { readonly verdict: "new" }
@@ -54,15 +55,3 @@ export function judgeCounter(claim: CounterClaim, counters: EpochCounters | unde
   return { verdict: "replay", detail: `${standing === "seen" ? "replay" : "too-old"}: counter ${claim.counter}` };
 }
 
-/** Compares two tags in constant time. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
-  return difference === 0;
-}
-
-function isoSeconds(unixSeconds: number): string {
-  const ms = unixSeconds * 1000;
-  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(unixSeconds);
-}
