@@ -13,6 +13,7 @@ import { databaseLocation } from "./collector-service.js";
 import type { CommandRow } from "./db/collector-db.js";
 import { openCollectorDb } from "./db/open-collector-db.js";
 import { Keyring } from "./keyring.js";
+import { PassphraseSource } from "./passphrase-source.js";
 import { readPinnedCa } from "../node/pinned-ca.js";
 
 const USAGE = `civicnode command tool
@@ -28,7 +29,7 @@ Commands:
 Options:
   --broker URL   the broker (default: that of the simulator running on --state, whose
                  simulated clock then dates the command)
-  --state DIR    folder with keyring.json and downlink.json (default ./.civicnode)
+  --state DIR    folder with keyring.sealed and downlink.json (default ./.civicnode)
   --ca FILE      with mqtts://: the CA certificate (PEM) to trust, and the only one
   --db PATH|URL  the collector's database, where the command and whether the broker took it are
                  recorded (default DIR/collector.db)
@@ -84,7 +85,8 @@ async function main(argv: string[]): Promise<number> {
   }
   let sealed;
   try {
-    sealed = new Commander(Keyring.load(stateDir), stateDir).seal(device, name, args, target.issuedMs);
+    const passphrases = new PassphraseSource(stateDir, { notify: (line) => process.stderr.write(`cmd: ${line}\n`) });
+    sealed = new Commander(Keyring.load(stateDir, passphrases), stateDir).seal(device, name, args, target.issuedMs);
   } catch (error) {
     process.stderr.write(`cmd: ${(error as Error).message}\n`);
     return error instanceof CommandError ? 2 : 1;

@@ -24,7 +24,7 @@ import { COLLECTOR_DB_FILE, isPostgresUrl, openCollectorDb } from "./db/open-col
 import type { Keyring } from "./keyring.js";
 
 export interface CollectorServiceOptions extends Omit<CollectorOptions, "db" | "log"> {
-  /** Holds keyring.json, api-token, and collector.db unless `db` says otherwise. */
+  /** Holds keyring.sealed, api-token, and collector.db unless `db` says otherwise. */
   readonly stateDir: string;
   /** A postgres:// URL or the path of an SQLite file; default `<stateDir>/collector.db`. */
   readonly db?: string;

@@ -14,6 +14,7 @@ import { HttpAddressError, parseHttpAddress, type HttpAddress } from "./api/http
 import { databaseLocation, startCollectorService, usesPostgres } from "./collector-service.js";
 import { CollectorDbError } from "./db/db-errors.js";
 import { Keyring, KEYRING_FILE } from "./keyring.js";
+import { PassphraseSource } from "./passphrase-source.js";
 import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError } from "../node/exclusive-lock.js";
 import { readPinnedCa } from "../node/pinned-ca.js";
 
@@ -24,7 +25,7 @@ Usage: npm run collector -- --broker mqtt://host:port [options]
   --broker URL          the MQTT broker the nodes publish to (required); mqtts:// for TLS
   --ca FILE             with mqtts://: the CA certificate (PEM) to trust for the broker, and the
                         only one (pinned); required with mqtts://, refused with mqtt://
-  --state DIR           folder holding keyring.json and api-token (default ./.civicnode)
+  --state DIR           folder holding keyring.sealed and api-token (default ./.civicnode)
   --db PATH|URL         the database: an SQLite file (default DIR/collector.db), or
                         postgres://user:password@host:port/database
   --group NAME          join the MQTT 5 shared subscription group NAME: the collectors of a group
@@ -120,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   process.once("exit", () => lock.release());
-  const keyring = Keyring.load(stateDir);
+  const keyring = Keyring.load(stateDir, new PassphraseSource(stateDir, { notify: (line) => process.stderr.write(`collector: ${line}\n`) }));
   if (keyring.devices.length === 0) {
     process.stderr.write(`collector: no devices in ${join(stateDir, KEYRING_FILE)}\n`);
     return 1;

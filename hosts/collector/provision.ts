@@ -21,6 +21,7 @@ import { writeFileAtomic } from "../node/atomic-file.js";
 import { ExclusiveLock, SIMULATOR_LOCK_FILE } from "../node/exclusive-lock.js";
 import { flashPath, provisionFlash } from "../node/flash-provisioning.js";
 import { ISSUED_UNKNOWN, Keyring, KEYRING_FILE, type KeyringEntry } from "./keyring.js";
+import { PassphraseSource } from "./passphrase-source.js";
 import {
   LIN_PREFERENCES_FILE,
   linPreferencesJson,
@@ -45,7 +46,7 @@ A key is given out once: the keyring marks it issued, and a key already issued i
 
 Options:
   --zone Z       the device's zone; must equal the keyring's zone for a known device
-  --state DIR    folder with keyring.json (default ./.civicnode)
+  --state DIR    folder with keyring.sealed (default ./.civicnode)
   --out DIR      where to write the files (default <state>/provision/<device>/)
   --target T     esp32 (nvs.csv for ESP-IDF's NVS partition generator, the default),
                  lin (modpreferences.json for the Moddable Linux simulator), both, or
@@ -126,7 +127,8 @@ function provision(argv: string[]): number {
     });
   }
   try {
-    const { entry, origin } = Keyring.update(stateDir, "npm run provision", (keyring) =>
+    const passphrases = new PassphraseSource(stateDir, { notify: (line) => process.stderr.write(`provision: ${line}\n`) });
+    const { entry, origin } = Keyring.update(stateDir, "npm run provision", passphrases, (keyring) =>
       issueKey(keyring, device, { zone: values.zone, newKey: values["new-key"] ?? false, sameKey: values["same-key"] ?? false, keyringPath, target }),
     );
     // The keyring that marks the key issued is saved: only now may it reach a file.

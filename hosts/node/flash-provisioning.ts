@@ -16,6 +16,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { KEY_ID_STORE_KEY, provisioningWrites, storeHoldsKey } from "../../src/wire/key-ratchet.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
 import { ISSUED_UNKNOWN, Keyring, type KeyringEntry } from "../collector/keyring.js";
+import type { PassphraseSource } from "../collector/passphrase-source.js";
 import { FileStore } from "./file-store.js";
 
 /** What a node's flash file holds, seen against the keyring's key. */
@@ -99,9 +100,9 @@ export interface StreetFlash {
  * does not hold its key a flash with it, if and only if the key was never issued. Any refusal
  * stops everything: the keyring and every flash are left as they were.
  */
-export function prepareStreetFlash(stateDir: string, devices: readonly string[], zone: string, command: string): StreetFlash {
+export function prepareStreetFlash(stateDir: string, devices: readonly string[], zone: string, command: string, passphrases: PassphraseSource): StreetFlash {
   const pending: Array<{ device: string; replaced: string | undefined }> = [];
-  const prepared = Keyring.update(stateDir, command, (keyring): StreetFlash => {
+  const prepared = Keyring.update(stateDir, command, passphrases, (keyring): StreetFlash => {
     const refusals: string[] = [];
     const states = new Map<string, FlashState>();
     for (const device of devices) {

@@ -10,6 +10,7 @@ import { FileStore } from "./file-store.js";
 import type { HealthLine, SummaryLine } from "../collector/collector.js";
 import { startCollectorService, type CollectorService } from "../collector/collector-service.js";
 import { Keyring, KeyringError, KEYRING_FILE } from "../collector/keyring.js";
+import { PassphraseSource } from "../collector/passphrase-source.js";
 import { DEFAULT_ZONE, streetDeviceId } from "../sim/street.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { storeFailureCause } from "../../src/store-contract.js";
@@ -89,7 +90,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const devices = Array.from({ length: options.nodes }, (_, i) => streetDeviceId(i + 1));
   let prepared: StreetFlash;
   try {
-    prepared = prepareStreetFlash(stateDir, devices, DEFAULT_ZONE, "npm start");
+    prepared = prepareStreetFlash(stateDir, devices, DEFAULT_ZONE, "npm start", new PassphraseSource(stateDir, { notify: (line) => view.message(line) }));
   } catch (error) {
     if (!(error instanceof LockError || error instanceof KeyringError || error instanceof FlashWriteError)) throw error;
     process.stderr.write(`civicnode: ${error.message}\n`);
