@@ -24,25 +24,33 @@ const MEANING: Partial<Record<string, string>> = {
   noise: "A-weighted sound level from a sound-level meter; no audio is ever recorded",
 };
 
+/** Version 2: the facts come from the deployment policy (deployment-policy.ts), which names itself. */
+export const DISCLOSURE_VERSION = 2;
+
 export function disclosureDocument(config: NodeConfig, channels: readonly DisclosedChannel[]): Record<string, unknown> {
   const channelConfig = new Map(config.sensors.flatMap((sensor) => sensor.channels.map((channel) => [channel.name, channel] as const)));
+  const facts = config.disclosure;
   return {
     format: "civicnode-disclosure",
-    version: 1,
+    version: DISCLOSURE_VERSION,
     device: config.device,
     zone: config.zone,
-    accountable: config.disclosure.accountable,
-    contact: config.disclosure.contact,
-    purpose: config.disclosure.purpose,
+    policy: facts.policy,
+    accountable: { organisation: facts.accountable.organisation, contact: facts.accountable.contact },
+    purposes: [...facts.purposes],
+    location: { publishedPrecisionMeters: facts.publishedPrecisionMeters },
     technology: [...new Set(channels.map((c) => c.part))],
     dataTypes: channels.map(({ name, part, output, stats }) => {
-      const privacy = channelConfig.get(name)?.privacy;
+      const channel = channelConfig.get(name);
+      const privacy = channel?.privacy;
       return {
         channel: name,
+        ...(channel?.dataType ? { dataType: channel.dataType } : {}),
         part,
         quantity: output.quantity,
         unit: output.unit,
         released: stats,
+        ...(channel ? { decimals: channel.decimals } : {}),
         ...(MEANING[name] ? { meaning: MEANING[name] } : {}),
         ...(privacy
           ? {
@@ -64,12 +72,13 @@ export function disclosureDocument(config: NodeConfig, channels: readonly Disclo
       "every summary is encrypted and authenticated (COSE_Encrypt0, ChaCha20-Poly1305) with keys that move forward every " +
         `${config.uplink.epochSeconds} seconds and cannot be turned back`,
     ],
-    storage: "on the node: nothing raw beyond one window; keys and counters in its flash. Upstream: the city's collector stores window summaries",
-    access: config.disclosure.access,
+    storage: "on the node: nothing raw beyond one window; keys and counters in its flash. Upstream: the city's collector stores window summaries and health reports",
+    access: facts.access.map(({ who, data }) => ({ who, data })),
     retention: {
       rawReadings: `at most ${config.windowSeconds} seconds, in memory`,
       identifiers: "not retained: pseudonymised on arrival, the pseudonym forgotten after counting",
-      summaries: config.disclosure.retention,
+      summariesDays: facts.retention.summariesDays,
+      healthDays: facts.retention.healthDays,
     },
   };
 }

@@ -8,6 +8,7 @@
  */
 import { isDayAlignedWindow } from "../aggregate/window-clock.js";
 import { isValidId } from "../uplink/topics.js";
+import { DATA_TYPES, parsePolicyFacts, PolicyError, type DataType, type PolicyFacts } from "./deployment-policy.js";
 
 /**
  * Statistics a channel can release for a window:
@@ -54,6 +55,8 @@ export interface ChannelConfig {
   readonly name: string;
   /** The driver output it takes, e.g. "temperature". */
   readonly output: string;
+  /** What its values are about, as the policy declares it (published in the disclosure). */
+  readonly dataType: DataType | undefined;
   /** Released values are rounded to this many decimals (coarsening). */
   readonly decimals: number;
   readonly stats: readonly StatName[];
@@ -118,13 +121,13 @@ export interface DownlinkConfig {
   readonly maxIntervalFactor: number;
 }
 
-/** Who answers for the node, published in its disclosure (src/policy/disclosure.ts). */
-export interface DisclosureConfig {
-  readonly accountable: string;
-  readonly contact: string;
-  readonly purpose: string;
-  readonly access: string;
-  readonly retention: string;
+/**
+ * What the node's disclosure tells beyond its channels (src/policy/disclosure.ts): the facts of the
+ * deployment policy it runs under (deployment-policy.ts), and that policy's name. Required, with
+ * no defaults: a node never publishes a placeholder for who answers for it.
+ */
+export interface DisclosureConfig extends PolicyFacts {
+  readonly policy: string;
 }
 
 export interface NodeConfig {
@@ -233,22 +236,21 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     allowedWindowSeconds,
     maxIntervalFactor: number(downlinkRaw.maxIntervalFactor ?? 10, "downlink.maxIntervalFactor", 1, 100),
   };
-  const disclosureRaw = object(root.disclosure ?? {}, "disclosure");
-  rejectUnknown(disclosureRaw, ["accountable", "contact", "purpose", "access", "retention"], "disclosure");
-  const textOr = (key: string, fallback: string) => (disclosureRaw[key] === undefined ? fallback : longText(disclosureRaw[key], `disclosure.${key}`));
-  const disclosure: DisclosureConfig = {
-    accountable: textOr("accountable", "the city that operates this node (set disclosure.accountable)"),
-    contact: textOr("contact", "(set disclosure.contact)"),
-    purpose: textOr("purpose", "air quality, noise, footfall and traffic statistics for city planning"),
-    access: textOr("access", "summaries: the city's data team; this disclosure: anyone"),
-    retention: textOr("retention", "as decided by the city (set disclosure.retention)"),
-  };
+  const disclosureRaw = object(root.disclosure, "disclosure");
+  rejectUnknown(disclosureRaw, ["policy", "accountable", "purposes", "location", "retention", "access"], "disclosure");
+  const disclosure: DisclosureConfig = { policy: id(disclosureRaw.policy, "disclosure.policy"), ...policyFacts(disclosureRaw) };
   return { zone, device, windowSeconds, sensors, uplink, privacy: { pseudonymEpochSeconds, totals }, downlink, disclosure };
 }
 
-function longText(value: unknown, path: string): string {
-  if (typeof value !== "string" || value.length === 0 || value.length > 300) throw new ConfigError(`${path}: must be a string of 1 to 300 characters`);
-  return value;
+/** The disclosure's facts, checked by the policy's own rules; an error names the key as the rest of this file does. */
+function policyFacts(disclosure: Record<string, unknown>): PolicyFacts {
+  try {
+    return parsePolicyFacts(disclosure, "");
+  } catch (error) {
+    if (!(error instanceof PolicyError)) throw error;
+    const key = error.path.slice(1).replace(/\/(\d+)(?=\/|$)/g, "[$1]").replace(/\//g, ".");
+    throw new ConfigError(`disclosure.${key}: ${error.message.slice(error.message.indexOf(": ") + 2)}`);
+  }
 }
 
 function parseSensor(raw: unknown, path: string, windowSeconds: number, windowsPerDay: number): SensorConfig {
@@ -286,7 +288,7 @@ function parseSensor(raw: unknown, path: string, windowSeconds: number, windowsP
 
 function parseChannel(raw: unknown, path: string, windowsPerDay: number): ChannelConfig {
   const channel = object(raw, path);
-  rejectUnknown(channel, ["name", "output", "decimals", "stats", "filters", "privacy"], path);
+  rejectUnknown(channel, ["name", "output", "dataType", "decimals", "stats", "filters", "privacy"], path);
   const statsRaw = array(channel.stats ?? ["count", "mean", "min", "max"], `${path}.stats`, 1, STAT_NAMES.length);
   const stats = statsRaw.map((stat, k) => oneOf(stat, `${path}.stats[${k}]`, STAT_NAMES));
   if (new Set(stats).size !== stats.length) throw new ConfigError(`${path}.stats: a statistic is listed twice`);
@@ -294,6 +296,7 @@ function parseChannel(raw: unknown, path: string, windowsPerDay: number): Channe
   return {
     name: channelName(channel.name, `${path}.name`),
     output: text(channel.output, `${path}.output`),
+    dataType: channel.dataType === undefined ? undefined : oneOf(channel.dataType, `${path}.dataType`, DATA_TYPES),
     decimals: integer(channel.decimals ?? 2, `${path}.decimals`, 0, 6),
     stats,
     filters: filtersRaw.map((entry, k) => parseFilter(entry, `${path}.filters[${k}]`)),

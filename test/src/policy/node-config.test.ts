@@ -15,7 +15,8 @@ function withChange(change: (config: any) => void): unknown {
 
 describe("node configuration", () => {
   it("accepts the built-in street and fills defaults", () => {
-    const config = parseNodeConfig({ zone: "z", device: "d", sensors: [{ id: "c", part: "sht4x", bus: "main", address: 0x44, channels: [{ name: "t", output: "temperature" }] }] });
+    const { disclosure } = streetNodeConfig("street-01");
+    const config = parseNodeConfig({ zone: "z", device: "d", sensors: [{ id: "c", part: "sht4x", bus: "main", address: 0x44, channels: [{ name: "t", output: "temperature" }] }], disclosure });
     expect(config.windowSeconds).toBe(300);
     expect(config.sensors[0]!.intervalSeconds).toBe(10);
     expect(config.sensors[0]!.channels[0]!.stats).toEqual(["count", "mean", "min", "max"]);

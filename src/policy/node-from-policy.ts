@@ -1,0 +1,61 @@
+/**
+ * A node's configuration from its three sources: its identity (provisioning), its board (which part
+ * sits on which bus, how often it is read, the uplink's buffers: hardware, not policy) and the
+ * deployment policy (what is collected and released, and how it is protected). The result is the
+ * JSON that parseNodeConfig validates (node-config.ts), so the node runs on exactly what the policy
+ * says and nothing else:
+ *   - a board sensor gets the policy's channels that name it; a sensor the policy does not name is
+ *     left out, so it is never opened or read;
+ *   - a channel naming a sensor the board does not have is an error at its JSON Pointer;
+ *   - the window, the pseudonym epoch, the totals, the downlink's limits and the disclosure's facts
+ *     are the policy's.
+ */
+import type { DeploymentPolicy } from "./deployment-policy.js";
+import { PolicyError } from "./deployment-policy.js";
+
+export interface NodeIdentity {
+  readonly zone: string;
+  readonly device: string;
+}
+
+/** The hardware half of a node's configuration. */
+export interface BoardConfig {
+  /** As node-config.ts's sensors, without `channels` (the policy brings them). */
+  readonly sensors: ReadonlyArray<Readonly<Record<string, unknown>> & { readonly id: string }>;
+  /** node-config.ts's uplink settings (buffers, counter block, health period). */
+  readonly uplink?: Readonly<Record<string, unknown>>;
+}
+
+export function nodeConfigFromPolicy(identity: NodeIdentity, board: BoardConfig, policy: DeploymentPolicy): Record<string, unknown> {
+  const boardSensors = new Map(board.sensors.map((sensor) => [sensor.id, sensor] as const));
+  policy.channels.forEach((channel, i) => {
+    if (!boardSensors.has(channel.sensor)) {
+      throw new PolicyError(`/channels/${i}/sensor`, "x-board-sensor", `no sensor "${channel.sensor}" on this board (it has ${[...boardSensors.keys()].join(", ")})`);
+    }
+  });
+  const sensors = board.sensors
+    .map((sensor) => ({
+      ...sensor,
+      channels: policy.channels
+        .filter((channel) => channel.sensor === sensor.id)
+        .map(({ name, output, dataType, decimals, stats, filters, privacy }) => ({ name, output, dataType, decimals, stats: [...stats], filters: [...filters], ...(privacy ? { privacy: { ...privacy } } : {}) })),
+    }))
+    .filter((sensor) => sensor.channels.length > 0);
+  return {
+    zone: identity.zone,
+    device: identity.device,
+    windowSeconds: policy.windowSeconds,
+    sensors,
+    ...(board.uplink ? { uplink: { ...board.uplink } } : {}),
+    privacy: { pseudonymEpochSeconds: policy.pseudonymEpochSeconds, totals: policy.totals.map(({ total, parts }) => ({ total, parts: [...parts] })) },
+    downlink: { allowedWindowSeconds: [...policy.downlink.allowedWindowSeconds], maxIntervalFactor: policy.downlink.maxIntervalFactor },
+    disclosure: {
+      policy: policy.name,
+      accountable: { ...policy.accountable },
+      purposes: [...policy.purposes],
+      location: { publishedPrecisionMeters: policy.publishedPrecisionMeters },
+      retention: { ...policy.retention },
+      access: policy.access.map((grant) => ({ ...grant })),
+    },
+  };
+}
