@@ -88,7 +88,7 @@ export class Keyring {
   add(device: string, zone: string, rootKey: Uint8Array, created = new Date().toISOString(), issued?: string): void {
     if (!isValidId(device) || !isValidId(zone)) throw new KeyringError(`invalid device or zone id: ${device} / ${zone}`);
     if (rootKey.length !== ROOT_KEY_BYTES) throw new KeyringError(`root key of ${device} must be ${ROOT_KEY_BYTES} bytes`);
-    this.#entries.set(device, { zone, rootKey: rootKey.slice(), created, issued });
+    this.#entries.set(device, { zone, rootKey: new Uint8Array(rootKey), created, issued });
   }
 
   /**

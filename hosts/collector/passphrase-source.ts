@@ -42,7 +42,7 @@ export class Passphrase {
 
   constructor(bytes: Uint8Array, origin: string) {
     if (bytes.length === 0) throw new PassphraseError(`the passphrase from ${origin} is empty`);
-    this.#bytes = bytes.slice();
+    this.#bytes = new Uint8Array(bytes); // a copy (a Buffer's slice() would share the caller's memory, which it wipes)
     this.origin = origin;
   }
 

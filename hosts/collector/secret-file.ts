@@ -116,7 +116,12 @@ export function readSecretFile(path: string, passphrase: Uint8Array): unknown {
   } catch (error) {
     throw new SecretFileError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const refused = new SecretFileError(`wrong passphrase or altered file: ${path}`);
+  return openSecret(bytes, passphrase, path);
+}
+
+/** The document sealed in `bytes`, a secret file's content, as readSecretFile gives it; `name` (its path) names it in errors. */
+export function openSecret(bytes: Uint8Array, passphrase: Uint8Array, name: string): unknown {
+  const refused = new SecretFileError(`wrong passphrase or altered file: ${name}`);
   const parts = parse(bytes);
   if (parts === undefined) throw refused;
   const { kdf, salt, nonce, header, sealed } = parts;
@@ -133,7 +138,7 @@ export function readSecretFile(path: string, passphrase: Uint8Array): unknown {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plaintext));
   } catch {
     // Authentic, yet not JSON: written by something other than writeSecretFile.
-    throw new SecretFileError(`${path} holds no JSON document`);
+    throw new SecretFileError(`${name} holds no JSON document`);
   } finally {
     plaintext.fill(0);
   }

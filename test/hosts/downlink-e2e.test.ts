@@ -12,6 +12,7 @@ import { connectAsync, type MqttClient } from "mqtt";
 import { Collector, type HealthLine, type SummaryLine } from "../../hosts/collector/collector.js";
 import { Commander } from "../../hosts/collector/commander.js";
 import { Keyring } from "../../hosts/collector/keyring.js";
+import { localPassphrase } from "../support/local-passphrase.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../../hosts/node/embedded-broker.js";
 import { Fleet } from "../../hosts/node/fleet.js";
 import { testCollectorDb } from "../support/collector-db.js";
@@ -38,8 +39,8 @@ describe("downlink commands end to end over a real broker", () => {
     stateDir = mkdtempSync(join(tmpdir(), "civicnode-downlink-"));
     const keyring = new Keyring();
     keyring.provision(DEVICE, ZONE);
-    keyring.save(stateDir);
-    commander = new Commander(Keyring.load(stateDir), stateDir);
+    keyring.save(stateDir, localPassphrase(stateDir));
+    commander = new Commander(Keyring.load(stateDir, localPassphrase(stateDir)), stateDir);
     broker = await startEmbeddedBroker();
     collector = new Collector({ brokerUrl: broker.url, keyring, db });
     collector.onSummary((line) => summaries.push(line));

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Keyring } from "../../../hosts/collector/keyring.js";
+import { localPassphrase } from "../../support/local-passphrase.js";
 import { cleanups } from "../../support/mqtt-test-brokers.js";
 import { waitFor } from "../../support/wait-for.js";
 
@@ -101,11 +102,11 @@ export class CollectorProcess {
   }
 }
 
-/** A state folder holding `keyring` (keyring.json), removed after the test. */
+/** A state folder holding `keyring` (keyring.sealed, under its local passphrase), removed after the test. */
 export function stateFolderWith(keyring: Keyring): string {
   const dir = mkdtempSync(join(tmpdir(), "civicnode-collector-state-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  keyring.save(dir);
+  keyring.save(dir, localPassphrase(dir));
   return dir;
 }
 

@@ -13,6 +13,7 @@ import { connectAsync, type MqttClient } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { Collector } from "../../../hosts/collector/collector.js";
 import { openCollectorDb } from "../../../hosts/collector/db/open-collector-db.js";
+import { localPassphrase } from "../../support/local-passphrase.js";
 import { MOSQUITTO_BINARY, MOSQUITTO_REQUIRED, startMosquitto } from "../../support/mosquitto.js";
 import { cleanups, runCleanups, startBroker } from "../../support/mqtt-test-brokers.js";
 import { waitFor, waitForQuiet } from "../../support/wait-for.js";
@@ -124,7 +125,7 @@ describe("the collector's persistent session", () => {
       it("restarts after kill -9 in the middle of a stream without losing or storing twice (npm run collector)", async () => {
         const broker = await kind.start();
         const dir = stateDir();
-        keyringOf(...DEVICES).save(dir);
+        keyringOf(...DEVICES).save(dir, localPassphrase(dir));
         const messages = street(DEVICES.map((d) => new TestNode(d)), 0, 24);
         const client = await publisher(broker.url);
 

@@ -9,10 +9,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { Keyring } from "../../../hosts/collector/keyring.js";
+import { Keyring, KEYRING_FILE, PLAINTEXT_KEYRING_FILE } from "../../../hosts/collector/keyring.js";
+import { LOCAL_PASSPHRASE_FILE } from "../../../hosts/collector/passphrase-source.js";
 import { linPreferencesJson, nvsCsv, provisioningRecords } from "../../../hosts/collector/provisioning-bundle.js";
 import { FileStore } from "../../../hosts/node/file-store.js";
 import { keyIdFromRoot } from "../../../src/wire/key-schedule.js";
+import { localPassphrase } from "../../support/local-passphrase.js";
 
 const ROOT = Uint8Array.from({ length: 32 }, (_, i) => i);
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
@@ -79,16 +81,25 @@ function runProvision(args: readonly string[]) {
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
+/** What the first tool to seal a keyring in a folder without a passphrase says, once. */
+function expectPassphraseCreated(stderr: string, state: string): void {
+  expect(stderr).toBe(
+    `provision: created the passphrase that seals the keys in ${state}: ${join(state, LOCAL_PASSPHRASE_FILE)} (mode 0600); a city keeps its passphrase elsewhere, ` +
+      "not beside the keyring: move it and set CIVICNODE_PASSPHRASE_FILE (docs/keys-at-rest.md)\n",
+  );
+  expect(mode(join(state, LOCAL_PASSPHRASE_FILE))).toBe(0o600);
+}
+
 describe("npm run provision (the built tool)", () => {
   it("adds a new device to the keyring, writes private files and prints the fingerprint, never the key", async () => {
     const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
     try {
       const run = await runProvision(["street-07", "--zone", "old-town", "--state", state, "--target", "both"]);
-      expect(run.stderr).toBe("");
+      expectPassphraseCreated(run.stderr, state);
       expect(run.code).toBe(0);
-      const entry = Keyring.load(state).get("street-07")!;
+      const entry = Keyring.load(state, localPassphrase(state)).get("street-07")!;
       expect(entry.zone).toBe("old-town");
-      expect(mode(join(state, "keyring.json"))).toBe(0o600);
+      expect(mode(join(state, KEYRING_FILE))).toBe(0o600);
 
       const out = join(state, "provision", "street-07");
       expect(mode(out)).toBe(0o700);
@@ -97,7 +108,9 @@ describe("npm run provision (the built tool)", () => {
       expect(readFileSync(join(out, "modpreferences.json"), "utf8")).toBe(linPreferencesJson(provisioningRecords("street-07", "old-town", entry.rootKey)));
 
       const keyHex = bytesToHex(entry.rootKey);
+      const passphrase = readFileSync(join(state, LOCAL_PASSPHRASE_FILE), "utf8").trim();
       for (const text of [run.stdout, run.stderr]) {
+        expect(text).not.toContain(passphrase);
         expect(text.toLowerCase()).not.toContain(keyHex);
         expect(text).not.toContain(Array.from(entry.rootKey).join(","));
       }
@@ -118,19 +131,19 @@ describe("npm run provision (the built tool)", () => {
     try {
       const keyring = new Keyring();
       keyring.add("street-01", "demo-street", ROOT);
-      keyring.save(state);
+      keyring.save(state, localPassphrase(state));
       const out = join(state, "out");
 
       const reuse = await runProvision(["street-01", "--state", state, "--out", out]);
       expect(reuse.code).toBe(0);
-      expect(Keyring.load(state).get("street-01")!.rootKey).toEqual(ROOT);
+      expect(Keyring.load(state, localPassphrase(state)).get("street-01")!.rootKey).toEqual(ROOT);
       expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)));
       expect(existsSync(join(out, "modpreferences.json"))).toBe(false); // esp32 is the default target
       expect(reuse.stdout).toContain(`key fingerprint (key.id): ${bytesToHex(keyIdFromRoot(ROOT, "street-01"))}`);
 
       const rekey = await runProvision(["street-01", "--zone", "demo-street", "--state", state, "--out", out, "--new-key", "--target", "lin"]);
       expect(rekey.code).toBe(0);
-      const fresh = Keyring.load(state).get("street-01")!;
+      const fresh = Keyring.load(state, localPassphrase(state)).get("street-01")!;
       expect(fresh.rootKey).not.toEqual(ROOT);
       expect(fresh.zone).toBe("demo-street");
       const document = JSON.parse(readFileSync(join(out, "modpreferences.json"), "utf8"));
@@ -146,12 +159,12 @@ describe("npm run provision (the built tool)", () => {
     try {
       const keyring = new Keyring();
       keyring.add("street-01", "demo-street", ROOT);
-      keyring.save(state);
-      const before = readFileSync(join(state, "keyring.json"), "utf8");
+      keyring.save(state, localPassphrase(state));
+      const before = readFileSync(join(state, KEYRING_FILE), "utf8");
       const run = await runProvision(["street-01", "--zone", "old-town", "--state", state]);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain("belongs to zone demo-street");
-      expect(readFileSync(join(state, "keyring.json"), "utf8")).toBe(before);
+      expect(readFileSync(join(state, KEYRING_FILE), "utf8")).toBe(before);
       expect(existsSync(join(state, "provision"))).toBe(false);
     } finally {
       rmSync(state, { recursive: true, force: true });
@@ -168,7 +181,7 @@ describe("npm run provision (the built tool)", () => {
       expect(run.code).toBe(2);
       expect(run.stderr).toContain("accessible to other users");
       expect(existsSync(join(shared, "nvs.csv"))).toBe(false);
-      expect(existsSync(join(state, "keyring.json"))).toBe(false); // no key made for files never written
+      expect(existsSync(join(state, KEYRING_FILE))).toBe(false); // no key made for files never written
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
@@ -192,7 +205,8 @@ describe("npm run provision (the built tool)", () => {
       const run = await runProvision([...args, "--state", state]);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(mention);
-      expect(existsSync(join(state, "keyring.json"))).toBe(false);
+      expect(existsSync(join(state, KEYRING_FILE))).toBe(false);
+      expect(existsSync(join(state, LOCAL_PASSPHRASE_FILE))).toBe(false); // nothing sealed, no passphrase made
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
@@ -203,36 +217,36 @@ describe("npm run provision (the built tool)", () => {
     try {
       const keyring = new Keyring();
       keyring.add("street-01", "demo-street", ROOT);
-      keyring.save(state);
+      keyring.save(state, localPassphrase(state));
       const out = join(state, "out");
       const first = await runProvision(["street-01", "--state", state, "--out", out]);
       expect(first.code).toBe(0);
       expect(first.stdout).toContain("issued now for the first time");
-      const issued = Keyring.load(state).get("street-01")!.issued!;
+      const issued = Keyring.load(state, localPassphrase(state)).get("street-01")!.issued!;
       expect(new Date(issued).toISOString()).toBe(issued);
       rmSync(join(out, "nvs.csv"));
 
       // The files were lost: the same request is refused, and says what to pass.
-      const keyringBefore = readFileSync(join(state, "keyring.json"), "utf8");
+      const keyringBefore = readFileSync(join(state, KEYRING_FILE), "utf8");
       const refused = await runProvision(["street-01", "--state", state, "--out", out, "--target", "both"]);
       expect(refused.code).toBe(2);
-      expect(refused.stderr).toContain(`provision: the root key of street-01 in ${join(state, "keyring.json")} was issued on ${issued}: a node that booted with it and got it again would restart its counters and repeat nonces.`);
+      expect(refused.stderr).toContain(`provision: the root key of street-01 in ${join(state, KEYRING_FILE)} was issued on ${issued}: a node that booted with it and got it again would restart its counters and repeat nonces.`);
       expect(refused.stderr).toContain("Pass --new-key to give street-01 a new root key, or --same-key if no node ever booted with this one");
       expect(refused.stdout).toBe("");
       expect(existsSync(join(out, "nvs.csv"))).toBe(false);
       expect(existsSync(join(out, "modpreferences.json"))).toBe(false);
-      expect(readFileSync(join(state, "keyring.json"), "utf8")).toBe(keyringBefore);
+      expect(readFileSync(join(state, KEYRING_FILE), "utf8")).toBe(keyringBefore);
 
       // The operator's word that no node booted with it: the same key, its first issue date kept.
       const same = await runProvision(["street-01", "--state", state, "--out", out, "--same-key"]);
       expect(same.code).toBe(0);
       expect(same.stdout).toContain(`writing again the root key of street-01 (zone demo-street), issued on ${issued}: --same-key says no node ever booted with it`);
       expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)));
-      expect(Keyring.load(state).get("street-01")!.issued).toBe(issued);
+      expect(Keyring.load(state, localPassphrase(state)).get("street-01")!.issued).toBe(issued);
 
       const rekeyed = await runProvision(["street-01", "--state", state, "--out", out, "--new-key"]);
       expect(rekeyed.code).toBe(0);
-      const fresh = Keyring.load(state).get("street-01")!;
+      const fresh = Keyring.load(state, localPassphrase(state)).get("street-01")!;
       expect(fresh.rootKey).not.toEqual(ROOT);
       expect(fresh.issued).toMatch(/^\d{4}-/);
       expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", fresh.rootKey)));
@@ -245,10 +259,14 @@ describe("npm run provision (the built tool)", () => {
     const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
     try {
       const legacy = { format: "civicnode-keyring", version: 1, devices: { "street-01": { zone: "demo-street", rootKey: bytesToHex(ROOT), created: "2026-11-27T01:05:00.000Z" } } };
-      writeFileSync(join(state, "keyring.json"), JSON.stringify(legacy), { mode: 0o600 });
+      writeFileSync(join(state, PLAINTEXT_KEYRING_FILE), JSON.stringify(legacy), { mode: 0o600 });
       const run = await runProvision(["street-01", "--state", state]);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain("was issued before this keyring recorded issues");
+      // Sealed on this first open, refused or not; the plaintext is gone.
+      expect(run.stderr).toContain(`provision: sealed the keyring: ${join(state, PLAINTEXT_KEYRING_FILE)} (keys in the clear) is now ${join(state, KEYRING_FILE)}`);
+      expect(existsSync(join(state, PLAINTEXT_KEYRING_FILE))).toBe(false);
+      expect(Keyring.load(state, localPassphrase(state)).get("street-01")!.rootKey).toEqual(ROOT);
       expect(existsSync(join(state, "provision"))).toBe(false);
     } finally {
       rmSync(state, { recursive: true, force: true });
@@ -259,9 +277,9 @@ describe("npm run provision (the built tool)", () => {
     const state = mkdtempSync(join(tmpdir(), "civicnode-provision-"));
     try {
       const run = await runProvision(["street-05", "--zone", "demo-street", "--target", "sim", "--state", state]);
-      expect(run.stderr).toBe("");
+      expectPassphraseCreated(run.stderr, state);
       expect(run.code).toBe(0);
-      const entry = Keyring.load(state).get("street-05")!;
+      const entry = Keyring.load(state, localPassphrase(state)).get("street-05")!;
       expect(entry.issued).toMatch(/^\d{4}-/);
       const path = join(state, "nodes", "street-05", "store.json");
       expect(mode(path)).toBe(0o600);

@@ -3,6 +3,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Keyring, KEYRING_FILE } from "../../../hosts/collector/keyring.js";
+import { LOCAL_PASSPHRASE_FILE } from "../../../hosts/collector/passphrase-source.js";
+import { localPassphrase } from "../../support/local-passphrase.js";
 import { runSimulator, type SimulatorRun } from "../../support/run-simulator.js";
 import { stateDbPath, storedInState } from "../../support/state-db.js";
 import { sleep, waitFor } from "../../support/wait-for.js";
@@ -53,10 +56,17 @@ describe("npm start (the built simulator)", () => {
         expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+T -?\\d+(\\.\\d)? °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
       }
       expect(run.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
-      const keyringPath = join(state, "keyring.json");
+      const keyringPath = join(state, KEYRING_FILE);
       expect(statSync(keyringPath).mode & 0o777).toBe(0o600);
-      const keyring = JSON.parse(readFileSync(keyringPath, "utf8"));
+      const keyring = JSON.parse(Keyring.load(state, localPassphrase(state)).serialize());
       expect(Object.keys(keyring.devices)).toEqual(["street-01", "street-02", "street-03"]);
+      // A fresh folder and no passphrase given: a local one, said once, never shown.
+      const passphraseFile = join(state, LOCAL_PASSPHRASE_FILE);
+      expect(statSync(passphraseFile).mode & 0o777).toBe(0o600);
+      expect(run.stdout.split("\n").filter((line) => line.includes("a city keeps its passphrase elsewhere, not beside the keyring"))).toEqual([
+        `created the passphrase that seals the keys in ${state}: ${passphraseFile} (mode 0600); a city keeps its passphrase elsewhere, not beside the keyring: move it and set CIVICNODE_PASSPHRASE_FILE (docs/keys-at-rest.md)`,
+      ]);
+      const sealedFile = readFileSync(keyringPath);
       expect(run.stdout).toContain(`collector subscribed; it stores into sqlite ${stateDbPath(state)} and exports to ${exported}`);
       // The JSON Lines export holds what the database holds, one object per line.
       const exportLines = readFileSync(exported, "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -65,6 +75,7 @@ describe("npm start (the built simulator)", () => {
       expect(exportLines.filter((l) => l.kind === "health")).toHaveLength(stored.health.length);
       // No key in what it printed, logged, stored (the database's file, as bytes) or exported.
       const printed = run.stdout + readFileSync(join(state, "simulator.log"), "utf8") + readFileSync(exported, "utf8");
+      expect(printed).not.toContain(readFileSync(passphraseFile, "utf8").trim());
       const database = Buffer.concat(["", "-wal"].map((suffix) => stateDbPath(state) + suffix).filter((path) => existsSync(path)).map((path) => readFileSync(path)));
       expect(database.length).toBeGreaterThan(0);
       for (const { rootKey } of Object.values<{ rootKey: string }>(keyring.devices)) {
@@ -72,12 +83,15 @@ describe("npm start (the built simulator)", () => {
         expect(printed).not.toContain(Buffer.from(rootKey, "hex").toString("base64").slice(0, 12));
         expect(database.includes(Buffer.from(rootKey, "hex").subarray(0, 8))).toBe(false);
         expect(database.includes(Buffer.from(rootKey.slice(0, 16)))).toBe(false);
+        expect(sealedFile.includes(Buffer.from(rootKey, "hex").subarray(0, 8))).toBe(false);
+        expect(sealedFile.includes(Buffer.from(rootKey.slice(0, 16)))).toBe(false);
       }
 
       // A second run resumes: same keys, counters continue, simulated time moves on.
       const again = await runSimulator(["--nodes", "3", "--speed", "600", "--windows", "1", "--state", state]);
       expect(again.code).toBe(0);
       expect(again.stdout).toContain("using device keys from");
+      expect(again.stdout).not.toContain("passphrase"); // the folder has one: nothing to say
       const { summaries } = await storedInState(state);
       const first = summaries.filter((l) => l.device === "street-01");
       expect(first.length).toBeGreaterThanOrEqual(3);

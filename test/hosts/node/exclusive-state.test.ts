@@ -9,9 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Keyring } from "../../../hosts/collector/keyring.js";
+import { Keyring, KEYRING_FILE } from "../../../hosts/collector/keyring.js";
 import { startEmbeddedBroker } from "../../../hosts/node/embedded-broker.js";
 import { DOWNLINK_LOCK_FILE, ExclusiveLock, holderPath, SIMULATOR_LOCK_FILE } from "../../../hosts/node/exclusive-lock.js";
+import { localPassphrase } from "../../support/local-passphrase.js";
 import { runBuiltScript, runSimulator, type SimulatorRun } from "../../support/run-simulator.js";
 import { storedInState, waitForStored } from "../../support/state-db.js";
 
@@ -59,13 +60,13 @@ describe("one simulator, one collector per state folder", () => {
     const state = stateFolder();
     const first = startSimulator(["--nodes", "2", "--speed", "600", "--state", state]);
     await waitForStored(state, (stored) => stored.summaries.length >= 2, "the first simulator's summaries", 60_000);
-    const keyring = readFileSync(join(state, "keyring.json"), "utf8");
+    const keyring = readFileSync(join(state, KEYRING_FILE), "utf8");
 
     const second = await runSimulator(["--nodes", "2", "--speed", "600", "--windows", "1", "--state", state]);
     expect(second.code).toBe(1);
     expect(second.stdout).toBe("");
     expect(second.stderr).toMatch(new RegExp(`^civicnode: ${state} is in use by PID ${first.pid} \\(npm start, since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\): stop it, or use another --state\\n$`));
-    expect(readFileSync(join(state, "keyring.json"), "utf8")).toBe(keyring);
+    expect(readFileSync(join(state, KEYRING_FILE), "utf8")).toBe(keyring);
 
     const collector = await runBuiltScript("hosts/collector/main.js", ["--broker", "mqtt://127.0.0.1:1", "--state", state]);
     expect(collector.code).toBe(1);
@@ -101,7 +102,7 @@ describe("npm run cmd: one downlink counter at a time", () => {
     const state = stateFolder();
     const keyring = new Keyring();
     keyring.provision("street-01", "demo-street");
-    keyring.save(state);
+    keyring.save(state, localPassphrase(state));
     const broker = await startEmbeddedBroker();
     try {
       const cmd = () => runBuiltScript("hosts/collector/cmd.js", ["street-01", "republish-disclosure", "--broker", broker.url, "--state", state]);

@@ -10,11 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { Keyring } from "../../../hosts/collector/keyring.js";
+import { Keyring, KEYRING_FILE } from "../../../hosts/collector/keyring.js";
 import { FileStore } from "../../../hosts/node/file-store.js";
 import { flashPath } from "../../../hosts/node/flash-provisioning.js";
 import { KEY_ID_STORE_KEY } from "../../../src/wire/key-ratchet.js";
 import { keyIdFromRoot } from "../../../src/wire/key-schedule.js";
+import { localPassphrase } from "../../support/local-passphrase.js";
 import { runBuiltScript, runSimulator } from "../../support/run-simulator.js";
 import { alertsInState, devicesInState, storedInState } from "../../support/state-db.js";
 
@@ -34,7 +35,7 @@ function stateFolder(): string {
 
 /** What a start that seals nothing must leave as it was: the keyring, every flash, and what the collector's database holds (rows, devices and their replay keys, alerts). */
 async function snapshot(state: string): Promise<Record<string, unknown>> {
-  const files = ["keyring.json", ...DEVICES.map((d) => join("nodes", d, "store.json"))];
+  const files = [KEYRING_FILE, ...DEVICES.map((d) => join("nodes", d, "store.json"))];
   return {
     ...Object.fromEntries(files.map((file) => [file, existsSync(join(state, file)) ? readFileSync(join(state, file), "utf8") : undefined])),
     stored: await storedInState(state),
@@ -44,7 +45,7 @@ async function snapshot(state: string): Promise<Record<string, unknown>> {
 }
 
 function keyId(state: string, device: string): string {
-  return bytesToHex(keyIdFromRoot(Keyring.load(state).get(device)!.rootKey, device));
+  return bytesToHex(keyIdFromRoot(Keyring.load(state, localPassphrase(state)).get(device)!.rootKey, device));
 }
 
 describe("a simulated node whose flash is lost or unreadable", () => {
@@ -73,7 +74,7 @@ describe("a simulated node whose flash is lost or unreadable", () => {
     expect(provision.stdout).toContain(`key fingerprint (key.id): ${newKeyId}`);
     expect(provision.stdout).toContain(`wrote ${flashPath(state, "street-02")} (mode 0600)`);
     expect(bytesToHex(new FileStore(flashPath(state, "street-02")).get(KEY_ID_STORE_KEY)!)).toBe(newKeyId);
-    expect(Keyring.load(state).get("street-02")!.issued).toMatch(/^\d{4}-/);
+    expect(Keyring.load(state, localPassphrase(state)).get("street-02")!.issued).toMatch(/^\d{4}-/);
 
     const accepted = (await summaries(state)).length;
     const again = await runSimulator([...STREET, "--state", state]);
@@ -107,12 +108,12 @@ describe("a simulated node whose flash is lost or unreadable", () => {
     const { ExclusiveLock, SIMULATOR_LOCK_FILE } = await import("../../../hosts/node/exclusive-lock.js");
     const simulator = ExclusiveLock.acquire(join(state, SIMULATOR_LOCK_FILE), { command: "npm start" });
     try {
-      const keyring = readFileSync(join(state, "keyring.json"), "utf8");
+      const keyring = readFileSync(join(state, KEYRING_FILE), "utf8");
       const flash = readFileSync(flashPath(state, "street-01"), "utf8");
       const run = await runBuiltScript("hosts/collector/provision.js", ["street-01", "--new-key", "--target", "sim", "--state", state]);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(new RegExp(`^provision: ${state} is in use by PID ${process.pid} \\(npm start, since [0-9T:Z-]+\\): stop the simulator first, then provision again\\n$`));
-      expect(readFileSync(join(state, "keyring.json"), "utf8")).toBe(keyring);
+      expect(readFileSync(join(state, KEYRING_FILE), "utf8")).toBe(keyring);
       expect(readFileSync(flashPath(state, "street-01"), "utf8")).toBe(flash);
     } finally {
       simulator.release();

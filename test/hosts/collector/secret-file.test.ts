@@ -1,0 +1,176 @@
+/**
+ * Secret files (hosts/collector/secret-file.ts, docs/keys-at-rest.md): a JSON document sealed under
+ * a passphrase. Whatever is done to the file, the reader gives the document it was given or one
+ * error, never a part of it, never a crash.
+ */
+import { scryptSync } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { openSecret, readSecretFile, SCRYPT_DEFAULTS, SecretFileError, writeSecretFile, type ScryptParameters } from "../../../hosts/collector/secret-file.js";
+
+const PASSPHRASE = new TextEncoder().encode("correct horse battery staple");
+/** The cheapest parameters a reader accepts: the loops below run thousands of derivations. */
+const QUICK: ScryptParameters = { N: 2 ** 10, r: 1, p: 1 };
+const DOCUMENT = { format: "example", keys: { "street-01": "00".repeat(32) }, note: "läuft" };
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function folder(): string {
+  const dir = mkdtempSync(join(tmpdir(), "civicnode-secret-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/** What reading `path` gives: the document, or the error's class and message. */
+function outcome(path: string, passphrase = PASSPHRASE): unknown {
+  try {
+    return { document: readSecretFile(path, passphrase) };
+  } catch (error) {
+    return { error: (error as Error).name, message: (error as Error).message };
+  }
+}
+
+const refused = (path: string) => ({ error: "SecretFileError", message: `wrong passphrase or altered file: ${path}` });
+
+describe("a secret file", () => {
+  it("gives back the document it sealed, under the default parameters written in its header, mode 0600", () => {
+    const path = join(folder(), "example.sealed");
+    writeSecretFile(path, DOCUMENT, PASSPHRASE);
+    expect(readSecretFile(path, PASSPHRASE)).toEqual(DOCUMENT);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const [header, body, end] = readFileSync(path, "latin1").split("\n");
+    expect(JSON.parse(header!)).toEqual({
+      format: "civicnode-secret",
+      version: 1,
+      kdf: { name: "scrypt", N: 65536, r: 8, p: 1, salt: expect.stringMatching(/^[0-9a-f]{32}$/) },
+      cipher: "xchacha20-poly1305",
+      nonce: expect.stringMatching(/^[0-9a-f]{48}$/),
+    });
+    expect(SCRYPT_DEFAULTS).toEqual({ N: 65536, r: 8, p: 1 });
+    expect(body).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
+    expect(end).toBe("");
+  });
+
+  it("opens with the format's documented steps and independent parts: node:crypto's scrypt, then XChaCha20-Poly1305 with the header line as AAD", () => {
+    const path = join(folder(), "example.sealed");
+    writeSecretFile(path, DOCUMENT, PASSPHRASE, QUICK);
+    const [headerLine, body] = readFileSync(path, "latin1").split("\n") as [string, string];
+    const header = JSON.parse(headerLine) as { kdf: { N: number; r: number; p: number; salt: string }; nonce: string };
+    const key = scryptSync(PASSPHRASE, Buffer.from(header.kdf.salt, "hex"), 32, { N: header.kdf.N, r: header.kdf.r, p: header.kdf.p });
+    const plaintext = xchacha20poly1305(key, Buffer.from(header.nonce, "hex"), Buffer.from(headerLine, "latin1")).decrypt(Buffer.from(body, "base64"));
+    expect(JSON.parse(new TextDecoder().decode(plaintext))).toEqual(DOCUMENT);
+  });
+
+  it("draws a new salt and nonce for every write", () => {
+    const path = join(folder(), "example.sealed");
+    const headers = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      writeSecretFile(path, DOCUMENT, PASSPHRASE, QUICK);
+      const header = JSON.parse(readFileSync(path, "latin1").split("\n")[0]!) as { kdf: { salt: string }; nonce: string };
+      headers.add(header.kdf.salt).add(header.nonce);
+      expect(readSecretFile(path, PASSPHRASE)).toEqual(DOCUMENT);
+    }
+    expect(headers.size).toBe(8);
+  });
+
+  it("refuses a wrong passphrase with the one error", () => {
+    const path = join(folder(), "example.sealed");
+    writeSecretFile(path, DOCUMENT, PASSPHRASE, QUICK);
+    expect(outcome(path, new TextEncoder().encode("correct horse battery stapler"))).toEqual(refused(path));
+    expect(outcome(path, new Uint8Array(0))).toEqual(refused(path));
+  });
+
+  it("refuses every single-byte alteration, with every other byte value, in the header and in the ciphertext", () => {
+    const path = join(folder(), "example.sealed");
+    writeSecretFile(path, { k: 1 }, PASSPHRASE, QUICK);
+    const bytes = readFileSync(path);
+    // The file's bytes as readSecretFile reads them (64,000 files written to this disk would take
+    // most of the test's time in the file system, not in the reader).
+    const opened = (content: Uint8Array) => {
+      try {
+        return { document: openSecret(content, PASSPHRASE, path) };
+      } catch (error) {
+        return { error: (error as Error).name, message: (error as Error).message };
+      }
+    };
+    expect(opened(bytes)).toEqual({ document: { k: 1 } });
+    const accepted: string[] = [];
+    for (let i = 0; i < bytes.length; i++) {
+      for (let value = 0; value < 256; value++) {
+        if (value === bytes[i]) continue;
+        const copy = Buffer.from(bytes);
+        copy[i] = value;
+        const result = opened(copy);
+        if (JSON.stringify(result) !== JSON.stringify(refused(path))) accepted.push(`byte ${i} = ${value}: ${JSON.stringify(result)}`);
+      }
+    }
+    expect(accepted).toEqual([]);
+  });
+
+  it("refuses every truncation and anything appended: nothing is ever read in part", () => {
+    const dir = folder();
+    const original = join(dir, "example.sealed");
+    writeSecretFile(original, DOCUMENT, PASSPHRASE, QUICK);
+    const bytes = readFileSync(original);
+    const altered = join(dir, "altered.sealed");
+    const accepted: number[] = [];
+    for (let length = 0; length < bytes.length; length++) {
+      writeFileSync(altered, bytes.subarray(0, length));
+      if (JSON.stringify(outcome(altered)) !== JSON.stringify(refused(altered))) accepted.push(length);
+    }
+    expect(accepted).toEqual([]);
+    for (const tail of ["\n", "A", "A\n", "\n\n", "x"]) {
+      writeFileSync(altered, Buffer.concat([bytes, Buffer.from(tail)]));
+      expect(outcome(altered)).toEqual(refused(altered));
+    }
+  });
+
+  it("refuses a header whose KDF parameters were lowered, or anything else in it changed, though it is well-formed", () => {
+    const dir = folder();
+    const path = join(dir, "example.sealed");
+    writeSecretFile(path, DOCUMENT, PASSPHRASE, { N: 2 ** 12, r: 8, p: 2 });
+    const [headerLine, body] = readFileSync(path, "latin1").split("\n") as [string, string];
+    const header = JSON.parse(headerLine) as { kdf: Record<string, unknown> } & Record<string, unknown>;
+    const altered = join(dir, "altered.sealed");
+    const changes: Array<[string, (h: typeof header) => void]> = [
+      ["N lowered", (h) => (h.kdf.N = 2 ** 10)],
+      ["r lowered", (h) => (h.kdf.r = 1)],
+      ["p lowered", (h) => (h.kdf.p = 1)],
+      ["all lowered", (h) => Object.assign(h.kdf, { N: 2 ** 10, r: 1, p: 1 })],
+      ["N raised past what a reader allocates", (h) => (h.kdf.N = 2 ** 30)],
+      ["another salt", (h) => (h.kdf.salt = "00".repeat(16))],
+      ["another nonce", (h) => (h.nonce = "00".repeat(24))],
+      ["another version", (h) => (h.version = 2)],
+      ["another KDF", (h) => (h.kdf.name = "pbkdf2")],
+      ["another cipher", (h) => (h.cipher = "chacha20-poly1305")],
+      ["a field added", (h) => (h.comment = "hi")],
+    ];
+    for (const [what, change] of changes) {
+      const copy = structuredClone(header);
+      change(copy);
+      writeFileSync(altered, `${JSON.stringify(copy)}\n${body}\n`);
+      expect(outcome(altered), what).toEqual(refused(altered));
+    }
+    // Reformatted but equal JSON is another header, so another AAD: refused too.
+    writeFileSync(altered, `${JSON.stringify(header, null, 1).replace(/\n/g, "")}\n${body}\n`);
+    expect(outcome(altered)).toEqual(refused(altered));
+  });
+
+  it("refuses to write with parameters a reader would refuse", () => {
+    const path = join(folder(), "example.sealed");
+    for (const kdf of [{ N: 1000, r: 8, p: 1 }, { N: 2 ** 9, r: 8, p: 1 }, { N: 2 ** 19, r: 8, p: 1 }, { N: 2 ** 10, r: 0, p: 1 }, { N: 2 ** 10, r: 1, p: 5 }]) {
+      expect(() => writeSecretFile(path, DOCUMENT, PASSPHRASE, kdf)).toThrow(SecretFileError);
+    }
+  });
+
+  it("says a file it cannot read is unreadable, not altered", () => {
+    const path = join(folder(), "missing.sealed");
+    expect(outcome(path)).toEqual({ error: "SecretFileError", message: `cannot read ${path}: ENOENT` });
+  });
+});
