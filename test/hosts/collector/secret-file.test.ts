@@ -3,11 +3,10 @@
  * a passphrase. Whatever is done to the file, the reader gives the document it was given or one
  * error, never a part of it, never a crash.
  */
-import { scryptSync } from "node:crypto";
+import { createDecipheriv, scryptSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { openSecret, readSecretFile, SCRYPT_DEFAULTS, SecretFileError, writeSecretFile, type ScryptParameters } from "../../../hosts/collector/secret-file.js";
 
@@ -57,14 +56,27 @@ describe("a secret file", () => {
     expect(end).toBe("");
   });
 
-  it("opens with the format's documented steps and independent parts: node:crypto's scrypt, then XChaCha20-Poly1305 with the header line as AAD", () => {
+  it("opens by the format's documented steps with independent parts: node:crypto's scrypt, HChaCha20 written here, node:crypto's ChaCha20-Poly1305", () => {
     const path = join(folder(), "example.sealed");
     writeSecretFile(path, DOCUMENT, PASSPHRASE, QUICK);
     const [headerLine, body] = readFileSync(path, "latin1").split("\n") as [string, string];
     const header = JSON.parse(headerLine) as { kdf: { N: number; r: number; p: number; salt: string }; nonce: string };
     const key = scryptSync(PASSPHRASE, Buffer.from(header.kdf.salt, "hex"), 32, { N: header.kdf.N, r: header.kdf.r, p: header.kdf.p });
-    const plaintext = xchacha20poly1305(key, Buffer.from(header.nonce, "hex"), Buffer.from(headerLine, "latin1")).decrypt(Buffer.from(body, "base64"));
-    expect(JSON.parse(new TextDecoder().decode(plaintext))).toEqual(DOCUMENT);
+    // XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03 section 2.3): ChaCha20-Poly1305 (RFC 8439) under
+    // HChaCha20(key, nonce[0..16]) with the nonce 00000000 || nonce[16..24].
+    const nonce = Buffer.from(header.nonce, "hex");
+    const sealed = Buffer.from(body, "base64");
+    const decipher = createDecipheriv("chacha20-poly1305", hchacha20(key, nonce.subarray(0, 16)), Buffer.concat([Buffer.alloc(4), nonce.subarray(16)]), { authTagLength: 16 });
+    decipher.setAAD(Buffer.from(headerLine, "latin1"), { plaintextLength: sealed.length - 16 });
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    const plaintext = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+    expect(JSON.parse(plaintext.toString("utf8"))).toEqual(DOCUMENT);
+  });
+
+  it("HChaCha20 as written here gives the draft's test vector (draft-irtf-cfrg-xchacha-03 section 2.2.1)", () => {
+    const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+    const nonce = Buffer.from("000000090000004a0000000031415927", "hex");
+    expect(hchacha20(key, nonce).toString("hex")).toBe("82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc");
   });
 
   it("draws a new salt and nonce for every write", () => {
@@ -174,3 +186,28 @@ describe("a secret file", () => {
     expect(outcome(path)).toEqual({ error: "SecretFileError", message: `cannot read ${path}: ENOENT` });
   });
 });
+
+/** HChaCha20 (draft-irtf-cfrg-xchacha-03 section 2.2): ChaCha20's 20 rounds over constants, key and a 16-byte nonce, words 0-3 and 12-15 out. */
+function hchacha20(key: Uint8Array, nonce: Uint8Array): Buffer {
+  const k = Buffer.from(key);
+  const n = Buffer.from(nonce);
+  const x = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574, ...Array.from({ length: 8 }, (_, i) => k.readUInt32LE(4 * i)), ...Array.from({ length: 4 }, (_, i) => n.readUInt32LE(4 * i))];
+  const rotl = (v: number, c: number) => ((v << c) | (v >>> (32 - c))) >>> 0;
+  const quarter = (a: number, b: number, c: number, d: number) => {
+    x[a] = (x[a]! + x[b]!) >>> 0;
+    x[d] = rotl(x[d]! ^ x[a]!, 16);
+    x[c] = (x[c]! + x[d]!) >>> 0;
+    x[b] = rotl(x[b]! ^ x[c]!, 12);
+    x[a] = (x[a]! + x[b]!) >>> 0;
+    x[d] = rotl(x[d]! ^ x[a]!, 8);
+    x[c] = (x[c]! + x[d]!) >>> 0;
+    x[b] = rotl(x[b]! ^ x[c]!, 7);
+  };
+  for (let round = 0; round < 10; round++) {
+    quarter(0, 4, 8, 12), quarter(1, 5, 9, 13), quarter(2, 6, 10, 14), quarter(3, 7, 11, 15);
+    quarter(0, 5, 10, 15), quarter(1, 6, 11, 12), quarter(2, 7, 8, 13), quarter(3, 4, 9, 14);
+  }
+  const out = Buffer.alloc(32);
+  [0, 1, 2, 3, 12, 13, 14, 15].forEach((word, i) => out.writeUInt32LE(x[word]!, 4 * i));
+  return out;
+}
