@@ -139,7 +139,7 @@ export class CivicNode {
     // Every part writes through one store that says when the flash fails (once per episode).
     const store = new ReportingStore(platform.store, platform.log, config.device);
     this.#store = store;
-    this.audit = new AuditLog(store);
+    this.audit = new AuditLog(store, platform.random);
     this.#sealer = new UplinkSealer(store, config.device, {
       counterBlock: config.uplink.counterBlock,
       maxMessageBytes: MAX_PLAINTEXT_BYTES + SEAL_OVERHEAD_BYTES,
@@ -264,7 +264,7 @@ export class CivicNode {
    */
   start(): void {
     if (this.#running) return;
-    this.audit.load();
+    this.audit.load(this.#platform.clock.wallSynced() ? this.#platform.clock.wallMs() / 1000 : 0);
     this.#sealer.boot();
     this.#budget.load();
     this.commands.load();
@@ -427,13 +427,13 @@ export class CivicNode {
       const uptimeS = Math.round((clock.monotonicMs() - this.#bootMonotonicMs) / 1000);
       const budgetLeft = this.#budgetNames.map((_, b) => this.#budget.remainingMicro(b, now) / 1e6);
       const counters = { sealFailures: this.stats.sealFailures, storeErrors: this.storeErrors, clockBehind: this.stats.clockBehind, windowsDiscarded: this.stats.windowsDiscarded };
-      const health = this.#health.records(uptimeS, this.outbox, counters, budgetLeft, {
-        epoch: this.#sealer.epoch,
-        commands: this.commands.counts,
-        audit: this.audit.takeUnreported(),
-        baseTimeS: windowEndS,
-      });
-      if (this.#seal("health", this.#healthTopic, this.#healthAad, windowEndS, windowEndS, health)) this.stats.healthReportsSealed++;
+      const audit = this.audit.takeReport(windowEndS);
+      const health = this.#health.records(uptimeS, this.outbox, counters, budgetLeft, { epoch: this.#sealer.epoch, commands: this.commands.counts, audit, baseTimeS: windowEndS });
+      // The audit entries count as reported in the same commit that queues the report.
+      if (this.#seal("health", this.#healthTopic, this.#healthAad, windowEndS, windowEndS, health, 0, [audit.write])) {
+        this.stats.healthReportsSealed++;
+        this.audit.reported(audit);
+      }
     }
     if (this.#pendingWindowSeconds !== undefined) {
       this.#window.setWindowSeconds(this.#pendingWindowSeconds);

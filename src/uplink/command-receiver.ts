@@ -1,7 +1,10 @@
 /**
  * Takes downlink commands off `civicnode/<zone>/<device>/cmd` and lets through only what is
  * authentic, new, fresh and within the policy's bounds. Every command, accepted or refused, is
- * counted by outcome and written to the audit log.
+ * counted by outcome and audited: an accepted command, and an authentic one that the policy's
+ * bounds refuse or that fails, is an entry of its own in the audit chain; every other refusal
+ * (what anyone who can publish to the broker can cause, a thousand times a minute) is tallied by
+ * outcome, so that a flood cannot push the record of an accepted change out of the log.
  *
  *   size -> COSE envelope -> kid names this device's downlink key -> replay window (persisted, so a
  *   reboot does not reopen it) -> AEAD under the downlink key, topic as AAD -> command format ->
@@ -77,6 +80,7 @@ export class CommandReceiver {
   receive(payload: Uint8Array): CommandOutcome {
     let outcome: CommandOutcome;
     let what = "";
+    this.#authentic = false;
     try {
       ({ outcome, what } = this.#process(payload));
     } catch (error) {
@@ -84,9 +88,17 @@ export class CommandReceiver {
       what = (error as Error).name;
     }
     this.counts[outcome]++;
-    this.#audit.append(this.#auditTime(), outcome === "accepted" ? "command-accepted" : "command-refused", outcome === "accepted" ? what : `${outcome} ${what}`.trim());
+    if (outcome === "accepted") this.#audit.append(this.#auditTime(), "command-accepted", what);
+    else if (this.#authentic && (outcome === "bounds" || outcome === "failed")) this.#audit.append(this.#auditTime(), "command-refused", `${outcome} ${what}`);
+    else this.#audit.refused(this.#auditTime(), outcome);
     return outcome;
   }
+
+  /**
+   * Set once the message in hand is authentic and fresh, issued by the holder of the downlink key
+   * now: only such a refusal is worth an entry of its own (a replay of an old command is not).
+   */
+  #authentic = false;
 
   /** Audit time: Unix seconds, or 0 while the wall clock is not set. */
   #auditTime(): number {
@@ -134,6 +146,7 @@ export class CommandReceiver {
       this.#notBeforeS ??= now;
       if (command.issued < this.#notBeforeS) return { outcome: "replay", what: `${command.name} issued before the history was lost` };
     }
+    this.#authentic = true;
     return { outcome: this.#handler(command), what: command.name };
   }
 }

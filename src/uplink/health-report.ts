@@ -14,11 +14,19 @@
  *   <sensor>/drops/<cause> for every cause that happened,
  *   budget/<channel>: ε left today for each channel released with noise,
  *   epoch (the uplink key epoch), commands/<outcome> for outcomes that occurred,
- *   audit (one record per audit entry since the previous report: vs "event detail", t its time).
+ *   the audit chain (policy/audit-log.ts): audit/chain (vs, its id in hex), audit/seq and audit/head
+ *   (the head this report vouches for: its sequence number, and its hash in hex), audit/prev (the
+ *   hash before the first entry carried), one audit/<seq> per entry carried (vs "event detail", t
+ *   its time, relative: an unset clock's 0 comes out as 0), audit/lost and audit/pending when not 0.
+ *
+ * The audit records take at most 1,400 bytes (six of about 200 in all, and twelve entries of at
+ * most 100: a 9-digit sequence number, a 73-character text, a 5-byte time), so a report of the
+ * reference board stays under 2,200 of the 3,072 bytes a plaintext may take.
  */
 import { DROP_CAUSES, type SensorHealth } from "../sensors/sensor-health.js";
 import type { SenmlRecordOut } from "../wire/senml.js";
-import type { AuditEntry } from "../policy/audit-log.js";
+import { auditText } from "../policy/audit-chain.js";
+import type { AuditReport } from "../policy/audit-log.js";
 import type { Outbox } from "./outbox.js";
 
 export interface HealthSource {
@@ -29,7 +37,7 @@ export interface HealthSource {
 export interface HealthExtras {
   readonly epoch: number;
   readonly commands: Readonly<Record<string, number>>;
-  readonly audit: readonly AuditEntry[];
+  readonly audit: AuditReport;
   /** The report's base time (Unix s): audit times are written relative to it. */
   readonly baseTimeS: number;
 }
@@ -87,9 +95,14 @@ export class HealthReport {
     if (extra) {
       records.push({ name: "epoch", value: extra.epoch });
       for (const [outcome, count] of Object.entries(extra.commands)) if (count > 0) records.push({ name: `commands/${outcome}`, value: count });
-      for (const entry of extra.audit) {
-        records.push({ name: "audit", status: `${entry.event} ${entry.detail}`.trim(), time: entry.time > 0 ? entry.time - extra.baseTimeS : undefined });
-      }
+      const audit = extra.audit;
+      records.push({ name: "audit/chain", status: audit.chain });
+      records.push({ name: "audit/seq", value: audit.seq });
+      records.push({ name: "audit/head", status: audit.head });
+      if (audit.prev !== undefined) records.push({ name: "audit/prev", status: audit.prev });
+      for (const entry of audit.entries) records.push({ name: `audit/${entry.seq}`, status: auditText(entry.event, entry.detail), time: entry.time - extra.baseTimeS });
+      if (audit.lost > 0) records.push({ name: "audit/lost", value: audit.lost });
+      if (audit.pending > 0) records.push({ name: "audit/pending", value: audit.pending });
     }
     return records;
   }

@@ -260,8 +260,14 @@ describe("audit log record under fuzzing", () => {
         expect(typeof entry.event).toBe("string");
         expect(typeof entry.detail).toBe("string");
       }
+      // Read as a chain, or a new chain that says why: never an empty or silent start.
+      if (log.resetReason !== undefined) expect(log.entries[0]).toEqual({ seq: 0, time: 0, event: "audit-reset", detail: log.resetReason });
+      const seqs = log.entries.map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(seqs.length);
       log.append(1, "boot", "after load"); // the log still works
       expect(log.entries.at(-1)!.detail).toBe("after load");
+      expect(log.entries.at(-1)!.seq).toBe(seqs.at(-1)! + 1);
     });
   });
 
@@ -271,7 +277,7 @@ describe("audit log record under fuzzing", () => {
       store.commit([{ key: AUDIT_STORE_KEY, value: change(record) }]);
       const log = new AuditLog(store);
       log.load();
-      expect(log.entries).toEqual([]);
+      expect(log.entries).toEqual([{ seq: 0, time: 0, event: "audit-reset", detail: "corrupt record" }]);
     });
   });
 });

@@ -128,7 +128,7 @@ describe("a power cut at every NVS operation of the node", () => {
       if (store.get(AUDIT_STORE_KEY) !== undefined) {
         const audit = new AuditLog(store);
         audit.load();
-        expect(audit.entries.length, `cut ${cut}: the audit log unreadable`).toBeGreaterThan(0);
+        expect(audit.resetReason, `cut ${cut}: the audit log unreadable`).toBeUndefined();
       }
 
       const after = run(nvs, START + 41 * MINUTE, 30, 0);

@@ -148,7 +148,7 @@ describe("a node's counter and windows across reboots", () => {
     const entries = health.flatMap((report) => report.audit.map((a) => a.entry));
     expect(entries).toContain("epoch-rotated counter-lost to 1");
     // The audit history of the first boot is still there, not overwritten by the second.
-    expect(second.node.audit.entries.map((entry) => entry.event)).toEqual(["boot", "epoch-rotated", "boot"]);
+    expect(second.node.audit.entries.map((entry) => entry.event)).toEqual(["audit-reset", "boot", "epoch-rotated", "boot"]);
   });
 
   it("never seals a window twice when it reboots with the clock behind its newest window (finding 5)", () => {

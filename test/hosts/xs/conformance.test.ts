@@ -63,8 +63,9 @@ describe("conformance: Node and XS seal the same bytes", () => {
     const starts = summaries.map((s) => s.windowStart);
     expect(new Set(starts).size).toBe(starts.length);
     // the root key was consumed at first boot; only the ratchet's chain key (and no root) stays in
-    // flash; the outbox is empty at the end (its records gone with their PUBACKs), the window mark stays
-    expect(onNode.storeKeys).toEqual(["audit.log", "dp.budget", "key.chain", "key.down", "key.id", "seal.ctr", "win.end"]);
+    // flash; the outbox is empty at the end (its records gone with their PUBACKs), the window mark
+    // and the audit chain with its reported mark stay
+    expect(onNode.storeKeys).toEqual(["audit.log", "audit.sent", "dp.budget", "key.chain", "key.down", "key.id", "seal.ctr", "win.end"]);
     // the privacy engine ran in both: pseudonyms into a sketch, counts through the gate (with CSPRNG noise)
     expect(summaries.every((s) => s.channels.devices!.distinct !== undefined)).toBe(true);
     expect(health[1]!.budget.people).toBeLessThan(144);

@@ -76,8 +76,16 @@ describe("downlink commands", () => {
     transport.deliver(CMD_TOPIC, Uint8Array.of(1, 2, 3));
     transport.deliver(CMD_TOPIC, new Uint8Array(600));
     expect(n.commands.counts).toMatchObject({ accepted: 1, replay: 1, authentication: 3, stale: 1, bounds: 3, malformed: 1, oversized: 1 });
-    const refusals = n.audit.entries.filter((e) => e.event === "command-refused").map((e) => e.detail.split(" ")[0]);
-    expect(refusals).toEqual(["replay", "authentication", "authentication", "authentication", "stale", "bounds", "bounds", "bounds", "malformed", "oversized"]);
+    // The authentic commands the policy refused have entries of their own; what anyone can send is tallied.
+    expect(n.audit.entries.filter((e) => e.event === "command-refused").map((e) => e.detail)).toEqual(["bounds set-window", "bounds set-interval", "bounds set-interval"]);
+    const now = START / 1000;
+    expect(n.audit.refusals).toEqual([
+      { cause: "replay", count: 1, first: now, last: now },
+      { cause: "authentication", count: 3, first: now, last: now },
+      { cause: "stale", count: 1, first: now, last: now },
+      { cause: "malformed", count: 1, first: now, last: now },
+      { cause: "oversized", count: 1, first: now, last: now },
+    ]);
   });
 
   it("applies bounded changes: a longer window from the next window on, a slower sensor at once", () => {
@@ -136,8 +144,11 @@ describe("downlink commands", () => {
     const health = transport.published.filter((m) => m.topic.endsWith("/health")).map((m) => opener.open(m.topic, m.payload)).flatMap((r) => (r.ok && r.kind === "health" ? [r.health] : []));
     expect(health).toHaveLength(1);
     expect(health[0]!.commands).toEqual({ accepted: 1, malformed: 1 });
-    expect(health[0]!.audit.map((a) => a.entry)).toEqual(["boot epoch 0", "epoch-rotated command to 1", "command-accepted rotate-epoch", "command-refused malformed"]);
-    expect(health[0]!.audit.every((a) => a.time === START / 1000)).toBe(true);
+    const now = START / 1000;
+    expect(health[0]!.audit.map((a) => a.entry)).toEqual(["audit-reset no record", "boot epoch 0", "epoch-rotated command to 1", "command-accepted rotate-epoch", `refusals malformed 1 ${now} ${now}`]);
+    expect(health[0]!.audit.map((a) => a.time)).toEqual([now, now, now, now, now + 900]); // the tally is chained when the report is made
+    expect(health[0]!.auditChain).toMatchObject({ seq: 4, lost: 0, pending: 0 });
+    expect(health[0]!.auditChain!.entries.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
     expect(health[0]!.node.epoch).toBe(1);
   });
 });
