@@ -33,6 +33,9 @@ Options:
   --ca FILE      with mqtts://: the CA certificate (PEM) to trust, and the only one
   --db PATH|URL  the collector's database, where the command and whether the broker took it are
                  recorded (default DIR/collector.db)
+
+The keyring is sealed under a passphrase, read from the file CIVICNODE_PASSPHRASE_FILE names, or
+from CIVICNODE_PASSPHRASE, or else from DIR/passphrase (docs/keys-at-rest.md).
 `;
 
 async function main(argv: string[]): Promise<number> {

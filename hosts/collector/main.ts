@@ -43,6 +43,9 @@ Usage: npm run collector -- --broker mqtt://host:port [options]
   --rejection-days N    delete rejection records after N days (default: keep)
 
 One collector per SQLite database; on PostgreSQL, one per client id.
+
+The keyring is sealed under a passphrase, read from the file CIVICNODE_PASSPHRASE_FILE names, or
+from CIVICNODE_PASSPHRASE, or else from DIR/passphrase (docs/keys-at-rest.md).
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -58,6 +58,10 @@ Options:
   --same-key     write the already issued key again: only for a node that has never booted
                  with it (the flashing failed, the files were lost); not with --target sim
   --help         show this text
+
+The keyring is sealed under a passphrase, read from the file CIVICNODE_PASSPHRASE_FILE names, or
+from CIVICNODE_PASSPHRASE, or else from <state>/passphrase, which a new keyring gets when neither
+is set (docs/keys-at-rest.md).
 `;
 
 class UsageError extends Error {}
