@@ -27,6 +27,8 @@ export interface SimulatorOptions {
   readonly http: HttpAddress | "off" | undefined;
   /** A JSON Lines export of what the collector stores, if asked for. */
   readonly jsonl: string | undefined;
+  /** The deployment policy file (policy.json); undefined: the reference street's. */
+  readonly policy: string | undefined;
   readonly help: boolean;
 }
 
@@ -52,6 +54,10 @@ Options:
                   postgres://user:password@host:port/database
   --http H:P|off  where the collector's API listens (default 127.0.0.1 on a free port; printed)
   --jsonl FILE    also append every stored summary and health report to FILE (JSON Lines)
+  --policy FILE   the deployment policy every node runs on (policy.json, docs/policy.md;
+                  default: the reference street's, src/policy/reference-street.policy.json);
+                  signed for each node with the operator's key, which is created in DIR on first
+                  run; an invalid policy is refused with every error listed
   --engine E      where the nodes' firmware cores run: node (default) or xs, the XS engine of
                   the Moddable SDK (one xsnap-worker process per node)
   --faults H      simulated parts misbehave now and then, about once per H simulated hours
@@ -83,6 +89,7 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
         db: { type: "string" },
         http: { type: "string" },
         jsonl: { type: "string" },
+        policy: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -107,6 +114,7 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
     db: values.db,
     http: httpAddress(values.http),
     jsonl: values.jsonl,
+    policy: values.policy,
     help: values.help ?? false,
   };
 }

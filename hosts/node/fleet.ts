@@ -14,7 +14,12 @@ import type { Keyring } from "../collector/keyring.js";
 import { FaultPlan } from "../sim/fault-plan.js";
 import { simulatedReferenceBoard, type SimulatedParts } from "../sim/reference-board.js";
 import { SimClock } from "../sim/sim-clock.js";
-import { streetNodeConfig } from "../sim/street.js";
+import REFERENCE_STREET_POLICY from "../../src/policy/reference-street.policy.json" with { type: "json" };
+import { nodeConfigFromSignedPolicy } from "../../src/policy/node-from-policy.js";
+import { provisionedPolicy, SignedPolicyError } from "../../src/policy/signed-policy.js";
+import type { OperatorKey } from "../collector/operator-key.js";
+import { streetBoard, streetPosition } from "../sim/street.js";
+import { installSignedPolicy } from "./street-policy.js";
 import type { FileStore } from "./file-store.js";
 import { FlashRefusedError, flashPath, inspectFlash, provisionFlash, refusalMessage } from "./flash-provisioning.js";
 import { MqttTransport } from "./mqtt-transport.js";
@@ -36,6 +41,10 @@ export interface FleetOptions {
   readonly speed: number;
   readonly stateDir: string;
   readonly keyring: Keyring;
+  /** Signs each node's policy (street-policy.ts). */
+  readonly operator: OperatorKey;
+  /** The deployment policy (a validated policy.json document; default: the reference street's). */
+  readonly policy?: unknown;
   /** Simulated wall time at start (Unix ms). */
   readonly startWallMs: number;
   readonly log: Log;
@@ -90,13 +99,14 @@ export class Fleet {
     const xsBundle = this.#options.engine === "xs" ? bundleForXs("street-node").code : undefined;
     for (const device of devices) {
       const store = provisionedStore(stateDir, keyring, device);
+      const configJson = JSON.stringify(this.#policyConfig(store, device, zone));
       const tls = this.#options.ca !== undefined ? { tls: { ca: this.#options.ca } } : {};
       const transport = new MqttTransport({ url: brokerUrl, clientId: device, ...tls, log: prefixed(log, device) });
       if (xsBundle !== undefined) {
         const node = await XsStreetNode.start({
           device,
           street: zone,
-          configJson: JSON.stringify(streetNodeConfig(device, zone)),
+          configJson,
           startWallMs: this.#options.startWallMs,
           faultHours: this.#options.faultHours ?? 0,
           bundle: xsBundle,
@@ -120,7 +130,7 @@ export class Fleet {
           buses: board,
           log: prefixed(log, device),
         };
-        const node = new CivicNode(platform, parseNodeConfig(streetNodeConfig(device, zone)));
+        const node = new CivicNode(platform, parseNodeConfig(JSON.parse(configJson)));
         node.start();
         this.nodes.push({ device, node, transport, parts });
       }
@@ -128,6 +138,24 @@ export class Fleet {
     }
     this.#realStart = performance.now();
     this.#pump = setInterval(() => this.#advance(), PUMP_INTERVAL_MS);
+  }
+
+  /**
+   * The configuration `device` runs on: the signed policy its flash holds (given to it first, or
+   * again when the policy changed), verified under the operator's key as the node does at boot.
+   * Throws NodePolicyError when the flash holds a policy that does not verify.
+   */
+  #policyConfig(store: FileStore, device: string, zone: string): Record<string, unknown> {
+    const { operator, policy = REFERENCE_STREET_POLICY } = this.#options;
+    const identity = { device, zone };
+    const installed = installSignedPolicy(store, identity, streetPosition(device), policy, operator, this.clock.wallMs() / 1000);
+    if (installed.outcome === "unverifiable") throw new NodePolicyError(device, `its flash holds a policy that does not verify (${installed.why}); nothing was written over it`);
+    try {
+      return nodeConfigFromSignedPolicy(provisionedPolicy(store, identity), streetBoard());
+    } catch (error) {
+      if (error instanceof SignedPolicyError) throw new NodePolicyError(device, error.message);
+      throw error;
+    }
   }
 
   /** Every node, with what the console view shows of it. */
@@ -193,4 +221,15 @@ function provisionedStore(stateDir: string, keyring: Keyring, device: string): F
 
 function prefixed(log: Log, device: string): Log {
   return (level: LogLevel, event: string, detail?: LogDetail) => log(level, event, { device, ...detail });
+}
+
+/** A node that will not start on the policy its flash holds. */
+export class NodePolicyError extends Error {
+  override name = "NodePolicyError";
+  constructor(
+    readonly device: string,
+    why: string,
+  ) {
+    super(`${device} refuses to start: ${why}`);
+  }
 }

@@ -20,6 +20,11 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError, SIMULATOR_LOCK_FILE } from "./exclusive-lock.js";
 import { FlashWriteError, flashPath, prepareStreetFlash, type StreetFlash } from "./flash-provisioning.js";
 import { Fleet } from "./fleet.js";
+import { OperatorKey, OperatorKeyError, OPERATOR_PUBLIC_KEY_FILE } from "../collector/operator-key.js";
+import { PolicyFileError, loadPolicyDocument } from "./policy-file.js";
+
+/** The reference street's policy in the repository (this file runs as dist/hosts/node/main.js). */
+const REFERENCE_POLICY_FILE = new URL("../../../src/policy/reference-street.policy.json", import.meta.url);
 
 /** The built-in street's window, which the simulated clock starts aligned to. */
 const WINDOW_MS = 300_000;
@@ -39,6 +44,19 @@ async function main(argv: readonly string[]): Promise<number> {
   if (options.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+
+  // What the nodes will collect, checked before anything starts: every error at once.
+  const policyFile = options.policy === undefined ? REFERENCE_POLICY_FILE.pathname : resolve(options.policy);
+  let policy: { document: unknown; name: string };
+  try {
+    policy = loadPolicyDocument(policyFile);
+  } catch (error) {
+    if (!(error instanceof PolicyFileError)) throw error;
+    process.stderr.write(`civicnode: ${error.message}
+The node refuses to start on an invalid policy; docs/policy.md explains each field.
+`);
+    return 2;
   }
 
   const view = new ConsoleView();
@@ -111,6 +129,22 @@ async function main(argv: readonly string[]): Promise<number> {
       : `using device keys from ${join(stateDir, KEYRING_FILE)}`,
   );
 
+  // The operator's key signs each node's policy; the nodes verify it with the public half.
+  let operator: OperatorKey;
+  try {
+    const opened = OperatorKey.loadOrCreate(stateDir, new PassphraseSource(stateDir, { notify: (line) => view.message(line) }));
+    operator = opened.key;
+    view.message(
+      `${opened.created ? "created the operator's signing key" : "using the operator's signing key"} (public key in ${join(stateDir, OPERATOR_PUBLIC_KEY_FILE)}); ` +
+        `every node runs the policy "${policy.name}" from ${policyFile}, signed with it`,
+    );
+  } catch (error) {
+    if (!(error instanceof OperatorKeyError || error instanceof LockError)) throw error;
+    process.stderr.write(`civicnode: ${error.message}
+`);
+    return 1;
+  }
+
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = options.broker;
   if (brokerUrl === undefined) {
@@ -148,7 +182,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (api) view.message(`collector API on ${api.url}/api/nodes (staff token in ${api.tokenFile})`);
 
   const startWallMs = simulatedStartTime(stateDir, devices);
-  const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, startWallMs, log });
+  const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, operator, policy: policy.document, startWallMs, log });
   try {
     await fleet.start();
   } catch (error) {

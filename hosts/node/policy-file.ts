@@ -75,6 +75,11 @@ export function checkPolicy(raw: unknown, validateSchema = policySchemaValidator
 
 /** Reads and validates `file`; throws PolicyFileError listing every issue. */
 export function loadPolicyFile(file: string): DeploymentPolicy {
+  return loadPolicyDocument(file).policy;
+}
+
+/** As loadPolicyFile, with the document as written (what the operator signs) beside the parsed policy. */
+export function loadPolicyDocument(file: string): { document: unknown; policy: DeploymentPolicy; name: string } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -89,5 +94,5 @@ export function loadPolicyFile(file: string): DeploymentPolicy {
   }
   const { policy, issues } = checkPolicy(raw);
   if (!policy) throw new PolicyFileError(file, issues);
-  return policy;
+  return { document: raw, policy, name: policy.name };
 }

@@ -15,6 +15,17 @@ export function streetDeviceId(n: number): string {
 }
 
 /**
+ * Where the n-th node stands, exactly (provisioning data: published only coarsened to the policy's
+ * precision): lampposts 25 m apart along an east-west street. The street is fictional, and so is
+ * its place: it starts at 0 N 0 E, in the open sea, so that no figure describes a real street.
+ */
+export function streetPosition(device: string): { latitude: number; longitude: number } {
+  const n = Number(/(\d+)$/.exec(device)?.[1] ?? "1");
+  // 25 m of longitude at the equator: 25 / 111,320 m per degree.
+  return { latitude: 0, longitude: Math.round(((n - 1) * 25 * 1e7) / 111_320) / 1e7 };
+}
+
+/**
  * The reference board's wiring (docs/board.md): which part is on which bus and how often it is
  * read. What each sensor releases, and how it is protected, is the policy's.
  */

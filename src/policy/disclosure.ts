@@ -35,7 +35,12 @@ export function disclosureDocument(config: NodeConfig, channels: readonly Disclo
     version: DISCLOSURE_VERSION,
     device: config.device,
     zone: config.zone,
-    policy: facts.policy,
+    // Which signed policy the node runs on: the same hash is bound into every message it seals.
+    policy: {
+      name: facts.policy,
+      ...(facts.policySerial === undefined ? {} : { serial: facts.policySerial }),
+      ...(facts.policyHash === undefined ? {} : { sha256: facts.policyHash }),
+    },
     accountable: { organisation: facts.accountable.organisation, contact: facts.accountable.contact },
     purposes: [...facts.purposes],
     location: { publishedPrecisionMeters: facts.publishedPrecisionMeters },

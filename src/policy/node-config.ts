@@ -128,6 +128,9 @@ export interface DownlinkConfig {
  */
 export interface DisclosureConfig extends PolicyFacts {
   readonly policy: string;
+  /** The signed policy's serial and SHA-256 (hex), when the node runs on one (signed-policy.ts). */
+  readonly policySerial: number | undefined;
+  readonly policyHash: string | undefined;
 }
 
 export interface NodeConfig {
@@ -237,8 +240,15 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     maxIntervalFactor: number(downlinkRaw.maxIntervalFactor ?? 10, "downlink.maxIntervalFactor", 1, 100),
   };
   const disclosureRaw = object(root.disclosure, "disclosure");
-  rejectUnknown(disclosureRaw, ["policy", "accountable", "purposes", "location", "retention", "access"], "disclosure");
-  const disclosure: DisclosureConfig = { policy: id(disclosureRaw.policy, "disclosure.policy"), ...policyFacts(disclosureRaw) };
+  rejectUnknown(disclosureRaw, ["policy", "policySerial", "policyHash", "accountable", "purposes", "location", "retention", "access"], "disclosure");
+  const { policySerial, policyHash } = disclosureRaw;
+  if (policyHash !== undefined && (typeof policyHash !== "string" || !/^[0-9a-f]{64}$/.test(policyHash))) throw new ConfigError("disclosure.policyHash: must be 64 lowercase hex digits (SHA-256)");
+  const disclosure: DisclosureConfig = {
+    policy: id(disclosureRaw.policy, "disclosure.policy"),
+    policySerial: policySerial === undefined ? undefined : integer(policySerial, "disclosure.policySerial", 1, Number.MAX_SAFE_INTEGER),
+    policyHash: policyHash as string | undefined,
+    ...policyFacts(disclosureRaw),
+  };
   return { zone, device, windowSeconds, sensors, uplink, privacy: { pseudonymEpochSeconds, totals }, downlink, disclosure };
 }
 

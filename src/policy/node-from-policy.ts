@@ -12,6 +12,7 @@
  */
 import type { DeploymentPolicy } from "./deployment-policy.js";
 import { PolicyError } from "./deployment-policy.js";
+import type { SignedNodePolicy } from "./signed-policy.js";
 
 export interface NodeIdentity {
   readonly zone: string;
@@ -24,6 +25,25 @@ export interface BoardConfig {
   readonly sensors: ReadonlyArray<Readonly<Record<string, unknown>> & { readonly id: string }>;
   /** node-config.ts's uplink settings (buffers, counter block, health period). */
   readonly uplink?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The configuration a node runs on from its verified signed policy: as nodeConfigFromPolicy, plus
+ * the policy's serial and hash, which the node publishes in its disclosure and binds into every
+ * message it seals.
+ */
+export function nodeConfigFromSignedPolicy(signed: SignedNodePolicy, board: BoardConfig): Record<string, unknown> {
+  const config = nodeConfigFromPolicy({ zone: signed.zone, device: signed.device }, board, signed.policy);
+  const disclosure = config.disclosure as Record<string, unknown>;
+  disclosure.policySerial = signed.serial;
+  disclosure.policyHash = hex(signed.hash);
+  return config;
+}
+
+function hex(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += (byte < 16 ? "0" : "") + byte.toString(16);
+  return text;
 }
 
 export function nodeConfigFromPolicy(identity: NodeIdentity, board: BoardConfig, policy: DeploymentPolicy): Record<string, unknown> {

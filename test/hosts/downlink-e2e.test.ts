@@ -16,6 +16,7 @@ import { localPassphrase } from "../support/local-passphrase.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../../hosts/node/embedded-broker.js";
 import { Fleet } from "../../hosts/node/fleet.js";
 import { testCollectorDb } from "../support/collector-db.js";
+import { testOperatorKey } from "../support/operator-key.js";
 import { waitFor } from "../support/wait-for.js";
 
 const DEVICE = "street-07";
@@ -51,7 +52,7 @@ describe("downlink commands end to end over a real broker", () => {
       if (topic.endsWith("/disclosure")) disclosures.push(payload.toString("utf8"));
     });
     await city.subscribeAsync(`civicnode/${ZONE}/${DEVICE}/disclosure`, { qos: 1 });
-    fleet = new Fleet({ brokerUrl: broker.url, devices: [DEVICE], zone: ZONE, speed: 600, stateDir, keyring, startWallMs: START, log: () => {} });
+    fleet = new Fleet({ brokerUrl: broker.url, devices: [DEVICE], zone: ZONE, speed: 600, stateDir, keyring, operator: testOperatorKey(stateDir), startWallMs: START, log: () => {} });
     await fleet.start();
     await waitFor(() => summaries.length >= 1, "a first summary", 20_000);
   });

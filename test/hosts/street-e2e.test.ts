@@ -21,6 +21,7 @@ import { encodeKid } from "../../src/wire/kid.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { readSenmlPack, writeSenmlPack } from "../../src/wire/senml.js";
 import { storedLines, testCollectorDb } from "../support/collector-db.js";
+import { testOperatorKey } from "../support/operator-key.js";
 import { waitFor, waitForQuiet } from "../support/wait-for.js";
 
 const DEVICES = ["street-01", "street-02", "street-03"];
@@ -56,7 +57,7 @@ describe("a street end to end over a real broker", () => {
     spy = await connectAsync(broker.url, { clientId: "e2e-spy" });
     spy.on("message", (topic, payload) => captured.push({ topic, payload: new Uint8Array(payload) }));
     await spy.subscribeAsync("civicnode/#", { qos: 1 });
-    fleet = new Fleet({ brokerUrl: broker.url, devices: DEVICES, zone: ZONE, speed: 1200, stateDir, keyring, startWallMs: START, log: () => {} });
+    fleet = new Fleet({ brokerUrl: broker.url, devices: DEVICES, zone: ZONE, speed: 1200, stateDir, keyring, operator: testOperatorKey(stateDir), startWallMs: START, log: () => {} });
     await fleet.start();
     await waitFor(() => DEVICES.every((d) => lines.filter((l) => l.device === d).length >= WINDOWS), "every node's windows", 20_000);
     await fleet.stop();

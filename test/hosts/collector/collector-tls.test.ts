@@ -18,6 +18,7 @@ import type { LogDetail, LogLevel } from "../../../src/platform.js";
 import { testCollectorDb } from "../../support/collector-db.js";
 import { makeTestPki, type TestCertificate, type TestPki } from "../../support/test-pki.js";
 import { startTlsBroker, type TlsTestBroker } from "../../support/tls-broker.js";
+import { testOperatorKey } from "../../support/operator-key.js";
 import { waitFor } from "../../support/wait-for.js";
 
 /** One database for the file's collectors, opened at its top so that it is removed after it. */
@@ -130,6 +131,7 @@ describe("the collector over TLS with a pinned CA", () => {
       speed: 1200,
       stateDir,
       keyring,
+      operator: testOperatorKey(stateDir),
       startWallMs: Date.UTC(2026, 0, 14, 7, 0, 0),
       log: () => {},
     });

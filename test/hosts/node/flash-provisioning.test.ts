@@ -14,6 +14,7 @@ import { Fleet } from "../../../hosts/node/fleet.js";
 import { FlashRefusedError, FlashWriteError, flashPath, inspectFlash, prepareStreetFlash } from "../../../hosts/node/flash-provisioning.js";
 import { KEY_ID_STORE_KEY, ROOT_KEY_STORE_KEY } from "../../../src/wire/key-ratchet.js";
 import { keyIdFromRoot } from "../../../src/wire/key-schedule.js";
+import { testOperatorKey } from "../../support/operator-key.js";
 import { localPassphrase } from "../../support/local-passphrase.js";
 
 const ZONE = "demo-street";
@@ -142,7 +143,7 @@ describe("the fleet's own provisioning (a keyring made in memory)", () => {
     const state = stateFolder();
     const keyring = new Keyring();
     keyring.provision("street-01", ZONE);
-    const start = () => new Fleet({ brokerUrl: "mqtt://127.0.0.1:1", devices: ["street-01"], zone: ZONE, speed: 1, stateDir: state, keyring, startWallMs: Date.UTC(2026, 0, 1), log: () => {} });
+    const start = () => new Fleet({ brokerUrl: "mqtt://127.0.0.1:1", devices: ["street-01"], zone: ZONE, speed: 1, stateDir: state, keyring, operator: testOperatorKey(state), startWallMs: Date.UTC(2026, 0, 1), log: () => {} });
     const first = start();
     await first.start();
     await first.stop();

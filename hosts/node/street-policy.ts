@@ -1,0 +1,81 @@
+/**
+ * The street's nodes given their signed policy (src/policy/signed-policy.ts) in their flash, as a
+ * city's provisioning would: for each node, the deployment policy with its identity and exact
+ * position, signed with the operator's key, and the operator's public key the node verifies it
+ * with. A node whose flash holds the same policy, position and key already keeps it; any change
+ * gets the next serial, so that a node's policies are numbered in order.
+ *
+ * The node then boots from what its flash holds, and only from that (fleet.ts): a policy altered
+ * in the flash, or signed by another key, stops it. Such a flash is left as it is, for whoever
+ * looks into it: writing a fresh policy over it would hide the tampering.
+ */
+import { isDeepStrictEqual } from "node:util";
+import { STORE_VALUE_MAX_BYTES, type KeyValueStore } from "../../src/platform.js";
+import { nodePolicyPayload, OPERATOR_KEY_STORE_KEY, SIGNED_POLICY_STORE_KEY, type NodePosition } from "../../src/policy/signed-policy.js";
+import { verifySign1 } from "../../src/wire/cose-sign1.js";
+import { utf8Decode, utf8Encode } from "../../src/wire/utf8.js";
+import type { OperatorKey } from "../collector/operator-key.js";
+
+export class PolicyTooLargeError extends Error {
+  override name = "PolicyTooLargeError";
+}
+
+export type InstalledPolicy =
+  | { readonly device: string; readonly outcome: "written" | "kept"; readonly serial: number }
+  /** The flash holds a policy that does not verify under the operator's key: left alone. */
+  | { readonly device: string; readonly outcome: "unverifiable"; readonly why: string };
+
+/**
+ * Writes `policy` (a validated policy.json document) for `device` into its `store`, signed by
+ * `operator`, unless the store holds it already under the same key and position.
+ */
+export function installSignedPolicy(
+  store: KeyValueStore,
+  identity: { device: string; zone: string },
+  position: NodePosition,
+  policy: unknown,
+  operator: OperatorKey,
+  nowSeconds: number,
+): InstalledPolicy {
+  const found = heldPayload(store, operator.publicKey);
+  if (typeof found === "string") return { device: identity.device, outcome: "unverifiable", why: found };
+  const held = found;
+  if (
+    held !== undefined &&
+    held.device === identity.device &&
+    held.zone === identity.zone &&
+    isDeepStrictEqual(held.position, { latitude: position.latitude, longitude: position.longitude }) &&
+    isDeepStrictEqual(held.policy, policy)
+  ) {
+    return { device: identity.device, outcome: "kept", serial: held.serial as number };
+  }
+  const serial = typeof held?.serial === "number" ? held.serial + 1 : 1;
+  const payload = utf8Encode(JSON.stringify(nodePolicyPayload({ ...identity, serial, issued: Math.floor(nowSeconds), position, policy })));
+  const signed = operator.sign(payload);
+  if (signed.length > STORE_VALUE_MAX_BYTES) {
+    throw new PolicyTooLargeError(
+      `the signed policy for ${identity.device} is ${signed.length} bytes; a node's store takes values of at most ${STORE_VALUE_MAX_BYTES} bytes (ESP32 NVS): shorten the policy's texts`,
+    );
+  }
+  store.commit([
+    { key: SIGNED_POLICY_STORE_KEY, value: signed },
+    { key: OPERATOR_KEY_STORE_KEY, value: operator.publicKey.slice() },
+  ]);
+  return { device: identity.device, outcome: "written", serial };
+}
+
+/**
+ * The payload of the signed policy in `store` when it verifies under `operatorKey`; undefined when
+ * there is none; why not, when there is one that does not verify.
+ */
+function heldPayload(store: KeyValueStore, operatorKey: Uint8Array): Record<string, unknown> | undefined | string {
+  const signed = store.get(SIGNED_POLICY_STORE_KEY);
+  if (signed === undefined) return undefined;
+  try {
+    const payload = JSON.parse(utf8Decode(verifySign1(signed, operatorKey).payload)) as unknown;
+    if (typeof payload === "object" && payload !== null && !Array.isArray(payload)) return payload as Record<string, unknown>;
+    return "its signed policy is not a JSON object";
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
