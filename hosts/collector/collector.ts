@@ -33,6 +33,7 @@ import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
 import { NODE_FILE_OPS } from "../node/atomic-file.js";
 import { pinnedCaPem } from "../node/pinned-ca.js";
 import { ALERT_KINDS, counterReuseAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
+import { AuditChainWatch } from "./audit-chain-watch.js";
 import { BrokerSession, DEFAULT_BATCH, type BatchLimits, type BrokerMessage, type Delivery } from "./broker-session.js";
 import { openedMessageOf, type AdmitOutcome, type CollectorDb, type DeviceKey, type OpenedMessage, type RetentionPolicy } from "./db/collector-db.js";
 import { CollectorDbError } from "./db/db-errors.js";
@@ -99,6 +100,8 @@ export interface CollectorOptions {
   readonly opener?: MessageOpenerOptions;
   /** The time now (Unix ms); default Date.now. */
   readonly now?: () => number;
+  /** How long a gap in a device's audit chain that a missing health report leaves may still be filled by it (ms); default 15 minutes. */
+  readonly auditGapSettleMs?: number;
 }
 
 export interface CollectorStats {
@@ -120,6 +123,8 @@ export interface CollectorStats {
   retained: { summaries: number; health: number; rejections: number };
   /** Alerts raised, by kind. */
   alerts: Record<AlertKind, number>;
+  /** Health reports whose audit chain could not be checked (the database failed to read). */
+  auditCheckFailures: number;
 }
 
 /** A decoded health report as listeners and the export see it. */
@@ -154,6 +159,7 @@ export class Collector {
   readonly #options: CollectorOptions;
   readonly #db: CollectorDb;
   readonly #opener: MessageOpener;
+  readonly #auditWatch: AuditChainWatch;
   readonly #failures: StoreFailures;
   readonly #log: Log;
   readonly #now: () => number;
@@ -164,6 +170,11 @@ export class Collector {
   #earlyAlerts: Alert[] | undefined = [];
   /** Alerts the database refused, to record once it takes writes again. */
   readonly #pendingAlerts: Alert[] = [];
+  /**
+   * When the latest batch was received: each batch is received later than the one before, also
+   * within one millisecond, so that the audit check tells batches apart by it (audit-continuity.ts).
+   */
+  #lastReceivedAtMs = -Infinity;
   /** "device/epoch" whose counter reuse was alerted (once per run; every message is counted). */
   readonly #reuseAlerted = new Set<string>();
   readonly #export: JsonLinesLog | undefined;
@@ -183,6 +194,7 @@ export class Collector {
     this.#options = options;
     this.#db = options.db;
     this.#opener = new MessageOpener(options.keyring, options.opener);
+    this.#auditWatch = new AuditChainWatch(options.db, { settleMs: options.auditGapSettleMs });
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? Date.now;
     this.#ca = brokerCa(options.brokerUrl, options.ca);
@@ -199,6 +211,7 @@ export class Collector {
       exportFailures: 0,
       retained: { summaries: 0, health: 0, rejections: 0 },
       alerts: Object.fromEntries(ALERT_KINDS.map((k) => [k, 0])) as Record<AlertKind, number>,
+      auditCheckFailures: 0,
     };
     this.#clientId = options.clientId ?? stableClientId(options.db.location, options.group);
     this.disclosures = new DisclosureStore(options.keyring);
@@ -315,7 +328,8 @@ export class Collector {
   }
 
   async #handle(messages: readonly BrokerMessage[]): Promise<HandleResult[]> {
-    const receivedAtMs = this.#now();
+    const receivedAtMs = Math.max(this.#now(), this.#lastReceivedAtMs + 1);
+    this.#lastReceivedAtMs = receivedAtMs;
     const judged = messages.map((message) => this.#judge(message, receivedAtMs));
     const opened = judged.flatMap((j) => (j.kind === "opened" ? [j.message] : []));
     let outcomes: AdmitOutcome[];
@@ -334,6 +348,7 @@ export class Collector {
           if (!this.#reuseAlerted.has(key)) alerts.push(counterReuseAlert({ device: source.device, epoch: source.epoch, counter: source.counter }, outcome.detail, new Date(receivedAtMs)));
         }
       }
+      alerts.push(...(await this.#checkAuditChains(opened, outcomes, receivedAtMs)));
       for (const j of judged) {
         if (j.kind === "rejected") await this.#db.recordRejection({ timeMs: receivedAtMs, topic: j.topic, cause: j.cause, detail: j.detail });
       }
@@ -396,6 +411,32 @@ export class Collector {
       }
     }
     return outcomes;
+  }
+
+  /**
+   * The audit-chain alerts of the health reports this batch stored (audit-chain-watch.ts), each
+   * once: two reports of one batch complete the same finding. A check the database fails is
+   * logged and counted; it does not hold the batch, whose reports are stored.
+   */
+  async #checkAuditChains(opened: readonly OpenedMessage[], outcomes: readonly AdmitOutcome[], receivedAtMs: number): Promise<Alert[]> {
+    const alerts: Alert[] = [];
+    const raised = new Set<string>();
+    for (const [i, message] of opened.entries()) {
+      if (message.kind !== "health" || outcomes[i]!.outcome !== "stored") continue;
+      const health = message.health!;
+      try {
+        for (const alert of await this.#auditWatch.check(health, receivedAtMs)) {
+          const key = `${alert.kind}\0${alert.detail}`;
+          if (raised.has(key)) continue;
+          raised.add(key);
+          alerts.push(alert);
+        }
+      } catch (error) {
+        this.stats.auditCheckFailures++;
+        this.#log("warn", "collector-audit-check-failed", { device: health.device, counter: health.counter, message: String((error as Error)?.message ?? error).slice(0, 200), detail: "this report's place in the audit chain was not checked" });
+      }
+    }
+    return alerts;
   }
 
   /** Opens one message: authentic and decoded, a disclosure, or refused with a cause. */

@@ -205,6 +205,9 @@ export class AuditLog {
     }
     let first = 0;
     while (first < this.#count && this.#slotAt(first).seq <= this.#reportedSeq) first++;
+    // Entries missing right after the reported ones (the log lost them): the report starts at the
+    // reported entry before them, so that the hole is inside it, between hashes the city can check.
+    if (first > 0 && first < this.#count && this.#slotAt(first).seq !== this.#slotAt(first - 1).seq + 1) first--;
     const carried = Math.min(this.#count - first, AUDIT_REPORT_ENTRIES);
     const entries: AuditEntry[] = [];
     for (let i = first; i < first + carried; i++) entries.push(this.#entryAt(i));
