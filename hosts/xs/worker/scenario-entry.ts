@@ -4,6 +4,7 @@
  * the reply covers exactly that command.
  *
  *   ["conformance", options JSON]        -> ["ok", result JSON]   (runReferenceScenario)
+ *   ["audit", options JSON]              -> ["ok", result JSON]   (runAuditScenario)
  *   ["node.setup", options JSON]         a NodeRun (rootKey as hex in the JSON)
  *   ["node.advance", ms]                 advance it
  *   ["clock.setup", intervalMs] / ["clock.advance", ms]
@@ -18,6 +19,7 @@
  */
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { runReferenceScenario } from "../../sim/reference-scenario.js";
+import { runAuditScenario } from "../../sim/audit-scenario.js";
 import { decodeBridge, encodeBridge, toArrayBuffer, type BridgeValue } from "../bridge-codec.js";
 import { ClockRun, NodeRun, SealRun } from "../workloads.js";
 import { SoakRun } from "../soak-run.js";
@@ -37,6 +39,9 @@ class ScenarioWorker {
         result = runReferenceScenario({ ...options, rootKey: hexToBytes(options.rootKey) });
         break;
       }
+      case "audit":
+        result = runAuditScenario(JSON.parse(String(message[1])));
+        break;
       case "node.setup": {
         const options = JSON.parse(String(message[1]));
         this.#node = new NodeRun({ ...options, rootKey: hexToBytes(options.rootKey) });
