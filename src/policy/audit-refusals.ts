@@ -8,7 +8,7 @@
  * The tally survives a reboot, without costing a flash write per refusal (a flood of a thousand
  * would mean a thousand): it is written when a cause first appears in a period and when its count
  * reaches a power of two, so a power cut loses less than half of a count, never a cause, and a
- * thousand refusals cost eleven writes. `last` is as of the latest write.
+ * thousand refusals cost ten writes. `last` is as of the latest write.
  *
  * Record under store key "audit.refused": CBOR [1, [[cause, count, first, last], ...]] then its
  * CRC-32 (big-endian). Times are Unix seconds, 0 while the node's clock was not set.

@@ -17,7 +17,8 @@
  *   the audit chain (policy/audit-log.ts): audit/chain (vs, its id in hex), audit/seq and audit/head
  *   (the head this report vouches for: its sequence number, and its hash in hex), audit/prev (the
  *   hash before the first entry carried), one audit/<seq> per entry carried (vs "event detail", t
- *   its time, relative: an unset clock's 0 comes out as 0), audit/lost and audit/pending when not 0.
+ *   its time relative to the base time, so that an entry made before the clock was set reads as
+ *   time 0), audit/lost and audit/pending when not 0.
  *
  * The audit records take at most 1,400 bytes (six of about 200 in all, and twelve entries of at
  * most 100: a 9-digit sequence number, a 73-character text, a 5-byte time), so a report of the

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { encode as cbor2Encode } from "cbor2";
 import { describe, expect, it } from "vitest";
 import { AUDIT_CAPACITY, AUDIT_REPORT_ENTRIES, AUDIT_SENT_KEY, AUDIT_STORE_KEY, AuditLog, type AuditReport } from "../../../src/policy/audit-log.js";
+import { AuditHasher, genesisHash } from "../../../src/policy/audit-chain.js";
 import { auditRecordMaxBytes } from "../../../src/policy/audit-record.js";
 import { REFUSALS_STORE_KEY } from "../../../src/policy/audit-refusals.js";
 import { CborWriter } from "../../../src/wire/cbor-writer.js";
@@ -47,6 +49,21 @@ function report(log: AuditLog, store: KeyValueStore, time: number): AuditReport 
 }
 
 describe("the audit chain", () => {
+  it("hashes the example of docs/wire-format.md", () => {
+    const page = readFileSync(new URL("../../../docs/wire-format.md", import.meta.url), "utf8");
+    const rows = [...page.matchAll(/^\| (\d) \| `([^`]+)` at (\d+) \| `([0-9a-f]+)` \| `([0-9a-f]{32})` \|$/gm)];
+    expect(rows).toHaveLength(3);
+    const hasher = new AuditHasher();
+    let previous = genesisHash(Uint8Array.from(Buffer.from("0011223344556677", "hex")));
+    for (const [, seq, text, time, input, hash] of rows) {
+      const space = text!.indexOf(" ");
+      const [event, detail] = [text!.slice(0, space), text!.slice(space + 1)];
+      expect(Buffer.from(cbor2Encode([Number(seq), previous, Number(time), event, detail])).toString("hex")).toBe(input);
+      previous = hasher.hash(Number(seq), previous, Number(time), event, detail);
+      expect(Buffer.from(previous).toString("hex")).toBe(hash);
+    }
+  });
+
   it("starts with an audit-reset entry and chains every entry to the one before, as the wire format says", () => {
     const log = new AuditLog(new MemoryStore(), new SeededRandom("chain"));
     log.load(T);
