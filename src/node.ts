@@ -41,7 +41,8 @@ import { HealthReport } from "./uplink/health-report.js";
 import { CommandReceiver, type CommandOutcome } from "./uplink/command-receiver.js";
 import type { DownlinkCommand } from "./uplink/downlink-command.js";
 import { AuditLog } from "./policy/audit-log.js";
-import { disclosureDocument, encodeDisclosure } from "./policy/disclosure.js";
+import { disclosureFor, encodeDisclosure } from "./policy/disclosure.js";
+import { provisionedDisclosure } from "./policy/signed-disclosure.js";
 import { Outbox, type OutboxMessage } from "./uplink/outbox.js";
 import { decodeWindowMark, WINDOW_MARK_KEY, windowMarkWrite } from "./aggregate/window-mark.js";
 import type { StoreWrite } from "./platform.js";
@@ -222,8 +223,10 @@ export class CivicNode {
       this.#sensors.map(({ id, driver }) => ({ id, health: driver.health })),
       this.#budgetNames,
     );
-    const parts = config.sensors.flatMap((sensor) => sensor.channels.map(() => sensor.part));
-    this.#disclosure = encodeDisclosure(disclosureDocument(config, released.map(({ config: channel, output }, c) => ({ name: channel.name, part: parts[c]!, output, stats: channel.stats }))));
+    // A node on a signed policy publishes its disclosure as the operator signed it, and only if it
+    // says what the node itself would say (signed-disclosure.ts).
+    const disclosure = encodeDisclosure(disclosureFor(config));
+    this.#disclosure = config.disclosure.policyHash === undefined ? disclosure : provisionedDisclosure(store, disclosure);
   }
 
   /** The uplink key epoch the node seals under now. */

@@ -148,7 +148,7 @@ export class Fleet {
   #policyConfig(store: FileStore, device: string, zone: string): Record<string, unknown> {
     const { operator, policy = REFERENCE_STREET_POLICY } = this.#options;
     const identity = { device, zone };
-    const installed = installSignedPolicy(store, identity, streetPosition(device), policy, operator, this.clock.wallMs() / 1000);
+    const installed = installSignedPolicy(store, identity, streetPosition(device), policy, streetBoard(), operator, this.clock.wallMs() / 1000);
     if (installed.outcome === "unverifiable") throw new NodePolicyError(device, `its flash holds a policy that does not verify (${installed.why}); nothing was written over it`);
     try {
       return nodeConfigFromSignedPolicy(provisionedPolicy(store, identity), streetBoard());

@@ -8,6 +8,8 @@
  */
 import type { NodeConfig, StatName } from "./node-config.js";
 import type { SensorOutput } from "../sensors/sensor-driver.js";
+import { partOutput } from "../sensors/catalog.js";
+import { coarsePosition } from "./coarse-position.js";
 import { utf8Encode } from "../wire/utf8.js";
 
 export interface DisclosedChannel {
@@ -23,6 +25,24 @@ const MEANING: Partial<Record<string, string>> = {
   vehicles: "vehicles over the inductive loop",
   noise: "A-weighted sound level from a sound-level meter; no audio is ever recorded",
 };
+
+/**
+ * The disclosure of a node running `config`: built from the configuration alone (the parts'
+ * outputs are known without opening a driver), so that the provisioning host and the node build
+ * the same bytes, the host to sign them and the node to check that what it publishes is what the
+ * operator signed. A channel whose part has no such output is left out (opening the driver refuses
+ * such a configuration anyway).
+ */
+export function disclosureFor(config: NodeConfig): Record<string, unknown> {
+  const channels: DisclosedChannel[] = [];
+  for (const sensor of config.sensors) {
+    for (const channel of sensor.channels) {
+      const output = partOutput(sensor.part, channel.output);
+      if (output) channels.push({ name: channel.name, part: sensor.part, output, stats: channel.stats });
+    }
+  }
+  return disclosureDocument(config, channels);
+}
 
 /** Version 2: the facts come from the deployment policy (deployment-policy.ts), which names itself. */
 export const DISCLOSURE_VERSION = 2;
@@ -43,7 +63,11 @@ export function disclosureDocument(config: NodeConfig, channels: readonly Disclo
     },
     accountable: { organisation: facts.accountable.organisation, contact: facts.accountable.contact },
     purposes: [...facts.purposes],
-    location: { publishedPrecisionMeters: facts.publishedPrecisionMeters },
+    // The position to the policy's precision, never closer (coarse-position.ts).
+    location: {
+      ...(facts.position ? coarsePosition(facts.position, facts.publishedPrecisionMeters) : {}),
+      precisionMeters: facts.publishedPrecisionMeters,
+    },
     technology: [...new Set(channels.map((c) => c.part))],
     dataTypes: channels.map(({ name, part, output, stats }) => {
       const channel = channelConfig.get(name);

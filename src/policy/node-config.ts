@@ -131,6 +131,8 @@ export interface DisclosureConfig extends PolicyFacts {
   /** The signed policy's serial and SHA-256 (hex), when the node runs on one (signed-policy.ts). */
   readonly policySerial: number | undefined;
   readonly policyHash: string | undefined;
+  /** The node's exact position, from its signed policy: published only coarsened (coarse-position.ts). */
+  readonly position: { readonly latitude: number; readonly longitude: number } | undefined;
 }
 
 export interface NodeConfig {
@@ -240,16 +242,23 @@ export function parseNodeConfig(raw: unknown): NodeConfig {
     maxIntervalFactor: number(downlinkRaw.maxIntervalFactor ?? 10, "downlink.maxIntervalFactor", 1, 100),
   };
   const disclosureRaw = object(root.disclosure, "disclosure");
-  rejectUnknown(disclosureRaw, ["policy", "policySerial", "policyHash", "accountable", "purposes", "location", "retention", "access"], "disclosure");
+  rejectUnknown(disclosureRaw, ["policy", "policySerial", "policyHash", "position", "accountable", "purposes", "location", "retention", "access"], "disclosure");
   const { policySerial, policyHash } = disclosureRaw;
   if (policyHash !== undefined && (typeof policyHash !== "string" || !/^[0-9a-f]{64}$/.test(policyHash))) throw new ConfigError("disclosure.policyHash: must be 64 lowercase hex digits (SHA-256)");
   const disclosure: DisclosureConfig = {
     policy: id(disclosureRaw.policy, "disclosure.policy"),
     policySerial: policySerial === undefined ? undefined : integer(policySerial, "disclosure.policySerial", 1, Number.MAX_SAFE_INTEGER),
     policyHash: policyHash as string | undefined,
+    position: disclosureRaw.position === undefined ? undefined : position(disclosureRaw.position),
     ...policyFacts(disclosureRaw),
   };
   return { zone, device, windowSeconds, sensors, uplink, privacy: { pseudonymEpochSeconds, totals }, downlink, disclosure };
+}
+
+function position(raw: unknown): { latitude: number; longitude: number } {
+  const fields = object(raw, "disclosure.position");
+  rejectUnknown(fields, ["latitude", "longitude"], "disclosure.position");
+  return { latitude: number(fields.latitude, "disclosure.position.latitude", -90, 90), longitude: number(fields.longitude, "disclosure.position.longitude", -180, 180) };
 }
 
 /** The disclosure's facts, checked by the policy's own rules; an error names the key as the rest of this file does. */

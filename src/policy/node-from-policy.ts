@@ -37,6 +37,7 @@ export function nodeConfigFromSignedPolicy(signed: SignedNodePolicy, board: Boar
   const disclosure = config.disclosure as Record<string, unknown>;
   disclosure.policySerial = signed.serial;
   disclosure.policyHash = hex(signed.hash);
+  disclosure.position = { latitude: signed.position.latitude, longitude: signed.position.longitude };
   return config;
 }
 

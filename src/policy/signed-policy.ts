@@ -46,7 +46,7 @@ export interface SignedNodePolicy {
 }
 
 /** Why a node will not run on a policy. */
-export type SignedPolicyFailure = "missing" | "unsigned" | "signature" | "foreign" | "invalid";
+export type SignedPolicyFailure = "missing" | "unsigned" | "signature" | "foreign" | "invalid" | "disclosure";
 
 export class SignedPolicyError extends Error {
   override name = "SignedPolicyError";

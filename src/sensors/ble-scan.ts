@@ -62,7 +62,8 @@ export const BLE_DEFAULT_MIN_RSSI = -85;
 export const BLE_DEFAULT_MAX_PER_SECOND = 150;
 export const BLE_DEFAULT_RESTART_AFTER_SILENT_MS = 300_000;
 
-const OUTPUTS: readonly SensorOutput[] = [
+/** What the part measures (also what its disclosure lists, without a driver open: catalog.ts). */
+export const OUTPUTS: readonly SensorOutput[] = [
   // Accepted advertisements since the previous sample. With the default per-second cap (150) and
   // sampling intervals up to 10 minutes the count stays below the maximum.
   { quantity: "advertisements", kind: "count", unit: "", min: 0, max: 100_000 },

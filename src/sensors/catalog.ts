@@ -7,14 +7,14 @@ import type { Buses, Clock } from "../platform.js";
 import { ConfigError, type SensorConfig } from "../policy/node-config.js";
 import type { IdentifierObserver } from "../privacy/identifier-intake.js";
 import { statsAllowedFor } from "../aggregate/channel-statistics.js";
-import type { DriverContext, SensorDriver } from "./sensor-driver.js";
-import { BleScan } from "./ble-scan.js";
-import { Ld2410 } from "./ld2410.js";
-import { Pms5003 } from "./pms5003.js";
-import { Scd4x } from "./scd4x.js";
-import { Sht4x } from "./sht4x.js";
-import { SoundLevelMeter } from "./sound-level-meter.js";
-import { VehicleDetector } from "./vehicle-detector.js";
+import type { DriverContext, SensorDriver, SensorOutput } from "./sensor-driver.js";
+import { BleScan, OUTPUTS as BLE_SCAN_OUTPUTS } from "./ble-scan.js";
+import { Ld2410, OUTPUTS as LD2410_OUTPUTS } from "./ld2410.js";
+import { Pms5003, OUTPUTS as PMS5003_OUTPUTS } from "./pms5003.js";
+import { Scd4x, OUTPUTS as SCD4X_OUTPUTS } from "./scd4x.js";
+import { Sht4x, OUTPUTS as SHT4X_OUTPUTS } from "./sht4x.js";
+import { SoundLevelMeter, OUTPUTS as SOUND_LEVEL_METER_OUTPUTS } from "./sound-level-meter.js";
+import { VehicleDetector, OUTPUTS as VEHICLE_DETECTOR_OUTPUTS } from "./vehicle-detector.js";
 
 const KIND_NAMES = { level: "levels", count: "counts", duration: "durations", identifiers: "identifiers" } as const;
 
@@ -35,6 +35,22 @@ const PART_SETTINGS: Record<SensorConfig["part"], readonly string[]> = {
   "vehicle-detector": ["activeHigh", "debounceMs", "minOccupancyMs", "maxOccupancyMs", "chatterEdgesPerSecond"],
   "ble-scan": ["minRssi", "maxPerSecond", "restartAfterSilentMs"],
 };
+
+/** What each part measures, known without opening its driver (the disclosure is built from it). */
+const PART_OUTPUTS: Record<SensorConfig["part"], readonly SensorOutput[]> = {
+  sht4x: SHT4X_OUTPUTS,
+  scd4x: SCD4X_OUTPUTS,
+  pms5003: PMS5003_OUTPUTS,
+  "sound-level-meter": SOUND_LEVEL_METER_OUTPUTS,
+  ld2410: LD2410_OUTPUTS,
+  "vehicle-detector": VEHICLE_DETECTOR_OUTPUTS,
+  "ble-scan": BLE_SCAN_OUTPUTS,
+};
+
+/** The output of `part` named `quantity`, or undefined when the part has none such. */
+export function partOutput(part: SensorConfig["part"], quantity: string): SensorOutput | undefined {
+  return PART_OUTPUTS[part].find((output) => output.quantity === quantity);
+}
 
 export function openSensor(config: SensorConfig, services: SensorServices, path: string): SensorDriver {
   for (const key of Object.keys(config.settings)) {

@@ -60,7 +60,8 @@ import { StuckDetector } from "./stuck-detector.js";
 
 export const PMS5003_BAUD = 9600;
 
-const OUTPUTS: readonly SensorOutput[] = [
+/** What the part measures (also what its disclosure lists, without a driver open: catalog.ts). */
+export const OUTPUTS: readonly SensorOutput[] = [
   // The manual: effective range 0-500 µg/m³, maximum range at least 1000 µg/m³.
   { quantity: "pm1", kind: "level", unit: "ug/m3", min: 0, max: 1000 },
   { quantity: "pm2_5", kind: "level", unit: "ug/m3", min: 0, max: 1000 },

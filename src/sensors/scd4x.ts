@@ -57,7 +57,8 @@ const PERIOD_MS = 5000;
 /** The low 11 bits of the data-ready word; any of them set means "ready" (datasheet chapter 3.8). */
 const DATA_READY_MASK = 0x07ff;
 
-const OUTPUTS: readonly SensorOutput[] = [
+/** What the part measures (also what its disclosure lists, without a driver open: catalog.ts). */
+export const OUTPUTS: readonly SensorOutput[] = [
   // SCD41 output range 0..40000 ppm (specified accuracy 400..5000 ppm).
   { quantity: "co2", kind: "level", unit: "ppm", min: 0, max: 40000 },
   // The part's recommended operating range; the conversion could express -45..130 °C.

@@ -34,7 +34,8 @@ const MEASURE: Record<Sht4xRepeatability, { command: number; conversionMs: numbe
   low: { command: 0xe0, conversionMs: 1.7 },
 };
 
-const OUTPUTS: readonly SensorOutput[] = [
+/** What the part measures (also what its disclosure lists, without a driver open: catalog.ts). */
+export const OUTPUTS: readonly SensorOutput[] = [
   // The part's specified operating range; conversions can express -45..130 °C.
   { quantity: "temperature", kind: "level", unit: "Cel", min: -40, max: 125 },
   { quantity: "humidity", kind: "level", unit: "%RH", min: 0, max: 100 },

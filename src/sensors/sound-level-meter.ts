@@ -76,7 +76,8 @@ const MAX_DB = 130;
 /** Most points a calibration curve may have (fixed memory). */
 const MAX_CALIBRATION_POINTS = 32;
 
-const OUTPUTS: readonly SensorOutput[] = [
+/** What the part measures (also what its disclosure lists, without a driver open: catalog.ts). */
+export const OUTPUTS: readonly SensorOutput[] = [
   { quantity: "sound", kind: "level", unit: "dB", min: MIN_DB, max: MAX_DB, logarithmic: true },
 ];
 

@@ -67,7 +67,8 @@ export const VEHICLE_DETECTOR_DEFAULTS = {
 /** Longest sampling interval a configuration allows: one day (a window divides a day). */
 const MAX_INTERVAL_S = 86_400;
 
-const OUTPUTS: readonly SensorOutput[] = [
+/** What the part measures (also what its disclosure lists, without a driver open: catalog.ts). */
+export const OUTPUTS: readonly SensorOutput[] = [
   // One lane carries at most about 2,400 vehicles an hour; per sample of at most a day, 100,000 is a
   // generous ceiling that no working detector reaches.
   { quantity: "vehicles", kind: "count", unit: "", min: 0, max: 100_000 },

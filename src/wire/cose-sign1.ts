@@ -64,6 +64,28 @@ export interface VerifiedSign1 {
  */
 export function verifySign1(bytes: Uint8Array, publicKey: Uint8Array, externalAad: Uint8Array = NO_AAD): VerifiedSign1 {
   if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) throw new RangeError(`an Ed25519 public key has ${ED25519_PUBLIC_KEY_BYTES} bytes, not ${publicKey.length}`);
+  const { protectedBytes, payload, signature, kid } = parseSign1(bytes);
+  let valid = false;
+  try {
+    // RFC 8032's strict checks (zip215 off): one valid encoding per signature and key.
+    valid = ed25519.verify(signature, sign1ToBeSigned(protectedBytes, payload, externalAad), publicKey, { zip215: false });
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new CoseSign1Error("signature", "the signature does not verify under the trusted key");
+  return { payload, kid };
+}
+
+/**
+ * The payload of a well-formed COSE_Sign1 with EdDSA, its signature not checked: for a signer's
+ * own message whose payload it compares with what it would say (signed-disclosure.ts), never to
+ * trust what the payload says. Throws CoseSign1Error as verifySign1 does, but never "signature".
+ */
+export function unverifiedSign1Payload(bytes: Uint8Array): Uint8Array {
+  return parseSign1(bytes).payload;
+}
+
+function parseSign1(bytes: Uint8Array): { protectedBytes: Uint8Array; payload: Uint8Array; signature: Uint8Array; kid: Uint8Array | undefined } {
   let item;
   try {
     item = decodeCbor(bytes, { maxDepth: 4 });
@@ -90,16 +112,8 @@ export function verifySign1(bytes: Uint8Array, publicKey: Uint8Array, externalAa
     if (label !== HEADER_ALG) throw new CoseSign1Error("unsupported", `protected header ${String(label)} is not understood`);
   }
   if (signature.length !== SIGNATURE_BYTES) throw new CoseSign1Error("malformed", `an Ed25519 signature has ${SIGNATURE_BYTES} bytes, not ${signature.length}`);
-  let valid = false;
-  try {
-    // RFC 8032's strict checks (zip215 off): one valid encoding per signature and key.
-    valid = ed25519.verify(signature, sign1ToBeSigned(protectedBytes, payload, externalAad), publicKey, { zip215: false });
-  } catch {
-    valid = false;
-  }
-  if (!valid) throw new CoseSign1Error("signature", "the signature does not verify under the trusted key");
   const kid = unprotected.get(HEADER_KID);
-  return { payload, kid: kid instanceof Uint8Array ? kid : undefined };
+  return { protectedBytes, payload, signature, kid: kid instanceof Uint8Array ? kid : undefined };
 }
 
 /** The Ed25519 public key of a secret key (host tools). */

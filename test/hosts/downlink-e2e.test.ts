@@ -17,6 +17,9 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "../../hosts/node/embed
 import { Fleet } from "../../hosts/node/fleet.js";
 import { testCollectorDb } from "../support/collector-db.js";
 import { testOperatorKey } from "../support/operator-key.js";
+import { independentlyVerifiedPayload } from "../support/independent-cose.js";
+import { coarsePosition } from "../../src/policy/coarse-position.js";
+import { streetPosition } from "../../hosts/sim/street.js";
 import { waitFor } from "../support/wait-for.js";
 
 const DEVICE = "street-07";
@@ -34,7 +37,8 @@ describe("downlink commands end to end over a real broker", () => {
   let commander: Commander;
   const summaries: SummaryLine[] = [];
   const health: HealthLine[] = [];
-  const disclosures: string[] = [];
+  const disclosures: Uint8Array[] = [];
+  let operatorKey: Uint8Array;
 
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), "civicnode-downlink-"));
@@ -49,10 +53,12 @@ describe("downlink commands end to end over a real broker", () => {
     await collector.start();
     city = await connectAsync(broker.url, { clientId: "city-commander" });
     city.on("message", (topic, payload) => {
-      if (topic.endsWith("/disclosure")) disclosures.push(payload.toString("utf8"));
+      if (topic.endsWith("/disclosure")) disclosures.push(new Uint8Array(payload));
     });
     await city.subscribeAsync(`civicnode/${ZONE}/${DEVICE}/disclosure`, { qos: 1 });
-    fleet = new Fleet({ brokerUrl: broker.url, devices: [DEVICE], zone: ZONE, speed: 600, stateDir, keyring, operator: testOperatorKey(stateDir), startWallMs: START, log: () => {} });
+    const operator = testOperatorKey(stateDir);
+    operatorKey = operator.publicKey;
+    fleet = new Fleet({ brokerUrl: broker.url, devices: [DEVICE], zone: ZONE, speed: 600, stateDir, keyring, operator, startWallMs: START, log: () => {} });
     await fleet.start();
     await waitFor(() => summaries.length >= 1, "a first summary", 20_000);
   });
@@ -72,18 +78,25 @@ describe("downlink commands end to end over a real broker", () => {
     return sealed;
   };
 
-  it("publishes the disclosure, retained, at boot and again on request", async () => {
+  it("publishes the disclosure signed by the operator, retained, at boot and again on request; anyone verifies it with an independent COSE implementation", async () => {
     await waitFor(() => disclosures.length >= 1, "the boot disclosure", 10_000);
-    const document = JSON.parse(disclosures[0]!);
-    expect(document).toMatchObject({ format: "civicnode-disclosure", device: DEVICE, zone: ZONE });
+    const document = JSON.parse(Buffer.from(independentlyVerifiedPayload(disclosures[0]!, operatorKey)).toString("utf8"));
+    expect(document).toMatchObject({ format: "civicnode-disclosure", version: 2, device: DEVICE, zone: ZONE, policy: { name: "reference-street", serial: 1 } });
+    expect(document.policy.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The position is the grid cell's centre at the policy's 100 m, not the node's own.
+    expect(document.location).toEqual({ ...coarsePosition(streetPosition(DEVICE), 100), precisionMeters: 100 });
+    expect(document.location).not.toMatchObject(streetPosition(DEVICE));
+    const forged = disclosures[0]!.slice();
+    forged[forged.length - 70]! ^= 0x01; // a byte of the payload's end
+    expect(() => independentlyVerifiedPayload(forged, operatorKey)).toThrow("does not verify");
     await send("republish-disclosure");
     await waitFor(() => disclosures.length >= 2, "the republished disclosure", 10_000);
-    expect(disclosures[1]).toBe(disclosures[0]);
+    expect(disclosures[1]).toEqual(disclosures[0]);
     // a late subscriber gets it from the broker (retained)
     const late = await connectAsync(broker.url, { clientId: "resident" });
-    const got = new Promise<string>((resolve) => late.on("message", (_t, payload) => resolve(payload.toString("utf8"))));
+    const got = new Promise<Uint8Array>((resolve) => late.on("message", (_t, payload) => resolve(new Uint8Array(payload))));
     await late.subscribeAsync(`civicnode/${ZONE}/${DEVICE}/disclosure`, { qos: 1 });
-    expect(JSON.parse(await got).device).toBe(DEVICE);
+    expect(JSON.parse(Buffer.from(independentlyVerifiedPayload(await got, operatorKey)).toString("utf8")).device).toBe(DEVICE);
     await late.endAsync(true);
   });
 
