@@ -26,9 +26,11 @@ export type AlertKind =
   /** An audit entry a device reported under two hashes, or entries that do not hash to their head: its log was altered. */
   | "audit-rewrite"
   /** A device's audit chain started over: its log was lost or replaced. */
-  | "audit-reset";
+  | "audit-reset"
+  /** A disclosure on a node's topic that does not verify under the operator's key (disclosure-store.ts). */
+  | "disclosure-forged";
 
-export const ALERT_KINDS: readonly AlertKind[] = ["counter-reuse", "window-conflict", "store-failed", "store-recovered", "torn-line", "audit-gap", "audit-rewrite", "audit-reset"];
+export const ALERT_KINDS: readonly AlertKind[] = ["counter-reuse", "window-conflict", "store-failed", "store-recovered", "torn-line", "audit-gap", "audit-rewrite", "audit-reset", "disclosure-forged"];
 
 export interface Alert {
   readonly time: string;
@@ -159,5 +161,20 @@ export function auditResetAlert(device: string, reset: Extract<AuditFinding, { k
     device,
     detail: `the audit chain of ${device} started over: chain ${reset.before.chain.chain} (up to entry ${reset.before.chain.seq}, ${reportName(reset.before)}) is followed by chain ${reset.after.chain.chain} in ${reportName(reset.after)}${started}`,
     action: `if ${device} was re-provisioned or its flash erased on purpose, none; otherwise find out why its audit log was lost or replaced (a failing flash, or someone removing it): the entries before the reset stay in the collector`,
+  };
+}
+
+/** A disclosure published for `device` that is not signed by the operator's key. */
+export function disclosureForgedAlert(device: string, topic: string, refusedSince: number, now = new Date()): Alert {
+  return {
+    time: now.toISOString(),
+    kind: "disclosure-forged",
+    device,
+    detail:
+      `a disclosure was published on ${topic} that does not verify under the operator's key (${refusedSince} refused since the last alert); ` +
+      "the node's public page keeps the last verified one",
+    action:
+      "find who can publish on the node's topics (broker access rules, leaked broker credentials); if the operator's key was replaced, give the collector the new operator.pub; " +
+      `npm run cmd -- ${device} republish-disclosure puts the node's own signed disclosure back`,
   };
 }

@@ -11,6 +11,7 @@
  *   console.log(`API on ${service.api?.url}`);
  *   await service.stop();
  */
+import { OPERATOR_PUBLIC_KEY_FILE, readOperatorPublicKey } from "./operator-key.js";
 import { join } from "node:path";
 import type { Log } from "../../src/platform.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
@@ -61,11 +62,14 @@ export async function startCollectorService(options: CollectorServiceOptions): P
   try {
     const imported = await db.importLegacyState(legacyStateFiles(stateDir), deviceKeys(keyring));
     if (imported) log("info", "collector-state-imported", { source: imported.source, summaries: imported.summaries, health: imported.health, counters: imported.counters });
-    collector = new Collector({ ...options, db, log });
+    // The operator's public key beside the keyring checks every node's disclosure.
+    const operatorKey = options.operatorKey ?? readOperatorPublicKey(stateDir);
+    if (operatorKey === undefined) log("warn", "collector-disclosures-unverified", { detail: `no ${join(stateDir, OPERATOR_PUBLIC_KEY_FILE)}: disclosures are kept as published, never marked verified` });
+    collector = new Collector({ ...options, operatorKey, db, log });
     await collector.start();
     if (options.http !== "off") {
       const address = options.http ?? { host: "127.0.0.1", port: 0 };
-      api = await startApi({ db, keyring, disclosures: collector.disclosures, host: address.host, port: address.port, tokenFile: join(stateDir, API_TOKEN_FILE), log });
+      api = await startApi({ db, keyring, disclosures: collector.disclosures, operatorKey, host: address.host, port: address.port, tokenFile: join(stateDir, API_TOKEN_FILE), log });
     }
     const started = collector;
     const server = api;

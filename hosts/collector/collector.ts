@@ -32,7 +32,7 @@ import { parseNodeTopic } from "../../src/uplink/topics.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
 import { NODE_FILE_OPS } from "../node/atomic-file.js";
 import { pinnedCaPem } from "../node/pinned-ca.js";
-import { ALERT_KINDS, counterReuseAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
+import { ALERT_KINDS, counterReuseAlert, disclosureForgedAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
 import { AuditChainWatch } from "./audit-chain-watch.js";
 import { BrokerSession, DEFAULT_BATCH, type BatchLimits, type BrokerMessage, type Delivery } from "./broker-session.js";
 import { openedMessageOf, type AdmitOutcome, type CollectorDb, type DeviceKey, type OpenedMessage, type RetentionPolicy } from "./db/collector-db.js";
@@ -68,6 +68,8 @@ export const KEEP_EVERYTHING: RetentionSettings = { summaryDays: Infinity, healt
 export interface CollectorOptions {
   readonly brokerUrl: string;
   readonly keyring: Keyring;
+  /** The operator's Ed25519 public key, which signs every node's disclosure; without it disclosures are kept unverified. */
+  readonly operatorKey?: Uint8Array;
   /** The database, opened and migrated (db/open-collector-db.ts); the caller closes it after stop(). */
   readonly db: CollectorDb;
   /**
@@ -214,7 +216,7 @@ export class Collector {
       auditCheckFailures: 0,
     };
     this.#clientId = options.clientId ?? stableClientId(options.db.location, options.group);
-    this.disclosures = new DisclosureStore(options.keyring);
+    this.disclosures = new DisclosureStore(options.keyring, options.operatorKey);
     if (options.jsonl !== undefined) {
       try {
         NODE_FILE_OPS.mkdir(dirname(options.jsonl));
@@ -445,6 +447,9 @@ export class Collector {
     if (parseNodeTopic(topic)?.kind === "disclosure") {
       const verdict = this.disclosures.offer(topic, payload, receivedAtMs);
       if (verdict !== "kept") this.#log("warn", "collector-disclosure-refused", { topic: topic.slice(0, 200), reason: verdict });
+      const device = parseNodeTopic(topic)!.device;
+      const refused = verdict === "forged" ? this.disclosures.forgeryToAlert(device, receivedAtMs) : undefined;
+      if (refused !== undefined) this.#raise(disclosureForgedAlert(device, topic.slice(0, 200), refused, new Date(receivedAtMs)));
       return { kind: "disclosure" };
     }
     try {

@@ -18,6 +18,7 @@ import { Fleet } from "../../hosts/node/fleet.js";
 import { testCollectorDb } from "../support/collector-db.js";
 import { testOperatorKey } from "../support/operator-key.js";
 import { independentlyVerifiedPayload } from "../support/independent-cose.js";
+import type { Alert } from "../../hosts/collector/alerts.js";
 import { coarsePosition } from "../../src/policy/coarse-position.js";
 import { streetPosition } from "../../hosts/sim/street.js";
 import { waitFor } from "../support/wait-for.js";
@@ -39,6 +40,7 @@ describe("downlink commands end to end over a real broker", () => {
   const health: HealthLine[] = [];
   const disclosures: Uint8Array[] = [];
   let operatorKey: Uint8Array;
+  const alerts: Alert[] = [];
 
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), "civicnode-downlink-"));
@@ -47,7 +49,10 @@ describe("downlink commands end to end over a real broker", () => {
     keyring.save(stateDir, localPassphrase(stateDir));
     commander = new Commander(Keyring.load(stateDir, localPassphrase(stateDir)), stateDir);
     broker = await startEmbeddedBroker();
-    collector = new Collector({ brokerUrl: broker.url, keyring, db });
+    const operator = testOperatorKey(stateDir);
+    operatorKey = operator.publicKey;
+    collector = new Collector({ brokerUrl: broker.url, keyring, db, operatorKey });
+    collector.onAlert((alert) => alerts.push(alert));
     collector.onSummary((line) => summaries.push(line));
     collector.onHealth((line) => health.push(line));
     await collector.start();
@@ -56,8 +61,6 @@ describe("downlink commands end to end over a real broker", () => {
       if (topic.endsWith("/disclosure")) disclosures.push(new Uint8Array(payload));
     });
     await city.subscribeAsync(`civicnode/${ZONE}/${DEVICE}/disclosure`, { qos: 1 });
-    const operator = testOperatorKey(stateDir);
-    operatorKey = operator.publicKey;
     fleet = new Fleet({ brokerUrl: broker.url, devices: [DEVICE], zone: ZONE, speed: 600, stateDir, keyring, operator, startWallMs: START, log: () => {} });
     await fleet.start();
     await waitFor(() => summaries.length >= 1, "a first summary", 20_000);
@@ -97,6 +100,7 @@ describe("downlink commands end to end over a real broker", () => {
     const got = new Promise<Uint8Array>((resolve) => late.on("message", (_t, payload) => resolve(new Uint8Array(payload))));
     await late.subscribeAsync(`civicnode/${ZONE}/${DEVICE}/disclosure`, { qos: 1 });
     expect(JSON.parse(Buffer.from(independentlyVerifiedPayload(await got, operatorKey)).toString("utf8")).device).toBe(DEVICE);
+    expect(alerts.filter((a) => a.kind === "disclosure-forged")).toEqual([]);
     await late.endAsync(true);
   });
 
@@ -141,9 +145,22 @@ describe("downlink commands end to end over a real broker", () => {
     expect(audited).toEqual(expect.arrayContaining(["command-refused authentication", "command-refused bounds set-window", "command-accepted rotate-epoch"]));
   });
 
+  it("raises a disclosure forged on the broker as an alert, keeps serving the verified one, and the node's own comes back on request", async () => {
+    const topic = `civicnode/${ZONE}/${DEVICE}/disclosure`;
+    const verified = await collector.disclosures.disclosure(DEVICE);
+    expect(verified?.verified).toBe(true);
+    const forged = JSON.stringify({ format: "civicnode-disclosure", version: 2, device: DEVICE, zone: ZONE, purposes: ["nothing to see"] });
+    await city.publishAsync(topic, forged, { qos: 1, retain: true });
+    await waitFor(() => alerts.some((a) => a.kind === "disclosure-forged" && a.device === DEVICE), "the forgery's alert", 10_000);
+    expect(await collector.disclosures.disclosure(DEVICE)).toMatchObject({ document: verified!.document, verified: true, forgedAtMs: expect.any(Number) });
+    const count = disclosures.length;
+    await send("republish-disclosure");
+    await waitFor(() => disclosures.length > count && independentlyVerifiedPayload(disclosures.at(-1)!, operatorKey).length > 0, "the node's disclosure again", 10_000);
+  });
+
   it("keeps the commander's counter in its state file", () => {
     const state = JSON.parse(readFileSync(join(stateDir, "downlink.json"), "utf8"));
-    expect(state.counters[DEVICE]).toBe(5); // five commands sealed, numbers 0-4: the next is 5
+    expect(state.counters[DEVICE]).toBe(6); // six commands sealed, numbers 0-5: the next is 6
   });
 });
 

@@ -27,7 +27,7 @@ export type ApiResponse =
   | { readonly kind: "json"; readonly body: unknown; readonly next?: string | undefined }
   | { readonly kind: "csv"; readonly body: string; readonly next?: string | undefined }
   /** Bytes sent as they are stored (a node's disclosure document). */
-  | { readonly kind: "bytes"; readonly body: Uint8Array; readonly type: string };
+  | { readonly kind: "bytes"; readonly body: Uint8Array; readonly type: string; readonly headers?: Readonly<Record<string, string>> };
 
 export interface ApiRoute {
   /** An OpenAPI path template: /api/nodes/{device}/summaries. */
@@ -58,8 +58,15 @@ export interface ApiRoute {
 
 /** A node's stored disclosure, as it was published (UTF-8 JSON), where the store keeps them. */
 export interface StoredDisclosure {
+  /** The disclosure document (JSON), the payload of the COSE_Sign1 the node published. */
   readonly document: Uint8Array;
   readonly receivedAtMs: number;
+  /** True only when its signature held under the operator's public key. */
+  readonly verified: boolean;
+  /** The signed policy it names. */
+  readonly policy?: { readonly name: string; readonly serial?: number; readonly sha256?: string };
+  /** When a disclosure that did not verify was last published in its place (and refused). */
+  readonly forgedAtMs?: number;
 }
 
 /** Where the API finds a node's disclosure (the database's contract has no place for it yet). */
@@ -72,6 +79,8 @@ export interface ApiContext {
   readonly db: CollectorDb;
   readonly keyring: Keyring | undefined;
   readonly disclosures: DisclosureSource | undefined;
+  /** The operator's Ed25519 public key, when the collector has one. */
+  readonly operatorKey: Uint8Array | undefined;
   /** The time now (Unix ms): node status. */
   readonly now: () => number;
 }

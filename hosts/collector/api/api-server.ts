@@ -50,6 +50,7 @@ import { DEFAULT_HTTP_ADDRESS, isLoopback } from "./http-address.js";
 import { openApiDocument } from "./openapi-document.js";
 import { alertsRoute } from "./routes/alerts.js";
 import { commandsRoute } from "./routes/commands.js";
+import { operatorKeyRoute } from "./routes/operator-key.js";
 import { nodeDisclosureRoute } from "./routes/node-disclosure.js";
 import { nodeHealthRoute } from "./routes/node-health.js";
 import { nodeSummariesRoute } from "./routes/node-summaries.js";
@@ -76,6 +77,8 @@ export interface ApiOptions {
   readonly keyring?: Keyring;
   /** Where disclosures are kept; without one, every disclosure is a 404. */
   readonly disclosures?: DisclosureSource;
+  /** The operator's public key, served at /api/operator. */
+  readonly operatorKey?: Uint8Array;
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0: a free port. */
@@ -109,10 +112,11 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
   if (created) log("info", "api-token-created", { path: token.path });
   if (token.exposed) log("warn", "api-token-exposed", { path: token.path, advice: `chmod 600 ${token.path}: others can read the staff token` });
 
-  const context: ApiContext = { db: options.db, keyring: options.keyring, disclosures: options.disclosures, now: options.now ?? Date.now };
+  const context: ApiContext = { db: options.db, keyring: options.keyring, disclosures: options.disclosures, operatorKey: options.operatorKey, now: options.now ?? Date.now };
   const routes: ApiRoute[] = [
     nodesRoute(context),
     nodeDisclosureRoute(context),
+    operatorKeyRoute(context),
     nodeSummariesRoute(context),
     zoneSummariesRoute(context),
     nodeHealthRoute(context),
@@ -220,7 +224,7 @@ function fastifySchema(route: ApiRoute): FastifySchema {
 }
 
 function send(reply: FastifyReply, request: FastifyRequest, response: ApiResponse): FastifyReply {
-  if (response.kind === "bytes") return reply.type(response.type).send(Buffer.from(response.body));
+  if (response.kind === "bytes") return reply.headers(response.headers ?? {}).type(response.type).send(Buffer.from(response.body));
   if (response.next !== undefined) reply.header("Link", `<${nextPageUrl(request.url, response.next)}>; rel="next"`);
   if (response.kind === "csv") return reply.type("text/csv; charset=utf-8; header=present").send(response.body);
   return reply.type("application/json; charset=utf-8").send(response.body);

@@ -1,7 +1,9 @@
 /**
  * GET /api/nodes/{device}/disclosure: what the node says it collects and why, its privacy
- * parameters and its retention (public): the document exactly as the node published it and the
- * collector stored it (src/policy/disclosure.ts, docs/wire-format.md "Disclosure document").
+ * parameters and its retention (public): the document exactly as the operator signed it and the
+ * node published it (src/policy/disclosure.ts, docs/wire-format.md "Disclosure document"). The
+ * header `Disclosure-Verified` says whether its signature held under the operator's key
+ * (disclosure-store.ts); a forgery published since is never served in its place.
  */
 import { knownDevice, type ApiContext, type ApiRoute } from "../api-route.js";
 import { ApiError } from "../api-errors.js";
@@ -13,8 +15,10 @@ export function nodeDisclosureRoute(context: ApiContext): ApiRoute {
     operationId: "getNodeDisclosure",
     summary: "A node's public disclosure",
     description:
-      "The node's disclosure document (format civicnode-disclosure, version 1: accountable, purpose, technology, data types " +
-      "with their privacy parameters, processing, storage, access, retention), as the node published it. 404 until one is stored.",
+      "The node's disclosure document (format civicnode-disclosure, version 2: the signed policy it runs on, accountable, purposes, " +
+      "published location, technology, data types with their privacy parameters, processing, storage, access, retention), the payload " +
+      "of the COSE_Sign1 the node published. Header Disclosure-Verified: true when its signature holds under the operator's key " +
+      "(GET /api/operator), false when the collector has no key to check it with. 404 until one is stored.",
     tag: "nodes",
     access: "public",
     params: parameters({ device: deviceParameter }, ["device"]),
@@ -33,7 +37,7 @@ export function nodeDisclosureRoute(context: ApiContext): ApiRoute {
       const { device } = await knownDevice(context, request.params.device as string);
       const stored = await context.disclosures?.disclosure(device);
       if (stored === undefined) throw ApiError.notFound(`no disclosure of ${device} stored yet`);
-      return { kind: "bytes", body: stored.document, type: "application/json; charset=utf-8" };
+      return { kind: "bytes", body: stored.document, type: "application/json; charset=utf-8", headers: { "disclosure-verified": String(stored.verified) } };
     },
   };
 }

@@ -32,7 +32,7 @@ describe("the collector's HTTP API", () => {
   let db: CollectorDb;
   let server: Awaited<ReturnType<typeof startTestApi>>;
   const disclosures: DisclosureSource = {
-    disclosure: async (device) => (device === "lamp-1" ? { document: new TextEncoder().encode(DISCLOSURE), receivedAtMs: NOW_MS } : undefined),
+    disclosure: async (device) => (device === "lamp-1" ? { document: new TextEncoder().encode(DISCLOSURE), receivedAtMs: NOW_MS, verified: true } : undefined),
   };
 
   beforeAll(async () => {
