@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../../../hosts/collector/alerts.js";
 import { Collector } from "../../../hosts/collector/collector.js";
+import { CollectorDbError } from "../../../hosts/collector/db/db-errors.js";
 import { Keyring } from "../../../hosts/collector/keyring.js";
 import { LoopbackTransport } from "../../../hosts/sim/loopback-transport.js";
 import { MemoryStore } from "../../../hosts/sim/memory-store.js";
@@ -311,5 +312,27 @@ describe("the collector's check of a node's audit chain", () => {
       expect(city.alerts[0]!.detail, reason).toContain(`which begins "audit-reset ${reason}"`);
       expect(city.alerts[0]!.action, reason).toMatch(/if street-05 was re-provisioned or its flash erased on purpose, none/);
     }
+  });
+
+  it("counts and logs a check the database cannot read for, and still stores and acknowledges the report", async () => {
+    const node = new Node();
+    node.advance(REPORT_MS + 1);
+    const db = await testCollectorDb();
+    const failing = new Proxy(db, {
+      get: (target, property) => {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (property === "health") return () => Promise.reject(new CollectorDbError("io", "health refused by the simulated disk", "EIO"));
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const keyring = new Keyring();
+    keyring.add(DEVICE, ZONE, ROOT);
+    const lines: Array<{ event: string; detail: unknown }> = [];
+    const city = new Collector({ brokerUrl: "mqtt://127.0.0.1:1", keyring, db: failing, log: (_level, event, detail) => lines.push({ event, detail }) });
+    const health = healthOnly(node.take());
+    expect(await city.handleBatch(health.map((m) => ({ topic: m.topic, payload: m.payload })))).toEqual(["ack"]);
+    expect(city.stats.healthReports).toBe(1);
+    expect(city.stats.auditCheckFailures).toBe(1);
+    expect(lines).toContainEqual({ event: "collector-audit-check-failed", detail: expect.objectContaining({ device: DEVICE, detail: "this report's place in the audit chain was not checked" }) });
   });
 });
