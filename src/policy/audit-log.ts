@@ -94,7 +94,6 @@ export class AuditLog {
   /** The newest entry a sealed health report carried (-1: none). */
   #reportedSeq = -1;
   readonly #hasher = new AuditHasher();
-  readonly #writer = new CborWriter(auditRecordMaxBytes(AUDIT_CAPACITY));
   readonly #refusals = new RefusalTally();
   #loaded = false;
   #resetReason: string | undefined;
@@ -291,7 +290,9 @@ export class AuditLog {
 
   /** Writes the chain record (with `also` in the same commit); a failure is counted, the entries stay in RAM. */
   #persist(also: StoreWrite | undefined): void {
-    const record = encodeAuditChain(this.#writer, this.#chain, this.#lost, this.#base, this.#count, (i) => this.#slotAt(i));
+    // A writer for each write, not one kept: 3.6 KB the node's heap holds only while it writes.
+    const writer = new CborWriter(auditRecordMaxBytes(AUDIT_CAPACITY));
+    const record = encodeAuditChain(writer, this.#chain, this.#lost, this.#base, this.#count, (i) => this.#slotAt(i));
     try {
       this.#store.commit(also ? [{ key: AUDIT_STORE_KEY, value: record }, also] : [{ key: AUDIT_STORE_KEY, value: record }]);
     } catch {
