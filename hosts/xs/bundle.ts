@@ -36,10 +36,6 @@ export function bundleForXs(entry: XsEntry): XsBundle {
     format: "iife",
     platform: "neutral",
     target: "es2022",
-    // xsnap-worker's XS (from @agoric/xsnap) throws "not initialized yet" when a class's static
-    // field initializer constructs the class itself, as @noble/curves' Point does (static BASE =
-    // new Point(...)): esbuild assigns static fields after the class instead.
-    supported: { "class-static-field": false },
     mainFields: ["module", "main"],
     conditions: ["import", "default"],
     metafile: true,

@@ -16,8 +16,8 @@
  */
 import type { KeyValueStore } from "../platform.js";
 import { ChunkedValueError, readChunked } from "../store-chunks.js";
-import { CoseSign1Error, unverifiedSign1Payload } from "../wire/cose-sign1.js";
-import { SignedPolicyError } from "./signed-policy.js";
+import { CoseSign1Error, unverifiedSign1Payload } from "../wire/cose-sign1-structure.js";
+import { SignedPolicyError } from "./signed-policy-error.js";
 
 /** Store key prefix of the signed disclosure's chunks (`disclosure.0`, ...). */
 export const SIGNED_DISCLOSURE_STORE_KEY = "disclosure";

@@ -17,6 +17,7 @@ import type { KeyValueStore } from "../platform.js";
 import { CoseSign1Error, verifySign1 } from "../wire/cose-sign1.js";
 import { utf8Decode } from "../wire/utf8.js";
 import { parsePolicy, PolicyError, type DeploymentPolicy } from "./deployment-policy.js";
+import { SignedPolicyError } from "./signed-policy-error.js";
 
 export const NODE_POLICY_FORMAT = "civicnode-node-policy";
 export const NODE_POLICY_VERSION = 1;
@@ -45,18 +46,7 @@ export interface SignedNodePolicy {
   readonly signed: Uint8Array;
 }
 
-/** Why a node will not run on a policy. */
-export type SignedPolicyFailure = "missing" | "unsigned" | "signature" | "foreign" | "invalid" | "disclosure";
-
-export class SignedPolicyError extends Error {
-  override name = "SignedPolicyError";
-  constructor(
-    readonly failure: SignedPolicyFailure,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { SignedPolicyError, type SignedPolicyFailure } from "./signed-policy-error.js";
 
 /** The payload a node's signed policy carries (the host signs its UTF-8 JSON). */
 export function nodePolicyPayload(fields: { device: string; zone: string; serial: number; issued: number; position: NodePosition; policy: unknown }): Record<string, unknown> {

@@ -12,29 +12,14 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { CborWriter } from "./cbor-writer.js";
-import { CborDecodeError, CborTagged, decodeCbor } from "./cbor-reader.js";
+import { COSE_TAG_SIGN1, CoseSign1Error, ED25519_PUBLIC_KEY_BYTES, parseSign1 } from "./cose-sign1-structure.js";
 
-export const COSE_TAG_SIGN1 = 18;
-export const COSE_ALG_EDDSA = -8;
-const HEADER_ALG = 1;
-const HEADER_KID = 4;
-export const ED25519_PUBLIC_KEY_BYTES = 32;
-const SIGNATURE_BYTES = 64;
-/** The serialized protected header {1: -8}. */
+export { COSE_ALG_EDDSA, COSE_TAG_SIGN1, CoseSign1Error, ED25519_PUBLIC_KEY_BYTES, unverifiedSign1Payload, type Sign1Failure } from "./cose-sign1-structure.js";
+
 const PROTECTED_HEADER = Uint8Array.of(0xa1, 0x01, 0x27);
+const HEADER_KID = 4;
+const SIGNATURE_BYTES = 64;
 const NO_AAD = new Uint8Array(0);
-
-export type Sign1Failure = "malformed" | "unsupported" | "signature";
-
-export class CoseSign1Error extends Error {
-  override name = "CoseSign1Error";
-  constructor(
-    readonly failure: Sign1Failure,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** The bytes the signature covers. */
 export function sign1ToBeSigned(protectedHeader: Uint8Array, payload: Uint8Array, externalAad: Uint8Array = NO_AAD): Uint8Array {
@@ -74,46 +59,6 @@ export function verifySign1(bytes: Uint8Array, publicKey: Uint8Array, externalAa
   }
   if (!valid) throw new CoseSign1Error("signature", "the signature does not verify under the trusted key");
   return { payload, kid };
-}
-
-/**
- * The payload of a well-formed COSE_Sign1 with EdDSA, its signature not checked: for a signer's
- * own message whose payload it compares with what it would say (signed-disclosure.ts), never to
- * trust what the payload says. Throws CoseSign1Error as verifySign1 does, but never "signature".
- */
-export function unverifiedSign1Payload(bytes: Uint8Array): Uint8Array {
-  return parseSign1(bytes).payload;
-}
-
-function parseSign1(bytes: Uint8Array): { protectedBytes: Uint8Array; payload: Uint8Array; signature: Uint8Array; kid: Uint8Array | undefined } {
-  let item;
-  try {
-    item = decodeCbor(bytes, { maxDepth: 4 });
-  } catch (error) {
-    if (error instanceof CborDecodeError) throw new CoseSign1Error("malformed", `not CBOR: ${error.message}`);
-    throw error;
-  }
-  if (!(item instanceof CborTagged) || item.tag !== COSE_TAG_SIGN1) throw new CoseSign1Error("malformed", "not a COSE_Sign1 (CBOR tag 18)");
-  const parts = item.value;
-  if (!Array.isArray(parts) || parts.length !== 4) throw new CoseSign1Error("malformed", "a COSE_Sign1 is an array of 4");
-  const [protectedBytes, unprotected, payload, signature] = parts;
-  if (!(protectedBytes instanceof Uint8Array) || !(unprotected instanceof Map) || !(payload instanceof Uint8Array) || !(signature instanceof Uint8Array)) {
-    throw new CoseSign1Error("malformed", "a COSE_Sign1 is [bstr, map, bstr, bstr] (a detached payload is not accepted)");
-  }
-  let header;
-  try {
-    header = decodeCbor(protectedBytes, { maxDepth: 2 });
-  } catch {
-    throw new CoseSign1Error("malformed", "the protected header is not CBOR");
-  }
-  if (!(header instanceof Map)) throw new CoseSign1Error("malformed", "the protected header is not a map");
-  if (header.get(HEADER_ALG) !== COSE_ALG_EDDSA) throw new CoseSign1Error("unsupported", `algorithm ${String(header.get(HEADER_ALG))}: only EdDSA (-8) is accepted`);
-  for (const label of header.keys()) {
-    if (label !== HEADER_ALG) throw new CoseSign1Error("unsupported", `protected header ${String(label)} is not understood`);
-  }
-  if (signature.length !== SIGNATURE_BYTES) throw new CoseSign1Error("malformed", `an Ed25519 signature has ${SIGNATURE_BYTES} bytes, not ${signature.length}`);
-  const kid = unprotected.get(HEADER_KID);
-  return { protectedBytes, payload, signature, kid: kid instanceof Uint8Array ? kid : undefined };
 }
 
 /** The Ed25519 public key of a secret key (host tools). */
