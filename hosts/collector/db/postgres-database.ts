@@ -28,6 +28,7 @@ export const POSTGRES_DIALECT: SqlDialect = {
   forUpdate: " FOR UPDATE",
   // Two collectors starting at once must not both apply a migration (their DDL would collide).
   migrationLock: "SELECT pg_advisory_xact_lock(7306093520)",
+  textPosition: "strpos",
 };
 
 export interface PostgresOptions {

@@ -11,7 +11,10 @@
  *     IDENTITY PRIMARY KEY);
  *   - row locking: `forUpdate` is " FOR UPDATE" on PostgreSQL, where writers run at once and lock
  *     the rows they are about to change, and "" on SQLite, where `BEGIN IMMEDIATE` takes the one
- *     write lock at the start of every transaction, so writers run one after the other.
+ *     write lock at the start of every transaction, so writers run one after the other;
+ *   - the function that finds a text in a text (`instr` / `strpos`: same arguments, same result);
+ *   - a migration that needs an engine's own functions may come as one file per engine
+ *     (migrations.ts).
  *
  * Every failure of the engine surfaces as a CollectorDbError (db-errors.ts) with a cause code.
  *
@@ -47,6 +50,8 @@ export interface SqlDialect {
   readonly forUpdate: string;
   /** A statement that makes concurrent migrations wait for each other within a transaction, if one is needed. */
   readonly migrationLock: string | undefined;
+  /** `name(haystack, needle)`: the 1-based position of needle in haystack, 0 when absent (case-sensitive). */
+  readonly textPosition: "instr" | "strpos";
 }
 
 export interface SqlDatabase extends SqlExecutor {
@@ -95,6 +100,48 @@ export function numberedPlaceholders(sql: string): string {
 /** `?, ?, ?` for an IN list or a VALUES row of `count` values. */
 export function placeholders(count: number): string {
   return Array.from({ length: count }, () => "?").join(", ");
+}
+
+/**
+ * The most rows one multi-row statement carries. Statements are prepared once per connection and
+ * kept by their text (SQLite: StatementCache; PostgreSQL: a named statement lives as long as its
+ * connection), so a statement's rows come in chunks whose sizes are powers of two up to this: a
+ * batch of any size runs a few known texts, never one per size.
+ */
+export const MAX_CHUNK = 128;
+
+/** `rows` in chunks of MAX_CHUNK, then powers of two, largest first (200 rows: 128, 64, 8). */
+export function chunked<T>(rows: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  let at = 0;
+  for (let size = MAX_CHUNK; at < rows.length; ) {
+    if (rows.length - at >= size) {
+      chunks.push(rows.slice(at, at + size));
+      at += size;
+    } else size >>= 1;
+  }
+  return chunks;
+}
+
+/**
+ * Keys for an IN list in chunks of a power of two up to MAX_CHUNK, the last one filled up with
+ * its last key (a key twice in an IN list matches the same rows once).
+ */
+export function paddedChunks<T>(keys: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let at = 0; at < keys.length; at += MAX_CHUNK) {
+    const chunk = keys.slice(at, at + MAX_CHUNK);
+    let size = 1;
+    while (size < chunk.length) size <<= 1;
+    while (chunk.length < size) chunk.push(chunk[chunk.length - 1]!);
+    chunks.push(chunk);
+  }
+  return chunks;
+}
+
+/** `(?, ?), (?, ?), ...`: `rows` VALUES rows of `row` (the text of one row, "(?, ?)"). */
+export function valuesRows(rows: number, row: string): string {
+  return Array.from({ length: rows }, () => row).join(", ");
 }
 
 /** A bytes column as read (Buffer from both drivers) to a plain Uint8Array copy. */

@@ -32,6 +32,7 @@ export const SQLITE_DIALECT: SqlDialect = {
   autoId: "INTEGER PRIMARY KEY",
   forUpdate: "",
   migrationLock: undefined,
+  textPosition: "instr",
 };
 
 export interface SqliteOptions {
