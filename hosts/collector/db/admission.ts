@@ -1,6 +1,6 @@
 /**
  * Exactly once, at the database: admits opened messages in one transaction with the replay state
- * they move.
+ * they move, in a few statements per batch rather than several per message.
  *
  *   1. Lock the devices of the batch, in the order of their names (PostgreSQL: `SELECT ... ORDER BY
  *      device FOR UPDATE`, so two batches never wait on each other in a circle; SQLite: the
@@ -8,32 +8,37 @@
  *      inserted first (ON CONFLICT DO NOTHING: a concurrent insert waits, then does nothing).
  *      Whoever holds a device's lock alone reads and writes its replay state and its windows, and
  *      a transaction that waited for the lock reads what the holder committed.
- *   2. Per message, in order: judge its counter (counter-verdict.ts); a summary for a window
- *      already stored is a window-duplicate (same digest) or a window-conflict (another one), its
- *      counter counted as used; otherwise insert the message, then its summary and statistics or
- *      its health report, and accept the counter.
- *   3. Write the replay state back (device-replay-state.ts); commit.
+ *   2. Read what the batch will be judged against, one statement each for the whole batch: the
+ *      replay state of its (device, key, epoch)s, the windows of its summaries already stored, and
+ *      the rows already stored under its messages' unique keys (none, unless a replay state was
+ *      lost: then the row, not the state, says duplicate or counter-reuse).
+ *   3. Judge each message in order, in memory, against those and the messages before it
+ *      (counter-verdict.ts): a summary for a window already stored, or taken by an earlier message
+ *      of the batch, is a window-duplicate (same digest) or a window-conflict (another one), its
+ *      counter counted as used; otherwise the message is stored with its summary (statistics as
+ *      one JSON text: summary-statistics.ts) or its health report, and its counter accepted.
+ *   4. Insert what was judged new, a multi-row statement per table (messages, summaries, health
+ *      reports), then write the replay state back (device-replay-state.ts); commit.
  *
- * The unique keys have the last word: the message's insert is ON CONFLICT DO NOTHING, and a row
- * already there (which the lock makes impossible, unless the replay state was lost) is judged by
- * its tag, duplicate or counter-reuse, never a second row and never an error. The same for the
- * summary's window.
+ * The unique keys have the last word: every insert is ON CONFLICT DO NOTHING, and reports what it
+ * inserted. A row found there after all (which the locks make impossible, unless something that
+ * takes no device lock wrote it meanwhile, as a legacy import may) is never a second row and never
+ * an error: this batch's own inserts are deleted again, what the database holds under the keys
+ * that met a row is read, and the batch is judged again from step 3.
  */
 import type { DecodedSummary } from "../decoded-messages.js";
 import { summaryDigest } from "../window-index.js";
 import type { AdmitOutcome, OpenedMessage } from "./collector-db.js";
 import { judgeCounter } from "./counter-verdict.js";
 import { CollectorDbError } from "./db-errors.js";
-import { DeviceReplayState } from "./device-replay-state.js";
-import { statisticRows } from "./summary-rows.js";
-import { bytesOf, placeholders, type SqlDialect, type SqlExecutor, type SqlValue } from "./sql-database.js";
+import { DeviceReplayState, readReplayRows, writeReplayStates, type ReplayRow } from "./device-replay-state.js";
+import { statisticsColumns } from "./summary-statistics.js";
+import { bytesOf, chunked, paddedChunks, valuesRows, type SqlDialect, type SqlExecutor, type SqlValue } from "./sql-database.js";
 import { isoSeconds, sameBytes } from "../verdict-text.js";
-
-/** Statistics rows per INSERT (a summary has some tens; bounded so the statement texts are few). */
-const STATISTICS_PER_INSERT = 64;
 
 interface DeviceRow {
   readonly device: string;
+  readonly zone: string;
   readonly key_id: string | null;
   readonly newest_epoch: number | null;
   readonly first_seen_ms: number | null;
@@ -47,38 +52,94 @@ export function sourceOf(message: OpenedMessage): { device: string; zone: string
   return { device: decoded.device, zone: decoded.zone, epoch: decoded.epoch, counter: decoded.counter };
 }
 
-/** Admits `messages` in the open transaction `tx`; outcomes in order. */
-export async function admitMessages(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], windowSize: number): Promise<AdmitOutcome[]> {
-  const states = await lockDevices(tx, dialect, messages, windowSize);
-  const outcomes: AdmitOutcome[] = [];
-  for (const message of messages) outcomes.push(await admitOne(tx, states.get(sourceOf(message).device)!, message));
-  for (const state of states.values()) await state.flush(tx);
-  return outcomes;
+/** A window stored, or taken by a message of the batch. */
+interface StoredWindow {
+  readonly epoch: number;
+  readonly counter: number;
+  readonly digest: string;
 }
 
-async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], windowSize: number): Promise<Map<string, DeviceReplayState>> {
-  const first = new Map<string, OpenedMessage>();
-  for (const message of messages) if (!first.has(sourceOf(message).device)) first.set(sourceOf(message).device, message);
+/** What the database holds for the batch, read under its locks (steps 1 and 2). */
+interface Snapshot {
+  readonly devices: ReadonlyMap<string, DeviceRow>;
+  readonly replay: ReadonlyMap<string, ReplayRow>;
+  /** By windowKey. */
+  readonly windows: Map<string, StoredWindow>;
+  /** The tag of each message row under a unique key of the batch, by messageKey. */
+  readonly messages: Map<string, Uint8Array | undefined>;
+}
+
+/** A message judged new: the rows to insert for it. */
+interface NewRows {
+  readonly index: number;
+  readonly message: OpenedMessage;
+  readonly source: ReturnType<typeof sourceOf>;
+  readonly summary?: { readonly decoded: DecodedSummary; readonly digest: string };
+}
+
+const messageKey = (device: string, keyId: string, epoch: number, counter: number) => `${device}\u0000${keyId}\u0000${epoch}\u0000${counter}`;
+const windowKey = (device: string, windowStart: number) => `${device}\u0000${windowStart}`;
+
+/** Admits `messages` in the open transaction `tx`; outcomes in order. */
+export async function admitMessages(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], windowSize: number): Promise<AdmitOutcome[]> {
+  const sources = messages.map(sourceOf);
+  const snapshot = await readSnapshot(tx, dialect, messages, sources);
+  for (;;) {
+    const { outcomes, inserts, states } = judge(messages, sources, snapshot, windowSize);
+    const met = await insertRows(tx, inserts, outcomes);
+    if (met === undefined) {
+      await writeReplayStates(tx, states.values());
+      return outcomes as AdmitOutcome[];
+    }
+    await learn(tx, snapshot, met);
+  }
+}
+
+async function readSnapshot(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], sources: ReadonlyArray<ReturnType<typeof sourceOf>>): Promise<Snapshot> {
+  const devices = await lockDevices(tx, dialect, messages, sources);
+  const windows = new Map<string, { device: string; windowStart: number }>();
+  const keys = new Map<string, { device: string; keyId: string; epoch: number; counter: number }>();
+  messages.forEach((message, i) => {
+    const { device, epoch, counter } = sources[i]!;
+    keys.set(messageKey(device, message.keyId, epoch, counter), { device, keyId: message.keyId, epoch, counter });
+    if (message.summary) windows.set(windowKey(device, message.summary.windowStart), { device, windowStart: message.summary.windowStart });
+  });
+  const snapshot: Snapshot = { devices, replay: await readReplayRows(tx, [...keys.values()]), windows: new Map(), messages: new Map() };
+  await readWindows(tx, snapshot, [...windows.values()]);
+  await readMessages(tx, snapshot, [...keys.values()]);
+  return snapshot;
+}
+
+async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], sources: ReadonlyArray<ReturnType<typeof sourceOf>>): Promise<Map<string, DeviceRow>> {
+  const first = new Map<string, number>();
+  sources.forEach(({ device }, i) => (first.has(device) ? undefined : first.set(device, i)));
   const devices = [...first.keys()].sort();
-  const select = "SELECT device, key_id, newest_epoch, first_seen_ms, last_seen_ms FROM devices";
   const rows = new Map<string, DeviceRow>();
-  if (devices.length > 0) {
-    for (const row of await tx.query<DeviceRow>(`${select} WHERE device IN (${placeholders(devices.length)}) ORDER BY device${dialect.forUpdate}`, devices)) rows.set(row.device, row);
+  const select = async (names: readonly string[]) => {
+    for (const chunk of paddedChunks(names)) {
+      const found = await tx.query<DeviceRow>(
+        `SELECT device, zone, key_id, newest_epoch, first_seen_ms, last_seen_ms FROM devices WHERE device IN (${valuesRows(chunk.length, "?")}) ORDER BY device${dialect.forUpdate}`,
+        chunk,
+      );
+      for (const row of found) rows.set(row.device, row);
+    }
+  };
+  await select(devices);
+  const unknown = devices.filter((device) => !rows.has(device));
+  if (unknown.length > 0) {
+    for (const chunk of chunked(unknown)) {
+      await tx.run(
+        `INSERT INTO devices (device, zone, key_id, key_since_ms) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?)")} ON CONFLICT (device) DO NOTHING`,
+        chunk.flatMap((device) => {
+          const i = first.get(device)!;
+          return [device, sources[i]!.zone, messages[i]!.keyId, messages[i]!.receivedAtMs];
+        }),
+      );
+    }
+    await select(unknown);
   }
-  for (const device of devices) {
-    if (rows.has(device)) continue;
-    const message = first.get(device)!;
-    await tx.run("INSERT INTO devices (device, zone, key_id, key_since_ms) VALUES (?, ?, ?, ?) ON CONFLICT (device) DO NOTHING", [
-      device,
-      sourceOf(message).zone,
-      message.keyId,
-      message.receivedAtMs,
-    ]);
-    rows.set(device, (await tx.query<DeviceRow>(`${select} WHERE device = ?${dialect.forUpdate}`, [device]))[0]!);
-  }
-  const states = new Map<string, DeviceReplayState>();
-  for (const message of messages) {
-    const device = sourceOf(message).device;
+  messages.forEach((message, i) => {
+    const device = sources[i]!.device;
     const row = rows.get(device)!;
     if (row.key_id !== message.keyId) {
       throw new CollectorDbError(
@@ -86,93 +147,148 @@ async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, messages: reado
         `${device} was opened under key ${message.keyId}, but the database holds key ${row.key_id ?? "none"} for it: the keyring and the database disagree (syncDevices after a re-key, and run every collector on the same keyring)`,
       );
     }
-    if (!states.has(device)) {
-      states.set(
-        device,
-        new DeviceReplayState(device, message.keyId, { newestEpoch: row.newest_epoch ?? undefined, firstSeenMs: row.first_seen_ms ?? undefined, lastSeenMs: row.last_seen_ms ?? undefined }, windowSize),
-      );
-    }
-  }
-  return states;
+  });
+  return rows;
 }
 
-async function admitOne(tx: SqlExecutor, state: DeviceReplayState, message: OpenedMessage): Promise<AdmitOutcome> {
-  const { device, epoch, counter } = sourceOf(message);
-  const counters = await state.counters(tx, epoch);
-  const verdict = judgeCounter({ epoch, counter, tag: message.tag, sealedAt: message.sealedAt }, counters, state.newestEpoch);
-  if (verdict.verdict !== "new") return { outcome: verdict.verdict, detail: verdict.detail };
-  const accept = () => state.accept(epoch, counter, message.tag, message.sealedAt, message.receivedAtMs);
-
-  const summary = message.summary;
-  const digest = summary ? summaryDigest(summary) : undefined;
-  if (summary) {
-    const placed = await placeWindow(tx, summary, digest!);
-    if (placed) {
-      accept();
-      return placed;
-    }
-  }
-
-  const inserted = await tx.query<{ id: number }>(
-    "INSERT INTO messages (device, key_id, epoch, counter, kind, topic, received_ms, sealed_at, sealed, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " +
-      "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING RETURNING id",
-    [device, message.keyId, epoch, counter, message.kind, message.topic, message.receivedAtMs, message.sealedAt, message.sealed, message.tag],
-  );
-  if (inserted.length === 0) {
-    const [stored] = await tx.query<{ tag: SqlValue }>("SELECT tag FROM messages WHERE device = ? AND key_id = ? AND epoch = ? AND counter = ?", [device, message.keyId, epoch, counter]);
-    accept();
-    const storedTag = bytesOf(stored?.tag);
-    if (storedTag && sameBytes(storedTag, message.tag)) return { outcome: "duplicate", detail: `counter ${counter} again, byte for byte (stored)` };
-    return { outcome: "counter-reuse", detail: `counter ${counter} sealed a different message than the one stored under it` };
-  }
-  const messageId = inserted[0]!.id;
-
-  if (summary) {
-    const summaryRows = await tx.query<{ id: number }>(
-      "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " +
-        "ON CONFLICT (device, window_start) DO NOTHING RETURNING id",
-      [device, summary.zone, summary.windowStart, summary.windowSeconds, epoch, counter, message.receivedAtMs, digest!, messageId],
+async function readWindows(tx: SqlExecutor, snapshot: Snapshot, windows: ReadonlyArray<{ readonly device: string; readonly windowStart: number }>): Promise<void> {
+  for (const chunk of paddedChunks(windows)) {
+    const found = await tx.query<{ device: string; window_start: number; epoch: number; counter: number; digest: string }>(
+      `SELECT device, window_start, epoch, counter, digest FROM summaries WHERE (device, window_start) IN (VALUES ${valuesRows(chunk.length, "(?, CAST(? AS BIGINT))")})`,
+      chunk.flatMap(({ device, windowStart }) => [device, windowStart]),
     );
-    if (summaryRows.length === 0) {
-      // Under the device's lock the window was free a moment ago; should it not be, the first stays.
-      await tx.run("DELETE FROM messages WHERE id = ?", [messageId]);
-      accept();
-      return (await placeWindow(tx, summary, digest!))!;
+    for (const row of found) snapshot.windows.set(windowKey(row.device, row.window_start), { epoch: row.epoch, counter: row.counter, digest: row.digest });
+  }
+}
+
+async function readMessages(tx: SqlExecutor, snapshot: Snapshot, keys: ReadonlyArray<{ readonly device: string; readonly keyId: string; readonly epoch: number; readonly counter: number }>): Promise<void> {
+  for (const chunk of paddedChunks(keys)) {
+    const found = await tx.query<{ device: string; key_id: string; epoch: number; counter: number; tag: SqlValue }>(
+      `SELECT device, key_id, epoch, counter, tag FROM messages WHERE (device, key_id, epoch, counter) IN (VALUES ${valuesRows(chunk.length, "(?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT))")})`,
+      chunk.flatMap(({ device, keyId, epoch, counter }) => [device, keyId, epoch, counter]),
+    );
+    for (const row of found) snapshot.messages.set(messageKey(row.device, row.key_id, row.epoch, row.counter), bytesOf(row.tag));
+  }
+}
+
+/** Step 3: every message judged in order, in memory; the rows of those judged new. Changes nothing in `snapshot`. */
+function judge(messages: readonly OpenedMessage[], sources: ReadonlyArray<ReturnType<typeof sourceOf>>, snapshot: Snapshot, windowSize: number) {
+  const states = new Map<string, DeviceReplayState>();
+  const windows = new Map(snapshot.windows);
+  const outcomes: Array<AdmitOutcome | undefined> = [];
+  const inserts: NewRows[] = [];
+  for (const [index, message] of messages.entries()) {
+    const source = sources[index]!;
+    const { device, epoch, counter } = source;
+    let state = states.get(device);
+    if (!state) {
+      const row = snapshot.devices.get(device)!;
+      const seen = { zone: row.zone, newestEpoch: row.newest_epoch ?? undefined, firstSeenMs: row.first_seen_ms ?? undefined, lastSeenMs: row.last_seen_ms ?? undefined };
+      states.set(device, (state = new DeviceReplayState(device, message.keyId, seen, windowSize, snapshot.replay)));
     }
-    await insertStatistics(tx, summaryRows[0]!.id, summary);
-  } else {
-    const health = message.health!;
+    outcomes.push(undefined); // stored, unless judged otherwise below: its id comes with the insert
+    const verdict = judgeCounter({ epoch, counter, tag: message.tag, sealedAt: message.sealedAt }, state.counters(epoch), state.newestEpoch);
+    if (verdict.verdict !== "new") {
+      outcomes[index] = { outcome: verdict.verdict, detail: verdict.detail };
+      continue;
+    }
+    state.accept(epoch, counter, message.tag, message.sealedAt, message.receivedAtMs);
+
+    const summary = message.summary;
+    const digest = summary ? summaryDigest(summary) : undefined;
+    const stored = summary ? windows.get(windowKey(device, summary.windowStart)) : undefined;
+    if (stored) {
+      const detail = `window ${isoSeconds(summary!.windowStart)} is stored from epoch ${stored.epoch} counter ${stored.counter}`;
+      outcomes[index] = { outcome: stored.digest === digest ? "window-duplicate" : "window-conflict", detail, stored: { epoch: stored.epoch, counter: stored.counter } };
+      continue;
+    }
+    const key = messageKey(device, message.keyId, epoch, counter);
+    if (snapshot.messages.has(key)) {
+      const storedTag = snapshot.messages.get(key);
+      outcomes[index] =
+        storedTag && sameBytes(storedTag, message.tag)
+          ? { outcome: "duplicate", detail: `counter ${counter} again, byte for byte (stored)` }
+          : { outcome: "counter-reuse", detail: `counter ${counter} sealed a different message than the one stored under it` };
+      continue;
+    }
+    if (summary) windows.set(windowKey(device, summary.windowStart), { epoch, counter, digest: digest! });
+    inserts.push({ index, message, source, ...(summary ? { summary: { decoded: summary, digest: digest! } } : {}) });
+  }
+  return { outcomes, inserts, states };
+}
+
+/** Keys that met a row already there. */
+interface Met {
+  readonly messages: ReadonlyArray<{ readonly device: string; readonly keyId: string; readonly epoch: number; readonly counter: number }>;
+  readonly windows: ReadonlyArray<{ readonly device: string; readonly windowStart: number }>;
+}
+
+/**
+ * Step 4's inserts; fills in the stored outcomes. Returns the keys that met a row already there,
+ * after deleting what it inserted (nothing of the batch stays), or undefined when all went in.
+ */
+async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes: Array<AdmitOutcome | undefined>): Promise<Met | undefined> {
+  const ids = new Map<string, number>();
+  for (const chunk of chunked(inserts)) {
+    const rows = await tx.query<{ id: number; device: string; key_id: string; epoch: number; counter: number }>(
+      `INSERT INTO messages (device, key_id, epoch, counter, kind, topic, received_ms, sealed_at, sealed, tag) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ` +
+        "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING RETURNING id, device, key_id, epoch, counter",
+      chunk.flatMap(({ message: m, source: s }) => [s.device, m.keyId, s.epoch, s.counter, m.kind, m.topic, m.receivedAtMs, m.sealedAt, m.sealed, m.tag]),
+    );
+    for (const row of rows) ids.set(messageKey(row.device, row.key_id, row.epoch, row.counter), row.id);
+  }
+  const idOf = ({ message, source }: NewRows) => ids.get(messageKey(source.device, message.keyId, source.epoch, source.counter));
+  const metMessages = inserts.filter((row) => idOf(row) === undefined);
+  if (metMessages.length > 0) {
+    await undo(tx, [...ids.values()]);
+    return { messages: metMessages.map(({ message, source }) => ({ device: source.device, keyId: message.keyId, epoch: source.epoch, counter: source.counter })), windows: [] };
+  }
+
+  const summaries = inserts.filter((row) => row.summary !== undefined);
+  const placed = new Set<string>();
+  for (const chunk of chunked(summaries)) {
+    const rows = await tx.query<{ device: string; window_start: number }>(
+      "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id, statistics, channels) " +
+        `VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ON CONFLICT (device, window_start) DO NOTHING RETURNING device, window_start`,
+      chunk.flatMap((row) => {
+        const { decoded, digest } = row.summary!;
+        const { statistics, channels } = statisticsColumns(decoded.channels);
+        return [row.source.device, decoded.zone, decoded.windowStart, decoded.windowSeconds, row.source.epoch, row.source.counter, row.message.receivedAtMs, digest, idOf(row)!, statistics, channels];
+      }),
+    );
+    for (const row of rows) placed.add(windowKey(row.device, row.window_start));
+  }
+  const metWindows = summaries.filter((row) => !placed.has(windowKey(row.source.device, row.summary!.decoded.windowStart)));
+  if (metWindows.length > 0) {
+    await undo(tx, [...ids.values()]); // their summaries go with them (ON DELETE CASCADE)
+    return { messages: [], windows: metWindows.map((row) => ({ device: row.source.device, windowStart: row.summary!.decoded.windowStart })) };
+  }
+
+  const reports = inserts.filter((row) => row.summary === undefined);
+  for (const chunk of chunked(reports)) {
     await tx.run(
-      "INSERT INTO health_reports (device, key_id, epoch, counter, time, received_ms, report, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, key_id, epoch, counter) DO NOTHING",
-      [device, message.keyId, epoch, counter, health.time, message.receivedAtMs, JSON.stringify(health), messageId],
+      `INSERT INTO health_reports (device, key_id, epoch, counter, time, received_ms, report, message_id) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?)")} ` +
+        "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING",
+      chunk.flatMap((row) => [row.source.device, row.message.keyId, row.source.epoch, row.source.counter, row.message.health!.time, row.message.receivedAtMs, JSON.stringify(row.message.health), idOf(row)!]),
     );
   }
-  accept();
-  return { outcome: "stored", messageId };
+  for (const row of inserts) outcomes[row.index] = { outcome: "stored", messageId: idOf(row)! };
+  return undefined;
 }
 
-/** The outcome of a summary whose window is stored already, or undefined when it is free. */
-async function placeWindow(tx: SqlExecutor, summary: DecodedSummary, digest: string): Promise<AdmitOutcome | undefined> {
-  const [stored] = await tx.query<{ epoch: number; counter: number; digest: string }>("SELECT epoch, counter, digest FROM summaries WHERE device = ? AND window_start = ?", [
-    summary.device,
-    summary.windowStart,
-  ]);
-  if (!stored) return undefined;
-  const detail = `window ${isoSeconds(summary.windowStart)} is stored from epoch ${stored.epoch} counter ${stored.counter}`;
-  return { outcome: stored.digest === digest ? "window-duplicate" : "window-conflict", detail, stored: { epoch: stored.epoch, counter: stored.counter } };
+/** Deletes the batch's own message rows again (their summaries with them). */
+async function undo(tx: SqlExecutor, ids: readonly number[]): Promise<void> {
+  for (const chunk of paddedChunks(ids)) await tx.run(`DELETE FROM messages WHERE id IN (${valuesRows(chunk.length, "?")})`, chunk);
 }
 
-/** A summary's statistics, in order (summary-rows.ts). */
-export async function insertStatistics(tx: SqlExecutor, summaryId: number, summary: Pick<DecodedSummary, "channels">): Promise<void> {
-  const rows = statisticRows(summary.channels);
-  for (let start = 0; start < rows.length; start += STATISTICS_PER_INSERT) {
-    const chunk = rows.slice(start, start + STATISTICS_PER_INSERT);
-    const values: SqlValue[] = [];
-    chunk.forEach((row, i) => values.push(summaryId, start + i, row.channel, row.stat, row.value, row.unit, row.status));
-    await tx.run(
-      `INSERT INTO summary_statistics (summary_id, position, channel, stat, value, unit, status) VALUES ${chunk.map(() => `(${placeholders(7)})`).join(", ")}`,
-      values,
-    );
+/** Reads what the database holds under the keys that met a row, so that the batch is judged against it. */
+async function learn(tx: SqlExecutor, snapshot: Snapshot, met: Met): Promise<void> {
+  const before = snapshot.messages.size + snapshot.windows.size;
+  await readMessages(tx, snapshot, met.messages);
+  await readWindows(tx, snapshot, met.windows);
+  // A key that met a row is read back; should it not be there (deleted meanwhile), judging again would loop.
+  if (snapshot.messages.size + snapshot.windows.size === before) {
+    throw new CollectorDbError("busy", "rows under the batch's keys changed while it was admitted, outside the devices' locks: retried");
   }
 }
 

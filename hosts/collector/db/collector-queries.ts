@@ -1,16 +1,16 @@
 /**
- * The questions the API asks of the store, one query each (two for summaries: the page, then its
- * statistics), written once for both engines. Lists come oldest first, in pages: a page holds at
- * most `limit` rows and the cursor of the next one (page-cursor.ts), found by asking for one row
- * more than the page holds.
+ * The questions the API asks of the store, one query each, written once for both engines. Lists
+ * come oldest first, in pages: a page holds at most `limit` rows and the cursor of the next one
+ * (page-cursor.ts), found by asking for one row more than the page holds. A summary's statistics
+ * are a column of its row (summary-statistics.ts).
  */
 import type { Alert, AlertKind } from "../alerts.js";
 import type { DecodedHealth } from "../decoded-messages.js";
 import type { RejectCause } from "../message-opener.js";
 import { MAX_PAGE, type CommandRow, type DeviceRow, type Page, type RejectionCounts, type StoredHealth, type StoredSummary, type SummaryQuery } from "./collector-db.js";
 import { checkLimit, decodeCursor, encodeCursor, QueryParameterError, type CursorKey } from "./page-cursor.js";
-import { storedStatistic, type StatisticRow } from "./summary-rows.js";
-import type { SqlExecutor, SqlValue } from "./sql-database.js";
+import { channelNeedle, parseStatistics } from "./summary-statistics.js";
+import type { SqlDialect, SqlExecutor, SqlValue } from "./sql-database.js";
 
 export async function listDevices(db: SqlExecutor): Promise<DeviceRow[]> {
   const rows = await db.query<{ device: string; zone: string; key_id: string | null; first_seen_ms: number | null; last_seen_ms: number | null; last_window: number | null }>(
@@ -35,9 +35,10 @@ interface SummaryRow {
   readonly epoch: number;
   readonly counter: number;
   readonly received_ms: number;
+  readonly statistics: string;
 }
 
-export async function summaries(db: SqlExecutor, query: SummaryQuery): Promise<Page<StoredSummary>> {
+export async function summaries(db: SqlExecutor & { readonly dialect: SqlDialect }, query: SummaryQuery): Promise<Page<StoredSummary>> {
   const limit = checkLimit(query.limit, MAX_PAGE);
   const where: string[] = [];
   const params: SqlValue[] = [];
@@ -46,39 +47,31 @@ export async function summaries(db: SqlExecutor, query: SummaryQuery): Promise<P
   if (query.zone !== undefined) add("s.zone = ?", query.zone);
   if (query.from !== undefined) add("s.window_start >= ?", seconds(query.from, "from"));
   if (query.to !== undefined) add("s.window_start < ?", seconds(query.to, "to"));
-  if (query.channel !== undefined) add("EXISTS (SELECT 1 FROM summary_statistics c WHERE c.summary_id = s.id AND c.channel = ?)", query.channel);
+  if (query.channel !== undefined) add(`${db.dialect.textPosition}(s.channels, ?) > 0`, channelNeedle(query.channel));
   if (query.cursor !== undefined) {
     const [windowStart, device] = decodeCursor(query.cursor, ["number", "string"]);
     add("(s.window_start > ? OR (s.window_start = ? AND s.device > ?))", windowStart!, windowStart!, device!);
   }
   const rows = await db.query<SummaryRow>(
-    `SELECT s.id, s.device, s.zone, s.window_start, s.window_seconds, s.epoch, s.counter, s.received_ms FROM summaries s${whereClause(where)} ORDER BY s.window_start, s.device LIMIT ?`,
+    `SELECT s.id, s.device, s.zone, s.window_start, s.window_seconds, s.epoch, s.counter, s.received_ms, s.statistics FROM summaries s${whereClause(where)} ORDER BY s.window_start, s.device LIMIT ?`,
     [...params, limit + 1],
   );
-  const page = rows.slice(0, limit);
-  const statistics = new Map<number, StatisticRow[]>(page.map((row) => [row.id, []]));
-  if (page.length > 0) {
-    const ids = page.map((row) => row.id);
-    const channel = query.channel !== undefined ? " AND channel = ?" : "";
-    const statisticRows = await db.query<StatisticRow & { summary_id: number }>(
-      `SELECT summary_id, channel, stat, value, unit, status FROM summary_statistics WHERE summary_id IN (${ids.map(() => "?").join(", ")})${channel} ORDER BY summary_id, position`,
-      query.channel !== undefined ? [...ids, query.channel] : ids,
-    );
-    for (const row of statisticRows) statistics.get(row.summary_id)!.push(row);
-  }
   return paged(
     rows,
     limit,
-    (row) => ({
-      device: row.device,
-      zone: row.zone,
-      windowStart: row.window_start,
-      windowSeconds: row.window_seconds,
-      epoch: row.epoch,
-      counter: row.counter,
-      receivedAtMs: row.received_ms,
-      statistics: statistics.get(row.id)!.map(storedStatistic),
-    }),
+    (row) => {
+      const statistics = parseStatistics(row.statistics, row.id);
+      return {
+        device: row.device,
+        zone: row.zone,
+        windowStart: row.window_start,
+        windowSeconds: row.window_seconds,
+        epoch: row.epoch,
+        counter: row.counter,
+        receivedAtMs: row.received_ms,
+        statistics: query.channel === undefined ? statistics : statistics.filter((s) => s.channel === query.channel),
+      };
+    },
     (row) => [row.window_start, row.device],
   );
 }

@@ -18,6 +18,7 @@ export async function syncDevices(tx: SqlExecutor, dialect: SqlDialect, devices:
       continue;
     }
     if (row.key_id !== keyId) {
+      await tx.run("DELETE FROM replay_tags WHERE device = ?", [device]);
       await tx.run("DELETE FROM replay_state WHERE device = ?", [device]);
       await tx.run("UPDATE devices SET zone = ?, key_id = ?, key_since_ms = ?, newest_epoch = NULL WHERE device = ?", [zone, keyId, nowMs, device]);
       if (row.key_id !== null) reset.push(device);

@@ -32,9 +32,10 @@ import { JsonLinesLog } from "../json-lines-log.js";
 import { Keyring } from "../keyring.js";
 import { MessageOpener } from "../message-opener.js";
 import { summaryDigest } from "../window-index.js";
-import { insertStatistics } from "./admission.js";
 import type { DeviceKey } from "./collector-db.js";
 import { syncDevices } from "./device-sync.js";
+import { allTagChunks } from "./replay-tag-chunks.js";
+import { statisticsColumns } from "./summary-statistics.js";
 import type { SqlDatabase, SqlExecutor } from "./sql-database.js";
 
 /** Lines per transaction. */
@@ -100,10 +101,15 @@ export async function importLegacyState(db: SqlDatabase, files: LegacyStateFiles
       const epoch = Number(key.slice(slash + 1));
       const keyId = keys.get(device);
       if (keyId === undefined) continue; // no longer in the keyring: its messages are refused anyway
-      await tx.run(
-        "INSERT INTO replay_state (device, key_id, epoch, window_size, replay_window, tags, sealed_until) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, key_id, epoch) DO NOTHING",
-        [device, keyId, epoch, options.windowSize, snapshot.window, snapshot.tags ?? null, snapshot.sealedUntil ?? null],
+      const inserted = await tx.run(
+        "INSERT INTO replay_state (device, key_id, epoch, window_size, replay_window, tagged, sealed_until) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, key_id, epoch) DO NOTHING",
+        [device, keyId, epoch, options.windowSize, snapshot.window, snapshot.tags ? 1 : 0, snapshot.sealedUntil ?? null],
       );
+      if (inserted.changes > 0 && snapshot.tags) {
+        for (const { chunk, known, tags } of allTagChunks(snapshot.tags, options.windowSize)) {
+          await tx.run("INSERT INTO replay_tags (device, key_id, epoch, chunk, known, tags) VALUES (?, ?, ?, ?, ?, ?)", [device, keyId, epoch, chunk, known, tags]);
+        }
+      }
       newest.set(device, Math.max(newest.get(device) ?? epoch, epoch));
     }
     for (const [device, epoch] of newest) {
@@ -200,17 +206,28 @@ async function ensureDevice(tx: SqlExecutor, device: string, zone: string): Prom
 async function importSummary(tx: SqlExecutor, line: Record<string, unknown>, nowMs: number): Promise<LineOutcome> {
   const { device, zone, epoch, counter, windowStart, windowSeconds, channels } = line;
   if (typeof device !== "string" || typeof zone !== "string" || !Number.isSafeInteger(epoch) || !Number.isSafeInteger(counter)) return "invalid";
-  if (!Number.isSafeInteger(windowStart) || typeof windowSeconds !== "number" || typeof channels !== "object" || channels === null) return "invalid";
-  const summary = { windowSeconds, channels: channels as DecodedSummary["channels"] };
+  if (!Number.isSafeInteger(windowStart) || typeof windowSeconds !== "number" || !isChannels(channels)) return "invalid";
+  const summary = { windowSeconds, channels };
+  const { statistics, channels: channelNames } = statisticsColumns(channels);
   await ensureDevice(tx, device, zone);
-  const rows = await tx.query<{ id: number }>(
-    "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) " +
-      "ON CONFLICT (device, window_start) DO NOTHING RETURNING id",
-    [device, zone, windowStart as number, windowSeconds, epoch as number, counter as number, timeMs(line.receivedAt, nowMs), summaryDigest(summary)],
+  const result = await tx.run(
+    "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id, statistics, channels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) " +
+      "ON CONFLICT (device, window_start) DO NOTHING",
+    [device, zone, windowStart as number, windowSeconds, epoch as number, counter as number, timeMs(line.receivedAt, nowMs), summaryDigest(summary), statistics, channelNames],
   );
-  if (rows.length === 0) return "present";
-  await insertStatistics(tx, rows[0]!.id, summary);
-  return "added";
+  return result.changes > 0 ? "added" : "present";
+}
+
+/** Channels as the file-based collector wrote them: per channel a unit, and statistics that are numbers, statuses, or null (a NaN through JSON). */
+function isChannels(value: unknown): value is DecodedSummary["channels"] {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every(
+    (stats: unknown) =>
+      typeof stats === "object" &&
+      stats !== null &&
+      !Array.isArray(stats) &&
+      Object.entries(stats).every(([stat, v]) => (stat === "unit" ? typeof v === "string" : v === null || typeof v === "number" || typeof v === "string")),
+  );
 }
 
 /** One health.jsonl line. */

@@ -8,22 +8,30 @@
  * (`schema-mismatch`). On PostgreSQL each migration's transaction first takes an advisory lock, so
  * collectors starting at once apply each migration once; on SQLite BEGIN IMMEDIATE does the same.
  *
+ * A migration is one file for both engines (`NNN-name.sql`), or, when it needs functions the
+ * engines name differently (moving rows into JSON), one file per engine with the same number and
+ * name (`NNN-name.sqlite.sql` and `NNN-name.postgres.sql`), which must leave the same schema and rows.
+ *
  * Migrations are never edited once released: a change to the schema is a new file.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CollectorDbError } from "./db-errors.js";
-import { renderSchema, type SqlDatabase } from "./sql-database.js";
+import { renderSchema, type SqlDatabase, type SqlDialect } from "./sql-database.js";
+
+type Engine = SqlDialect["engine"];
+const ENGINES: readonly Engine[] = ["sqlite", "postgres"];
 
 export interface Migration {
   readonly version: number;
-  /** The file name without its number and extension ("collector-store"). */
+  /** The file name without its number, engine and extension ("collector-store"). */
   readonly name: string;
-  readonly sql: string;
+  /** The script each engine runs (the same text when one file serves both). */
+  readonly sql: Readonly<Record<Engine, string>>;
 }
 
-const FILE_NAME = /^(\d{3})-([a-z0-9][a-z0-9-]*)\.sql$/;
+const FILE_NAME = /^(\d{3})-([a-z0-9][a-z0-9-]*?)(?:\.(sqlite|postgres))?\.sql$/;
 
 /**
  * The folder of the SQL files: beside this module in the source tree; from the build (dist/), the
@@ -37,20 +45,33 @@ export function migrationsFolder(): string {
   throw new Error("the collector's migrations (hosts/collector/db/migrations/*.sql) are missing");
 }
 
-/** Reads the migrations of `folder`, checked to be numbered 1, 2, 3, ... without gaps. */
+/**
+ * Reads the migrations of `folder`, checked to be numbered 1, 2, 3, ... without gaps, each either
+ * one file or one per engine.
+ */
 export function loadMigrations(folder = migrationsFolder()): Migration[] {
-  const migrations = readdirSync(folder)
-    .filter((file) => file.endsWith(".sql"))
-    .map((file) => {
-      const match = FILE_NAME.exec(file);
-      if (!match) throw new Error(`${join(folder, file)}: a migration is named NNN-name.sql`);
-      return { version: Number(match[1]), name: match[2]!, sql: readFileSync(join(folder, file), "utf8") };
-    })
-    .sort((a, b) => a.version - b.version);
-  migrations.forEach((migration, i) => {
-    if (migration.version !== i + 1) throw new Error(`${folder}: migration ${i + 1} is missing (found ${migration.version}-${migration.name}.sql)`);
+  const files = new Map<number, { name: string; common?: string; sqlite?: string; postgres?: string }>();
+  for (const file of readdirSync(folder).filter((f) => f.endsWith(".sql"))) {
+    const match = FILE_NAME.exec(file);
+    if (!match) throw new Error(`${join(folder, file)}: a migration is named NNN-name.sql, or NNN-name.sqlite.sql and NNN-name.postgres.sql`);
+    const version = Number(match[1]);
+    const entry = files.get(version) ?? { name: match[2]! };
+    if (entry.name !== match[2]) throw new Error(`${folder}: migration ${version} has files of two names (${entry.name}, ${match[2]})`);
+    entry[(match[3] as Engine | undefined) ?? "common"] = readFileSync(join(folder, file), "utf8");
+    files.set(version, entry);
+  }
+  const migrations = [...files].sort(([a], [b]) => a - b);
+  return migrations.map(([version, entry], i) => {
+    if (version !== i + 1) throw new Error(`${folder}: migration ${i + 1} is missing (found ${version}-${entry.name})`);
+    const sql = (engine: Engine): string => {
+      const text = entry.common ?? entry[engine];
+      if (text === undefined || (entry.common !== undefined && entry[engine] !== undefined)) {
+        throw new Error(`${folder}: migration ${version}-${entry.name} needs either ${version.toString().padStart(3, "0")}-${entry.name}.sql or one file per engine (${ENGINES.join(", ")})`);
+      }
+      return text;
+    };
+    return { version, name: entry.name, sql: { sqlite: sql("sqlite"), postgres: sql("postgres") } };
   });
-  return migrations;
 }
 
 /** Applies the migrations not yet applied; returns the versions it applied. Throws CollectorDbError. */
@@ -79,7 +100,7 @@ export async function migrate(db: SqlDatabase, migrations: readonly Migration[] 
       }
       const migration = migrations[newest];
       if (!migration) return true;
-      await tx.exec(renderSchema(migration.sql, db.dialect));
+      await tx.exec(renderSchema(migration.sql[db.dialect.engine], db.dialect));
       await tx.run("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)", [migration.version, migration.name, nowMs]);
       applied.push(migration.version);
       return false;

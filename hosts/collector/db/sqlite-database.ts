@@ -5,7 +5,7 @@
  *     log instead of rewriting pages;
  *   - synchronous=FULL: a message is acknowledged to the broker once it is stored, so a commit must
  *     survive a power cut (the WAL is fsynced at every commit; batching shares that sync);
- *   - foreign_keys=ON: deleting a summary deletes its statistics (ON DELETE CASCADE);
+ *   - foreign_keys=ON: deleting a message deletes its summary or health report (ON DELETE CASCADE);
  *   - transactions that write begin with BEGIN IMMEDIATE, which takes the database's one write lock
  *     at once: writers in other connections or processes run one after the other, and a
  *     transaction never finds its read out of date when it comes to write.

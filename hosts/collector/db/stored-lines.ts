@@ -9,7 +9,7 @@
  */
 import type { DecodedHealth, DecodedSummary } from "../decoded-messages.js";
 import { MAX_PAGE, type CollectorDb } from "./collector-db.js";
-import { channelsOf } from "./summary-rows.js";
+import { channelsOf } from "./summary-statistics.js";
 
 export interface StoredSummaryLine extends DecodedSummary {
   readonly receivedAtMs: number;

@@ -97,11 +97,13 @@ describe.each(ENGINES)("admit on $name", (engine) => {
     expect((await db.admit(epoch1)).outcome).toBe("duplicate");
     // Epoch 0 is three epochs back now: judged by its time, not its tag.
     expect(await db.admit(epoch0)).toEqual({ outcome: "replay", detail: "replay: counter 0" });
-    const rows = await db.sql.query<{ epoch: number; tags: Uint8Array | null }>("SELECT epoch, tags FROM replay_state ORDER BY epoch");
-    expect(rows.map((r) => [r.epoch, r.tags !== null])).toEqual([
-      [0, false],
-      [1, true],
-      [2, true],
+    const rows = await db.sql.query<{ epoch: number; tagged: number; chunks: number }>(
+      "SELECT r.epoch, r.tagged, (SELECT count(*) FROM replay_tags t WHERE t.device = r.device AND t.key_id = r.key_id AND t.epoch = r.epoch) AS chunks FROM replay_state r ORDER BY r.epoch",
+    );
+    expect(rows.map((r) => [r.epoch, r.tagged, r.chunks])).toEqual([
+      [0, 0, 0],
+      [1, 1, 1],
+      [2, 1, 1],
     ]);
   });
 

@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Alert } from "../../../../hosts/collector/alerts.js";
 import type { Page, StoredSummary, SummaryQuery } from "../../../../hosts/collector/db/collector-db.js";
 import { QueryParameterError } from "../../../../hosts/collector/db/page-cursor.js";
-import { channelsOf } from "../../../../hosts/collector/db/summary-rows.js";
+import { channelsOf } from "../../../../hosts/collector/db/summary-statistics.js";
 import type { SqlCollectorDb } from "../../../../hosts/collector/db/sql-collector-db.js";
 import { releasePostgres } from "../../../support/postgres.js";
 import { cleanUpDatabases, ENGINES } from "./engines.js";
@@ -53,10 +53,12 @@ describe.each(ENGINES)("queries on $name", (engine) => {
     ]);
     expect(items[2]!.statistics.filter((s) => s.channel === "footfall").map((s) => s.status)).toEqual(["budget-exhausted", "budget-exhausted"]);
     expect(items[0]).toMatchObject({ device: "lamp-1", zone: "old-town", windowStart: T0 / 1000, windowSeconds: WINDOW_S, epoch: 0, counter: 0, receivedAtMs: released.receivedAtMs });
-    // The statuses are text in the database, never numbers.
-    const rows = await db.sql.query<{ value: number | null; status: string | null }>("SELECT value, status FROM summary_statistics WHERE status IS NOT NULL");
-    expect(rows.every((r) => r.value === null)).toBe(true);
-    expect(rows.map((r) => r.status).sort()).toEqual(["budget-exhausted", "budget-exhausted", "missing", "suppressed", "suppressed"]);
+    // The statuses are text in the database, in the status place, never numbers; the numbers are numbers.
+    const entries = (await db.sql.query<{ statistics: string }>("SELECT statistics FROM summaries")).flatMap((r) => JSON.parse(r.statistics) as unknown[][]);
+    const withStatus = entries.filter((e) => e[4] !== undefined && e[4] !== null);
+    expect(withStatus.every((e) => e[2] === null)).toBe(true);
+    expect(withStatus.map((e) => e[4]).sort()).toEqual(["budget-exhausted", "budget-exhausted", "missing", "suppressed", "suppressed"]);
+    expect(entries.filter((e) => e[4] === undefined).every((e) => typeof e[2] === "number")).toBe(true);
   });
 
   it.runIf(engine.available)("pages summaries by zone and by device with cursors, from / to and a channel, each row once and oldest first", async () => {
@@ -85,6 +87,23 @@ describe.each(ENGINES)("queries on $name", (engine) => {
 
     expect((await db.summaries({ zone: "elsewhere", limit: 10 })).items).toEqual([]);
     expect((await db.summaries({ device: "lamp-1", zone: "elsewhere", limit: 10 })).items).toEqual([]);
+  });
+
+  it.runIf(engine.available)("filters by a channel exactly, never by a name that merely begins or ends like it", async () => {
+    const { db } = await engine.fresh();
+    await db.syncDevices(deviceKeys("lamp-1"));
+    const opener = new TestOpener(["lamp-1"]);
+    const node = new SealingNode("lamp-1");
+    const names = [["pm2"], ["pm25"], ["xpm2"], ["pm2", "noise"], ["Pm2"]];
+    await db.admitBatch(names.map((channels, w) => opener.open(node.summary(w, [{ name: "window", unit: "s", value: WINDOW_S }, ...channels.map((c) => ({ name: `${c}/count`, value: w }))]))));
+    const windowsOf = async (channel: string) => (await db.summaries({ device: "lamp-1", channel, limit: 10 })).items.map((s) => [(s.windowStart - T0 / 1000) / WINDOW_S, s.statistics.map((x) => x.channel)]);
+    expect(await windowsOf("pm2")).toEqual([
+      [0, ["pm2"]],
+      [3, ["pm2"]],
+    ]);
+    expect(await windowsOf("pm25")).toEqual([[1, ["pm25"]]]);
+    expect(await windowsOf("noise")).toEqual([[3, ["noise"]]]);
+    expect(await windowsOf("pm")).toEqual([]);
   });
 
   it.runIf(engine.available)("answers a bad cursor, limit or time with a QueryParameterError naming it", async () => {
