@@ -36,13 +36,13 @@ import { CborWriter } from "./wire/cbor-writer.js";
 import { writeSenmlPack, type SenmlRecordOut } from "./wire/senml.js";
 import { KEY_ID_STORE_KEY, UplinkSealer } from "./wire/uplink-sealer.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { utf8Encode } from "./wire/utf8.js";
 import { HealthReport } from "./uplink/health-report.js";
 import { CommandReceiver, type CommandOutcome } from "./uplink/command-receiver.js";
 import type { DownlinkCommand } from "./uplink/downlink-command.js";
 import { AuditLog } from "./policy/audit-log.js";
 import { disclosureFor, encodeDisclosure } from "./policy/disclosure.js";
 import { provisionedDisclosure } from "./policy/signed-disclosure.js";
+import { messageAad, policyHashBytes } from "./wire/message-aad.js";
 import { Outbox, type OutboxMessage } from "./uplink/outbox.js";
 import { decodeWindowMark, WINDOW_MARK_KEY, windowMarkWrite } from "./aggregate/window-mark.js";
 import type { StoreWrite } from "./platform.js";
@@ -133,9 +133,11 @@ export class CivicNode {
     this.#platform = platform;
     this.config = config;
     this.#summaryTopic = nodeTopic(config.zone, config.device, "summary");
-    this.#summaryAad = utf8Encode(this.#summaryTopic);
+    // Bound to the topic and to the signed policy the node runs on (wire/message-aad.ts).
+    const policyHash = config.disclosure.policyHash === undefined ? undefined : policyHashBytes(config.disclosure.policyHash);
+    this.#summaryAad = messageAad(this.#summaryTopic, policyHash);
     this.#healthTopic = nodeTopic(config.zone, config.device, "health");
-    this.#healthAad = utf8Encode(this.#healthTopic);
+    this.#healthAad = messageAad(this.#healthTopic, policyHash);
     this.#disclosureTopic = nodeTopic(config.zone, config.device, "disclosure");
     // Every part writes through one store that says when the flash fails (once per episode).
     const store = new ReportingStore(platform.store, platform.log, config.device);

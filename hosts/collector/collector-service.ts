@@ -12,6 +12,7 @@
  *   await service.stop();
  */
 import { OPERATOR_PUBLIC_KEY_FILE, readOperatorPublicKey } from "./operator-key.js";
+import { PolicyRegistry } from "./policy-registry.js";
 import { join } from "node:path";
 import type { Log } from "../../src/platform.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
@@ -65,7 +66,8 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     // The operator's public key beside the keyring checks every node's disclosure.
     const operatorKey = options.operatorKey ?? readOperatorPublicKey(stateDir);
     if (operatorKey === undefined) log("warn", "collector-disclosures-unverified", { detail: `no ${join(stateDir, OPERATOR_PUBLIC_KEY_FILE)}: disclosures are kept as published, never marked verified` });
-    collector = new Collector({ ...options, operatorKey, db, log });
+    const policies = operatorKey === undefined ? undefined : new PolicyRegistry(stateDir, operatorKey, (device) => keyring.get(device)?.zone);
+    collector = new Collector({ ...options, operatorKey, ...(policies ? { policies } : {}), db, log });
     await collector.start();
     if (options.http !== "off") {
       const address = options.http ?? { host: "127.0.0.1", port: 0 };

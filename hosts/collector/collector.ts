@@ -37,6 +37,8 @@ import { AuditChainWatch } from "./audit-chain-watch.js";
 import { BrokerSession, DEFAULT_BATCH, type BatchLimits, type BrokerMessage, type Delivery } from "./broker-session.js";
 import { openedMessageOf, type AdmitOutcome, type CollectorDb, type DeviceKey, type OpenedMessage, type RetentionPolicy } from "./db/collector-db.js";
 import { CollectorDbError } from "./db/db-errors.js";
+import type { PolicyRegistry } from "./policy-registry.js";
+import { PolicySources } from "./policy-sources.js";
 import { DisclosureStore } from "./disclosure-store.js";
 import { JsonLinesLog } from "./json-lines-log.js";
 import type { Keyring } from "./keyring.js";
@@ -100,6 +102,8 @@ export interface CollectorOptions {
   readonly storeRetryMs?: { readonly first: number; readonly max: number };
   /** Options of the message opener (clock for the epoch bound, sizes). */
   readonly opener?: MessageOpenerOptions;
+  /** The policies the operator signed per node (policy-registry.ts): every message must be bound to one of its node's. */
+  readonly policies?: PolicyRegistry;
   /** The time now (Unix ms); default Date.now. */
   readonly now?: () => number;
   /** How long a gap in a device's audit chain that a missing health report leaves may still be filled by it (ms); default 15 minutes. */
@@ -195,7 +199,8 @@ export class Collector {
   constructor(options: CollectorOptions) {
     this.#options = options;
     this.#db = options.db;
-    this.#opener = new MessageOpener(options.keyring, options.opener);
+    this.disclosures = new DisclosureStore(options.keyring, options.operatorKey);
+    this.#opener = new MessageOpener(options.keyring, { ...options.opener, policies: new PolicySources(options.policies, this.disclosures) });
     this.#auditWatch = new AuditChainWatch(options.db, { settleMs: options.auditGapSettleMs });
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? Date.now;
@@ -216,7 +221,6 @@ export class Collector {
       auditCheckFailures: 0,
     };
     this.#clientId = options.clientId ?? stableClientId(options.db.location, options.group);
-    this.disclosures = new DisclosureStore(options.keyring, options.operatorKey);
     if (options.jsonl !== undefined) {
       try {
         NODE_FILE_OPS.mkdir(dirname(options.jsonl));

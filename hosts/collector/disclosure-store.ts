@@ -91,6 +91,11 @@ export class DisclosureStore implements DisclosureSource {
     return this.#latest.get(device);
   }
 
+  /** The latest disclosure kept for `device`, at once. */
+  latest(device: string): StoredDisclosure | undefined {
+    return this.#latest.get(device);
+  }
+
   /**
    * Whether the forgery just refused for `device` should be raised as an alert now (the first, then
    * one per FORGED_ALERT_INTERVAL_MS), and how many were refused since the last alert.

@@ -26,6 +26,8 @@ import { decodeKid } from "../../src/wire/kid.js";
 import { readSenmlPack, SenmlError } from "../../src/wire/senml.js";
 import { utf8Encode } from "../../src/wire/utf8.js";
 import { parseNodeTopic } from "../../src/uplink/topics.js";
+import type { KnownPolicy, PolicyRegistry } from "./policy-registry.js";
+import { messageAad } from "../../src/wire/message-aad.js";
 import type { Keyring } from "./keyring.js";
 import { healthFromRecords, summaryFromRecords, type DecodedHealth, type DecodedSummary } from "./decoded-messages.js";
 import { EpochCounters, TAG_BYTES, type EpochCountersSnapshot } from "./epoch-counters.js";
@@ -47,7 +49,8 @@ export type RejectCause =
   | "counter-reuse" // authentic, but another message than the one accepted under its counter: nonce reuse
   | "authentication" // AEAD tag mismatch: forged, altered, wrong key or wrong topic
   | "payload" // authenticated but not a valid civicnode SenML summary
-  | "stale-key"; // authentic under this collector's key for the device, but the database holds another (a re-key this keyring has not seen)
+  | "stale-key" // authentic under this collector's key for the device, but the database holds another (a re-key this keyring has not seen)
+  | "unbound-policy"; // authentic, but not bound to any policy the operator recorded for the device (wire/message-aad.ts)
 
 /** Epochs behind a device's newest one whose replay windows are kept (late queue flushes). */
 export const RETAINED_EPOCHS = 64;
@@ -72,6 +75,7 @@ export const REJECT_CAUSES: readonly RejectCause[] = [
   "authentication",
   "payload",
   "stale-key",
+  "unbound-policy",
 ];
 
 /** One use of a counter: what `commit()` records once the message is stored. */
@@ -93,8 +97,8 @@ export interface MessageSource {
 }
 
 export type OpenResult =
-  | { readonly ok: true; readonly kind: "summary"; readonly summary: DecodedSummary; readonly use: CounterUse }
-  | { readonly ok: true; readonly kind: "health"; readonly health: DecodedHealth; readonly use: CounterUse }
+  | { readonly ok: true; readonly kind: "summary"; readonly summary: DecodedSummary; readonly use: CounterUse; readonly policy?: KnownPolicy }
+  | { readonly ok: true; readonly kind: "health"; readonly health: DecodedHealth; readonly use: CounterUse; readonly policy?: KnownPolicy }
   | { readonly ok: false; readonly cause: RejectCause; readonly detail: string; readonly source?: MessageSource };
 
 export interface MessageOpenerOptions {
@@ -112,6 +116,12 @@ export interface MessageOpenerOptions {
   readonly epochSlack?: number;
   /** The time now (Unix ms), for the epoch bound; default Date.now. */
   readonly now?: () => number;
+  /**
+   * The policies the operator signed for each device (policy-registry.ts). A message of a device
+   * with recorded policies must be bound to one of them; without a registry, or for a device it
+   * holds none of, messages are opened bound to their topic only (a node without a signed policy).
+   */
+  readonly policies?: Pick<PolicyRegistry, "policiesOf" | "refresh">;
 }
 
 export class MessageOpener {
@@ -128,9 +138,11 @@ export class MessageOpener {
   readonly #newestEpoch = new Map<string, number>();
   readonly #epochSlack: number;
   readonly #now: () => number;
+  readonly #policies: MessageOpenerOptions["policies"];
 
   constructor(keyring: Keyring, options: MessageOpenerOptions = {}) {
     this.#keyring = keyring;
+    this.#policies = options.policies;
     this.#maxMessageBytes = options.maxMessageBytes ?? 4096;
     this.#replaySize = Math.max(64, options.replayWindow ?? 128);
     this.#keyCacheSize = options.keyCacheSize ?? 256;
@@ -228,13 +240,44 @@ export class MessageOpener {
     }
     const standing = counters?.check(envelope.counter) ?? "new";
 
-    let plaintext;
-    try {
-      plaintext = openEncrypt0(envelope, this.#epochKeys(windowKey, entry.rootKey, kid.device, kid.epoch), utf8Encode(topic));
-    } catch (error) {
+    const keys = this.#epochKeys(windowKey, entry.rootKey, kid.device, kid.epoch);
+    const open = (aad: Uint8Array): Uint8Array | undefined => {
+      try {
+        return openEncrypt0(envelope, keys, aad);
+      } catch (error) {
+        if (error instanceof CoseOpenError) return undefined;
+        throw error;
+      }
+    };
+    // Bound to one of the device's recorded policies (newest first), after a fresh look at the
+    // record if none fits; a device without recorded policies seals bound to its topic only.
+    let policy: KnownPolicy | undefined;
+    let plaintext: Uint8Array | undefined;
+    const tried = new Set<string>();
+    for (let pass = 0; pass < 2 && plaintext === undefined; pass++) {
+      if (pass === 1 && !this.#policies?.refresh(this.#now(), kid.device)) break;
+      for (const known of this.#policies?.policiesOf(kid.device) ?? []) {
+        if (tried.has(known.hashHex)) continue;
+        tried.add(known.hashHex);
+        plaintext = open(messageAad(topic, known.hash));
+        if (plaintext) {
+          policy = known;
+          break;
+        }
+      }
+    }
+    if (plaintext === undefined) {
+      const unbound = open(utf8Encode(topic));
+      if (unbound && tried.size > 0) {
+        unbound.fill(0);
+        return reject("unbound-policy", `authentic, but bound to none of the ${tried.size} policies the operator recorded for ${kid.device}: it was sealed without a policy`, source);
+      }
+      plaintext = unbound;
+    }
+    if (plaintext === undefined) {
       // An altered copy of a counter already accepted is counted as a replay, as before the copies were authenticated.
-      if (error instanceof CoseOpenError) return reject(standing === "new" ? "authentication" : "replay", error.message, source);
-      throw error;
+      const why = tried.size === 0 && this.#policies ? " (no signed policy of this device is recorded: a node on a signed policy binds its hash)" : "";
+      return reject(standing === "new" ? "authentication" : "replay", `the tag does not verify${why}`, source);
     }
     const tag = envelope.ciphertext.slice(envelope.ciphertext.length - TAG_BYTES);
     const acceptedTag = standing === "seen" ? counters!.tagOf(envelope.counter) : undefined;
@@ -249,10 +292,10 @@ export class MessageOpener {
       const records = readSenmlPack(plaintext);
       if (parsedTopic.kind === "summary") {
         const summary = summaryFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter);
-        result = { ok: true, kind: "summary", summary, use: { ...source, tag, sealedAt: summary.windowStart + summary.windowSeconds } };
+        result = { ok: true, kind: "summary", summary, use: { ...source, tag, sealedAt: summary.windowStart + summary.windowSeconds }, ...(policy ? { policy } : {}) };
       } else {
         const health = healthFromRecords(records, parsedTopic.zone, kid.device, kid.epoch, envelope.counter);
-        result = { ok: true, kind: "health", health, use: { ...source, tag, sealedAt: health.time } };
+        result = { ok: true, kind: "health", health, use: { ...source, tag, sealedAt: health.time }, ...(policy ? { policy } : {}) };
       }
     } catch (error) {
       if (error instanceof SenmlError) return reject(standing === "new" ? "payload" : "replay", error.message, source);

@@ -16,7 +16,8 @@ import { simulatedReferenceBoard, type SimulatedParts } from "../sim/reference-b
 import { SimClock } from "../sim/sim-clock.js";
 import REFERENCE_STREET_POLICY from "../../src/policy/reference-street.policy.json" with { type: "json" };
 import { nodeConfigFromSignedPolicy } from "../../src/policy/node-from-policy.js";
-import { provisionedPolicy, SignedPolicyError } from "../../src/policy/signed-policy.js";
+import { provisionedPolicy, SIGNED_POLICY_STORE_KEY, SignedPolicyError } from "../../src/policy/signed-policy.js";
+import { recordSignedPolicy } from "../collector/policy-registry.js";
 import type { OperatorKey } from "../collector/operator-key.js";
 import { streetBoard, streetPosition } from "../sim/street.js";
 import { installSignedPolicy } from "./street-policy.js";
@@ -150,6 +151,8 @@ export class Fleet {
     const identity = { device, zone };
     const installed = installSignedPolicy(store, identity, streetPosition(device), policy, streetBoard(), operator, this.clock.wallMs() / 1000);
     if (installed.outcome === "unverifiable") throw new NodePolicyError(device, `its flash holds a policy that does not verify (${installed.why}); nothing was written over it`);
+    // The operator's record, which the collector checks every message's policy binding against.
+    recordSignedPolicy(this.#options.stateDir, device, installed.serial, store.get(SIGNED_POLICY_STORE_KEY)!);
     try {
       return nodeConfigFromSignedPolicy(provisionedPolicy(store, identity), streetBoard());
     } catch (error) {

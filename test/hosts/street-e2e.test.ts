@@ -4,7 +4,7 @@
  * independent MQTT client captures the wire traffic for tampering and for independent decryption.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDecipheriv } from "node:crypto";
+import { createDecipheriv, createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,8 @@ import { utf8Encode } from "../../src/wire/utf8.js";
 import { readSenmlPack, writeSenmlPack } from "../../src/wire/senml.js";
 import { storedLines, testCollectorDb } from "../support/collector-db.js";
 import { testOperatorKey } from "../support/operator-key.js";
+import { messageAad } from "../../src/wire/message-aad.js";
+import { flashPath } from "../../hosts/node/flash-provisioning.js";
 import { waitFor, waitForQuiet } from "../support/wait-for.js";
 
 const DEVICES = ["street-01", "street-02", "street-03"];
@@ -130,9 +132,10 @@ describe("a street end to end over a real broker", () => {
       const partialIv = unprotected.get(6)!;
       const nonce = Buffer.from(keys.baseIv);
       for (let i = 0; i < partialIv.length; i++) nonce[12 - partialIv.length + i]! ^= partialIv[i]!;
-      // Enc_structure = ["Encrypt0", protected, external_aad = topic], built by hand here
-      const topic = Buffer.from(message.topic, "utf8");
-      const aad = Buffer.concat([Buffer.from([0x83, 0x68]), Buffer.from("Encrypt0"), cborBytesHead(protectedBytes.length), protectedBytes, cborBytesHead(topic.length), topic]);
+      // Enc_structure = ["Encrypt0", protected, external_aad = topic || SHA-256 of the node's signed
+      // policy payload], built by hand here from the node's flash (docs/wire-format.md).
+      const external = Buffer.concat([Buffer.from(message.topic, "utf8"), policyHashFromFlash(device)]);
+      const aad = Buffer.concat([Buffer.from([0x83, 0x68]), Buffer.from("Encrypt0"), cborBytesHead(protectedBytes.length), protectedBytes, cborBytesHead(external.length), external]);
       const decipher = createDecipheriv("chacha20-poly1305", keys.key, nonce, { authTagLength: 16 });
       decipher.setAAD(aad, { plaintextLength: ciphertext.length - 16 });
       decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
@@ -176,16 +179,24 @@ describe("a street end to end over a real broker", () => {
     expect(collector.stats.accepted).toBe(acceptedBefore + 1);
   });
 
-  /** Seals `plaintext` as device `device` would with counter `counter` (same key schedule, same COSE layout). */
+  /** SHA-256 of the payload of the signed policy in `device`'s flash, with cbor2 and node:crypto. */
+  function policyHashFromFlash(device: string): Buffer {
+    const entries = JSON.parse(readFileSync(flashPath(stateDir, device), "utf8")).entries as Record<string, string>;
+    const signed = cbor2Decode(Buffer.from(entries["policy.signed"]!, "base64")) as Tag;
+    const payload = (signed.contents as Uint8Array[])[2]!;
+    return createHash("sha256").update(payload).digest();
+  }
+
+  /** Seals `plaintext` as device `device` would with counter `counter` (same key schedule, same COSE layout, same binding). */
   function sealLikeTheNode(device: string, counter: number, topic: string, plaintext: Uint8Array): Uint8Array {
     const keys = epochKeysFromRoot(keyring.get(device)!.rootKey, device, 0);
-    return sealEncrypt0(new CborWriter(4096), plaintext, keys, encodeKid(device, 0), counter, utf8Encode(topic)).slice();
+    return sealEncrypt0(new CborWriter(4096), plaintext, keys, encodeKid(device, 0), counter, messageAad(topic, policyHashFromFlash(device))).slice();
   }
 
   function readSummaryPlaintext(message: Captured): Uint8Array {
     const device = message.topic.split("/")[2]!;
     const keys = epochKeysFromRoot(keyring.get(device)!.rootKey, device, 0);
-    return openEncrypt0(parseEncrypt0(message.payload), keys, utf8Encode(message.topic));
+    return openEncrypt0(parseEncrypt0(message.payload), keys, messageAad(message.topic, policyHashFromFlash(device)));
   }
 
   /** The plaintext of `message` with its window moved `seconds` later (its records' base time). */

@@ -3,6 +3,7 @@
  * (UplinkSealer over a MemoryStore provisioned with the device's root key), so counters, kids, tags
  * and epochs are exactly what a node sends.
  */
+import { messageAad } from "../../../src/wire/message-aad.js";
 import { Keyring } from "../../../hosts/collector/keyring.js";
 import { MemoryStore } from "../../../hosts/sim/memory-store.js";
 import { CborWriter } from "../../../src/wire/cbor-writer.js";
@@ -43,9 +44,12 @@ export function keyringOf(...devices: string[]): Keyring {
 export class TestNode {
   readonly device: string;
   readonly #sealer: UplinkSealer;
+  /** The signed policy's SHA-256 its messages are bound to (wire/message-aad.ts), if it runs on one. */
+  readonly #policyHash: Uint8Array | undefined;
 
-  constructor(device: string, rootKey = rootKeyOf(device)) {
+  constructor(device: string, rootKey = rootKeyOf(device), policyHash?: Uint8Array) {
     this.device = device;
+    this.#policyHash = policyHash;
     const store = new MemoryStore();
     store.commit(provisioningWrites(rootKey, device));
     this.#sealer = new UplinkSealer(store, device, { counterBlock: 16, maxMessageBytes: 1024 });
@@ -89,7 +93,7 @@ export class TestNode {
     const topic = `civicnode/${ZONE}/${this.device}/${kind}`;
     const writer = new CborWriter(512);
     writeSenmlPack(writer, `${this.device}/`, baseTimeS, records);
-    const payload = this.#sealer.seal(writer.written(), utf8Encode(topic), T0 + (window + 1) * WINDOW_S * 1000);
+    const payload = this.#sealer.seal(writer.written(), messageAad(topic, this.#policyHash), T0 + (window + 1) * WINDOW_S * 1000);
     return { topic, payload, label: `${this.device} ${kind} ${window}` };
   }
 }
