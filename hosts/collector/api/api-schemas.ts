@@ -96,11 +96,23 @@ export const NODE_STATUSES = ["reporting", "late", "silent"] as const;
 /** What anyone may know of a node: no health, no security detail. */
 export const nodeSchema: JsonSchema = {
   type: "object",
-  required: ["device", "zone", "lastWindowStart", "lastWindowStartIso", "windowSeconds", "status"],
+  required: ["device", "zone", "lastWindowStart", "lastWindowStartIso", "windowSeconds", "status", "location"],
   additionalProperties: false,
   properties: {
     device: string,
     zone: string,
+    location: {
+      type: ["object", "null"],
+      description: "where the node is, as its disclosure publishes it: the centre of a grid cell of the policy's precision, never the exact position; null until a disclosure is stored",
+      required: ["latitude", "longitude", "precisionMeters", "verified"],
+      additionalProperties: false,
+      properties: {
+        latitude: { type: "number" },
+        longitude: { type: "number" },
+        precisionMeters: { type: "number" },
+        verified: { type: "boolean", description: "the disclosure it comes from verified under the operator's key" },
+      },
+    },
     lastWindowStart: { type: ["integer", "null"], description: "start of the newest window stored (Unix s); null if none" },
     lastWindowStartIso: nullableString,
     windowSeconds: { type: ["number", "null"], description: "length of that window (s)" },

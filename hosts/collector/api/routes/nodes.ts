@@ -1,6 +1,7 @@
 /**
- * GET /api/nodes: every node, its zone, its newest window and whether it is reporting (public).
- * Nothing of its health or its keys: that is for staff (GET /api/nodes/{device}/health).
+ * GET /api/nodes: every node, its zone, its newest window, whether it is reporting and where it is
+ * as its disclosure publishes it (public). Nothing of its health or its keys: that is for staff
+ * (GET /api/nodes/{device}/health).
  */
 import { knownDevices, type ApiContext, type ApiRoute } from "../api-route.js";
 import { cursorParameter, limitParameter, nodeSchema, pageSchema, parameters } from "../api-schemas.js";
@@ -37,6 +38,7 @@ export function nodesRoute(context: ApiContext): ApiRoute {
           lastWindowStartIso: lastWindowStart === undefined ? null : isoSeconds(lastWindowStart),
           windowSeconds: windowSeconds ?? null,
           status: nodeStatus(lastWindowStart, windowSeconds, nowSeconds),
+          location: await publishedLocation(context, row.device),
         });
       }
       const last = rows.at(-1);
@@ -50,4 +52,18 @@ export function nodesRoute(context: ApiContext): ApiRoute {
 async function windowLength(context: ApiContext, device: string, windowStart: number): Promise<number | undefined> {
   const page = await context.db.summaries({ device, from: windowStart, to: windowStart + 1, limit: 1 });
   return page.items[0]?.windowSeconds;
+}
+
+/** The node's position as its stored disclosure publishes it (coarsened by the node: src/policy/coarse-position.ts). */
+async function publishedLocation(context: ApiContext, device: string): Promise<{ latitude: number; longitude: number; precisionMeters: number; verified: boolean } | null> {
+  const stored = await context.disclosures?.disclosure(device);
+  if (!stored) return null;
+  try {
+    const location = (JSON.parse(new TextDecoder().decode(stored.document)) as { location?: Record<string, unknown> }).location;
+    const { latitude, longitude, precisionMeters } = location ?? {};
+    if (typeof latitude !== "number" || typeof longitude !== "number" || typeof precisionMeters !== "number") return null;
+    return { latitude, longitude, precisionMeters, verified: stored.verified };
+  } catch {
+    return null;
+  }
 }

@@ -23,7 +23,15 @@ const NODES = [
   { device: "odd-1", zone: "lab", windows: 0 }, // one summary with awkward text, for CSV
 ];
 const NOW_MS = (T0_S + 12 * WINDOW_S + 30) * 1000;
-const DISCLOSURE = JSON.stringify({ format: "civicnode-disclosure", version: 1, device: "lamp-1", zone: "old-town", purpose: "air, noise and footfall", retention: { summaries: "30 days" } });
+const DISCLOSURE = JSON.stringify({
+  format: "civicnode-disclosure",
+  version: 2,
+  device: "lamp-1",
+  zone: "old-town",
+  purposes: ["air, noise and footfall"],
+  location: { latitude: 0.0004492, longitude: 0.0013475, precisionMeters: 100 },
+  retention: { summariesDays: 30, healthDays: 30 },
+});
 
 type Json = Record<string, unknown> & { cursor?: string | null };
 
@@ -116,11 +124,11 @@ describe("the collector's HTTP API", () => {
       const body = (await response.json()) as { nodes: Json[]; cursor: null };
       expect(body.cursor).toBeNull();
       expect(body.nodes).toEqual([
-        { device: "lamp-1", zone: "old-town", lastWindowStart: T0_S + 11 * WINDOW_S, lastWindowStartIso: "2026-10-01T08:55:00Z", windowSeconds: WINDOW_S, status: "reporting" },
-        { device: "lamp-2", zone: "old-town", lastWindowStart: T0_S + 7 * WINDOW_S, lastWindowStartIso: "2026-10-01T08:35:00Z", windowSeconds: WINDOW_S, status: "late" },
-        { device: "lamp-3", zone: "harbour", lastWindowStart: T0_S + WINDOW_S, lastWindowStartIso: "2026-10-01T08:05:00Z", windowSeconds: WINDOW_S, status: "silent" },
-        { device: "lamp-4", zone: "harbour", lastWindowStart: null, lastWindowStartIso: null, windowSeconds: null, status: "silent" },
-        { device: "odd-1", zone: "lab", lastWindowStart: T0_S, lastWindowStartIso: "2026-10-01T08:00:00Z", windowSeconds: WINDOW_S, status: "silent" },
+        { device: "lamp-1", zone: "old-town", lastWindowStart: T0_S + 11 * WINDOW_S, lastWindowStartIso: "2026-10-01T08:55:00Z", windowSeconds: WINDOW_S, status: "reporting", location: { latitude: 0.0004492, longitude: 0.0013475, precisionMeters: 100, verified: true } },
+        { device: "lamp-2", zone: "old-town", lastWindowStart: T0_S + 7 * WINDOW_S, lastWindowStartIso: "2026-10-01T08:35:00Z", windowSeconds: WINDOW_S, status: "late", location: null },
+        { device: "lamp-3", zone: "harbour", lastWindowStart: T0_S + WINDOW_S, lastWindowStartIso: "2026-10-01T08:05:00Z", windowSeconds: WINDOW_S, status: "silent", location: null },
+        { device: "lamp-4", zone: "harbour", lastWindowStart: null, lastWindowStartIso: null, windowSeconds: null, status: "silent", location: null },
+        { device: "odd-1", zone: "lab", lastWindowStart: T0_S, lastWindowStartIso: "2026-10-01T08:00:00Z", windowSeconds: WINDOW_S, status: "silent", location: null },
       ]);
     });
 
