@@ -58,7 +58,10 @@ const EARLY_ALERTS = 100;
 const RETENTION_EVERY_MS = 3_600_000;
 
 export interface RetentionSettings {
-  /** Days a summary is kept after its window ended, per device: what its disclosure promises. */
+  /**
+   * Days a summary is kept after its window ended, per device, for a device whose policy does not
+   * say: a node's signed policy (its retention.summariesDays) always decides for its summaries.
+   */
   readonly summaryDays: number | ((device: string) => number);
   readonly healthDays: number;
   readonly rejectionDays: number;
@@ -192,6 +195,8 @@ export class Collector {
   readonly #clientId: string;
   readonly #retry: { readonly first: number; readonly max: number };
   #retentionTimer: NodeJS.Timeout | undefined;
+  /** The policies each device may seal under, and the retention they promise. */
+  readonly #policySources: PolicySources;
   #retentionRun: Promise<void> = Promise.resolve();
   /** Key ids by root key, derived once each (the keyring may gain devices while the collector runs). */
   readonly #keyIds = new WeakMap<Uint8Array, string>();
@@ -200,7 +205,8 @@ export class Collector {
     this.#options = options;
     this.#db = options.db;
     this.disclosures = new DisclosureStore(options.keyring, options.operatorKey);
-    this.#opener = new MessageOpener(options.keyring, { ...options.opener, policies: new PolicySources(options.policies, this.disclosures) });
+    this.#policySources = new PolicySources(options.policies, this.disclosures);
+    this.#opener = new MessageOpener(options.keyring, { ...options.opener, policies: this.#policySources });
     this.#auditWatch = new AuditChainWatch(options.db, { settleMs: options.auditGapSettleMs });
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? Date.now;
@@ -564,20 +570,29 @@ export class Collector {
   #scheduleRetention(delayMs: number): void {
     const settings = this.#options.retention ?? KEEP_EVERYTHING;
     const days = settings.summaryDays;
-    if (typeof days === "number" && days === Infinity && settings.healthDays === Infinity && settings.rejectionDays === Infinity) return;
+    // Without policies to read and nothing configured, there is nothing to delete, ever.
+    const fromPolicies = this.#options.policies !== undefined || this.#options.operatorKey !== undefined;
+    if (!fromPolicies && typeof days === "number" && days === Infinity && settings.healthDays === Infinity && settings.rejectionDays === Infinity) return;
     this.#retentionTimer = setTimeout(() => {
       this.#retentionTimer = undefined;
-      this.#retentionRun = this.#applyRetention(settings).finally(() => {
+      this.#retentionRun = this.applyRetention().finally(() => {
         if (this.#session) this.#scheduleRetention(RETENTION_EVERY_MS);
       });
     }, delayMs);
     this.#retentionTimer.unref();
   }
 
-  async #applyRetention(settings: RetentionSettings): Promise<void> {
+  /**
+   * Deletes what is past its period now (it also runs hourly while started): a device's summaries
+   * after the days its policy promises (or the configured days when it says nothing), health and
+   * rejections after the configured periods. Never throws: a failure is logged and tried again.
+   */
+  async applyRetention(): Promise<void> {
+    const settings = this.#options.retention ?? KEEP_EVERYTHING;
     const summaryDays = settings.summaryDays;
+    const configured = typeof summaryDays === "number" ? () => summaryDays : summaryDays;
     const policy: RetentionPolicy = {
-      summaryDays: typeof summaryDays === "number" ? () => summaryDays : summaryDays,
+      summaryDays: (device) => this.#policySources.summariesDays(device) ?? configured(device),
       healthDays: settings.healthDays,
       rejectionDays: settings.rejectionDays,
     };

@@ -37,8 +37,10 @@ Usage: npm run collector -- --broker mqtt://host:port [options]
                         (default 604800, a week)
   --http HOST:PORT|off  where the API listens (default 127.0.0.1 on a free port)
   --jsonl FILE          also append every stored summary and health report to FILE (JSON Lines)
-  --retention-days N    delete summaries N days after their window (default: keep); must be what
-                        the nodes' disclosures promise
+  --retention-days N    delete summaries N days after their window, for a node whose signed
+                        policy does not say (default: keep); a node's policy (retention.
+                        summariesDays, in <state>/policies or its verified disclosure) decides
+                        for its own summaries
   --health-days N       delete health reports after N days (default: keep)
   --rejection-days N    delete rejection records after N days (default: keep)
 

@@ -28,6 +28,18 @@ export class PolicySources {
     return [...recorded, disclosed];
   }
 
+  /**
+   * The days the device's window summaries are kept, as its policy says (retention.summariesDays):
+   * its newest recorded policy's, else its verified disclosure's; undefined when neither says, and
+   * never from a disclosure that did not verify (a forger must not make the collector delete).
+   */
+  summariesDays(device: string): number | undefined {
+    const recorded = this.#registry?.policiesOf(device)[0];
+    if (recorded?.summariesDays !== undefined) return recorded.summariesDays;
+    const disclosed = this.#disclosed(device);
+    return disclosed?.from === "verified-disclosure" ? disclosed.summariesDays : undefined;
+  }
+
   refresh(nowMs: number, device: string): boolean {
     return this.#registry?.refresh(nowMs, device) ?? false;
   }
@@ -39,8 +51,18 @@ export class PolicySources {
     const from = stored.verified ? "verified-disclosure" : "unverified-disclosure";
     const held = this.#fromDisclosure.get(device);
     if (held && held.hashHex === sha256 && held.from === from) return held;
-    const policy: KnownPolicy = { serial: stored.policy!.serial ?? 0, hash: hexToBytes(sha256), hashHex: sha256, name: stored.policy!.name, from };
+    const policy: KnownPolicy = { serial: stored.policy!.serial ?? 0, hash: hexToBytes(sha256), hashHex: sha256, name: stored.policy!.name, summariesDays: retentionDays(stored.document), from };
     this.#fromDisclosure.set(device, policy);
     return policy;
+  }
+}
+
+/** retention.summariesDays of a disclosure document (JSON bytes), when it is a whole number of days. */
+function retentionDays(document: Uint8Array): number | undefined {
+  try {
+    const days = (JSON.parse(new TextDecoder().decode(document)) as { retention?: { summariesDays?: unknown } }).retention?.summariesDays;
+    return typeof days === "number" && Number.isInteger(days) && days >= 1 ? days : undefined;
+  } catch {
+    return undefined;
   }
 }
