@@ -1,13 +1,14 @@
 /**
  * The collector's alerts: what an operator must know about and act on, as opposed to what is only
- * counted. Each alert names its kind, the device where there is one, what happened and what to do.
- * The collector logs each at error level, tells `onAlert` listeners and appends it to alerts.jsonl
- * (one JSON object per line, with the same whole-line rules as the other logs).
+ * counted. Each alert names its kind, the device where there is one, what happened and what to do;
+ * docs/alerts.md says, per kind, what it means, when it is raised, how often at most, and the action.
+ * The collector logs each at error level, tells `onAlert` listeners and records it in the database
+ * (table alerts, served by GET /api/alerts).
  *
  *   {"time": "<ISO 8601>", "kind": "counter-reuse", "device": "lamp-7", "epoch": 0, "detail": "...", "action": "..."}
  */
 import type { AuditFinding, ChainReport } from "./audit-continuity.js";
-import type { MessageSource } from "./message-opener.js";
+import type { MessageSource, RejectCause } from "./message-opener.js";
 import { isoSeconds } from "./verdict-text.js";
 
 export type AlertKind =
@@ -28,15 +29,44 @@ export type AlertKind =
   /** A device's audit chain started over: its log was lost or replaced. */
   | "audit-reset"
   /** A disclosure on a node's topic that does not verify under the operator's key (disclosure-store.ts). */
-  | "disclosure-forged";
+  | "disclosure-forged"
+  /** Many messages refused in a short time on one device's topics, or on one topic (rejection-bursts.ts). */
+  | "rejection-burst"
+  /** A node that has sent no summary for more than two of its windows (silent-nodes.ts). */
+  | "node-silent"
+  /** A node raised as silent has sent a summary again. */
+  | "node-back"
+  /** A device's counter went back, under one epoch, past what the collector can compare (counter-restarts.ts). */
+  | "counter-restart"
+  /** A device's epoch moved on by more steps between two messages than a node takes (epoch-jumps.ts). */
+  | "epoch-jump"
+  /** Summaries bound to another policy than the one the operator published for the node (reserved: raised by the policy check). */
+  | "policy-mismatch";
 
-export const ALERT_KINDS: readonly AlertKind[] = ["counter-reuse", "window-conflict", "store-failed", "store-recovered", "torn-line", "audit-gap", "audit-rewrite", "audit-reset", "disclosure-forged"];
+/** Every kind, in the order docs/alerts.md describes them. */
+export const ALERT_KINDS: readonly AlertKind[] = [
+  "counter-reuse",
+  "counter-restart",
+  "epoch-jump",
+  "window-conflict",
+  "rejection-burst",
+  "node-silent",
+  "node-back",
+  "store-failed",
+  "store-recovered",
+  "torn-line",
+  "audit-gap",
+  "audit-rewrite",
+  "audit-reset",
+  "disclosure-forged",
+  "policy-mismatch",
+];
 
 export interface Alert {
   readonly time: string;
   readonly kind: AlertKind;
   readonly device?: string;
-  /** The key epoch concerned (counter-reuse). */
+  /** The key epoch concerned (counter-reuse, counter-restart, epoch-jump: the epoch moved to). */
   readonly epoch?: number;
   readonly detail: string;
   readonly action: string;
@@ -176,5 +206,118 @@ export function disclosureForgedAlert(device: string, topic: string, refusedSinc
     action:
       "find who can publish on the node's topics (broker access rules, leaked broker credentials); if the operator's key was replaced, give the collector the new operator.pub; " +
       `npm run cmd -- ${device} republish-disclosure puts the node's own signed disclosure back`,
+  };
+}
+
+/** "12 s", "40 min", "3.5 h", "2 days": a span for a detail. */
+function span(ms: number): string {
+  const s = ms / 1000;
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 360) / 10} h`;
+  return `${Math.round(s / 8640) / 10} days`;
+}
+
+/** Where a burst of rejections came from: a keyring device's topics, one other topic, or topics past the tracking bound. */
+export type BurstSource = { readonly device: string } | { readonly topic: string } | { readonly untracked: true };
+
+export interface RejectionBurst {
+  readonly source: BurstSource;
+  /** Rejections within `windowMs`, by cause. */
+  readonly causes: Readonly<Partial<Record<RejectCause, number>>>;
+  readonly count: number;
+  readonly windowMs: number;
+  /** Bursts on other sources not raised since the last alert of this kind (the bound on how many are). */
+  readonly unraised: number;
+}
+
+/** What the refusals of a burst say, by the cause most of them had. */
+const BURST_ACTIONS: Partial<Record<RejectCause, string>> & { other: string } = {
+  replay: "recorded messages are being published again (someone replays the traffic), or the collector's database was restored from an older copy",
+  "stale-key": "collectors of this group hold different keyrings: run every collector on the same keyring and restart them after a re-key",
+  payload: "a node sends what this collector does not decode: check that its firmware and the collector are of the same version",
+  "unbound-policy": "a node seals without the policy the operator signed for it: check its provisioning and the collector's policy records",
+  other:
+    "someone other than the nodes publishes on these topics: check the broker's access rules and whose credentials can publish there; " +
+    "if it is one node and its key was replaced, give the collector the new keyring",
+};
+
+/** A burst of refused messages on one device's topics or one topic (rejection-bursts.ts). */
+export function rejectionBurstAlert(burst: RejectionBurst, now = new Date()): Alert {
+  const { source } = burst;
+  const where = "device" in source ? `on ${source.device}'s topics` : "topic" in source ? `on topic ${JSON.stringify(source.topic)}` : "on topics beyond those the collector tracks (many topics at once)";
+  const byCause = Object.entries(burst.causes).sort(([, a], [, b]) => b - a);
+  const causes = byCause.map(([cause, n]) => `${cause} ${n}`).join(", ");
+  const main = byCause[0]?.[0] as RejectCause | undefined;
+  const unraised = burst.unraised > 0 ? `; ${burst.unraised} burst(s) elsewhere since the last such alert were not raised (a bound on how many are)` : "";
+  return {
+    time: now.toISOString(),
+    kind: "rejection-burst",
+    ...("device" in source ? { device: source.device } : {}),
+    detail: `${burst.count} messages ${where} were refused within ${span(burst.windowMs)} (${causes}); the rest of this burst is counted, not raised${unraised}`,
+    action: `${(main && BURST_ACTIONS[main]) ?? BURST_ACTIONS.other}. Nothing refused is stored; GET /api/rejections counts them by cause`,
+  };
+}
+
+/** A node with no summary for more than two of its windows (silent-nodes.ts). */
+export function nodeSilentAlert(device: string, lastWindowStart: number, windowSeconds: number, now = new Date()): Alert {
+  const endedMs = (lastWindowStart + windowSeconds) * 1000;
+  return {
+    time: now.toISOString(),
+    kind: "node-silent",
+    device,
+    detail: `${device} has sent no summary since its window of ${isoSeconds(lastWindowStart)} (${windowSeconds} s), which ended ${span(now.getTime() - endedMs)} ago: more than two of its windows`,
+    action:
+      `check ${device}'s power and uplink (its latest health report: GET /api/nodes/${device}/health; the broker's log of its connection); ` +
+      "a node that is only offline keeps its windows in its outbox and sends them when it is back, and a node-back alert follows",
+  };
+}
+
+/** A node raised as silent that reports again. */
+export function nodeBackAlert(device: string, lastWindowStart: number, silentSinceMs: number, now = new Date()): Alert {
+  return {
+    time: now.toISOString(),
+    kind: "node-back",
+    device,
+    detail: `${device} reports again: its newest window starts at ${isoSeconds(lastWindowStart)} (raised silent at ${new Date(silentSinceMs).toISOString()})`,
+    action: `none; its health reports say whether its outbox dropped messages meanwhile (dropped), and the audit chain is checked as they arrive`,
+  };
+}
+
+/** An authentic message whose counter went back under its epoch, past the tags the collector keeps (counter-restarts.ts). */
+export function counterRestartAlert(source: MessageSource, detail: string, now = new Date()): Alert {
+  return {
+    time: now.toISOString(),
+    kind: "counter-restart",
+    device: source.device,
+    epoch: source.epoch,
+    detail:
+      `the counter of ${source.device} under epoch ${source.epoch} started over: counter ${source.counter} (${detail}). ` +
+      `A node never does this: its counter record was lost, or its store restored or copied to another board; the nonces of epoch ${source.epoch} are likely used twice, so its key must be considered compromised`,
+    action: `re-key the device: npm run provision -- ${source.device} --new-key; then find out what happened to its store. Its messages under counters epoch ${source.epoch} had passed are refused`,
+  };
+}
+
+export interface EpochStep {
+  readonly epoch: number;
+  /** When the message was sealed (Unix s). */
+  readonly sealedAt: number;
+}
+
+/** A device whose epoch moved by more than `maxSteps` between two messages, in seal order (epoch-jumps.ts). */
+export function epochJumpAlert(device: string, from: EpochStep, to: EpochStep, maxSteps: number, now = new Date()): Alert {
+  const skipped = to.epoch - from.epoch - 1;
+  return {
+    time: now.toISOString(),
+    kind: "epoch-jump",
+    device,
+    epoch: to.epoch,
+    detail:
+      `${device} moved from epoch ${from.epoch} (its message sealed at ${isoSeconds(from.sealedAt)}) to epoch ${to.epoch} (sealed at ${isoSeconds(to.sealedAt)}): ` +
+      `${skipped} epoch(s) with no message stored, more than the ${maxSteps} step(s) allowed between two messages (a node moves on one epoch at a time)`,
+    action:
+      `look at ${device}'s health reports around then: dropped above 0 means its outbox lost the skipped epochs' messages (an outage longer than it holds), nothing else to do; ` +
+      `otherwise its audit log's epoch-rotated entries say why (counter-lost: its flash loses records; command: see GET /api/commands). ` +
+      `If neither explains it, its key state may have been replaced: re-key it (npm run provision -- ${device} --new-key)`,
   };
 }

@@ -32,17 +32,21 @@ import { parseNodeTopic } from "../../src/uplink/topics.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
 import { NODE_FILE_OPS } from "../node/atomic-file.js";
 import { pinnedCaPem } from "../node/pinned-ca.js";
-import { ALERT_KINDS, counterReuseAlert, disclosureForgedAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
+import { ALERT_KINDS, disclosureForgedAlert, windowConflictAlert, type Alert, type AlertKind } from "./alerts.js";
 import { AuditChainWatch } from "./audit-chain-watch.js";
 import { BrokerSession, DEFAULT_BATCH, type BatchLimits, type BrokerMessage, type Delivery } from "./broker-session.js";
 import { openedMessageOf, type AdmitOutcome, type CollectorDb, type DeviceKey, type OpenedMessage, type RetentionPolicy } from "./db/collector-db.js";
+import { CounterAlerts } from "./counter-alerts.js";
 import { CollectorDbError } from "./db/db-errors.js";
 import type { PolicyRegistry } from "./policy-registry.js";
 import { PolicySources } from "./policy-sources.js";
 import { DisclosureStore } from "./disclosure-store.js";
+import { EpochJumps } from "./epoch-jumps.js";
 import { JsonLinesLog } from "./json-lines-log.js";
 import type { Keyring } from "./keyring.js";
 import { REJECT_CAUSES, MessageOpener, type DecodedHealth, type DecodedSummary, type MessageOpenerOptions, type RejectCause } from "./message-opener.js";
+import { RejectionBursts, type RejectionBurstOptions } from "./rejection-bursts.js";
+import { SILENT_CHECK_MS, SilentNodeWatch } from "./silent-nodes.js";
 import { StoreFailures, StoreWriteError, type StoreStats } from "./store-failures.js";
 
 export const SUMMARY_FILTER = "civicnode/+/+/summary";
@@ -111,6 +115,12 @@ export interface CollectorOptions {
   readonly now?: () => number;
   /** How long a gap in a device's audit chain that a missing health report leaves may still be filled by it (ms); default 15 minutes. */
   readonly auditGapSettleMs?: number;
+  /** When refusals on one device's topics or one topic are a rejection-burst (rejection-bursts.ts); default 20 within 10 minutes. */
+  readonly rejectionBurst?: RejectionBurstOptions;
+  /** Epochs a device may move on between two of its messages before an epoch-jump is raised (epoch-jumps.ts); default 1. */
+  readonly epochJumpSteps?: number;
+  /** How often a started collector looks for silent nodes (ms, silent-nodes.ts); default a minute, the first a minute after start; 0: never (checkNodes() still does). */
+  readonly nodeCheckMs?: number;
 }
 
 export interface CollectorStats {
@@ -184,8 +194,15 @@ export class Collector {
    * within one millisecond, so that the audit check tells batches apart by it (audit-continuity.ts).
    */
   #lastReceivedAtMs = -Infinity;
-  /** "device/epoch" whose counter reuse was alerted (once per run; every message is counted). */
-  readonly #reuseAlerted = new Set<string>();
+  /** Counter reuses and restarts alerted (once per device and epoch in a run; every message is counted). */
+  readonly #counterAlerts = new CounterAlerts();
+  readonly #epochJumps: EpochJumps;
+  readonly #bursts: RejectionBursts;
+  readonly #silentNodes: SilentNodeWatch;
+  #nodeTimer: NodeJS.Timeout | undefined;
+  /** The node check running or queued (one at a time). */
+  #nodeChecks: Promise<unknown> = Promise.resolve();
+  #nodeCheckFailing = false;
   readonly #export: JsonLinesLog | undefined;
   #exportFailing = false;
   /** The latest disclosure of each device in the keyring, as published (retained). */
@@ -213,6 +230,9 @@ export class Collector {
     this.#ca = brokerCa(options.brokerUrl, options.ca);
     this.#retry = options.storeRetryMs ?? { first: 1000, max: 30_000 };
     this.#failures = new StoreFailures(this.#log, (alert) => this.#raise(alert));
+    this.#epochJumps = new EpochJumps(options.db, { maxSteps: options.epochJumpSteps, log: this.#log });
+    this.#bursts = new RejectionBursts((device) => options.keyring.get(device) !== undefined, options.rejectionBurst);
+    this.#silentNodes = new SilentNodeWatch(options.db, this.#now);
     this.stats = {
       accepted: 0,
       summaries: 0,
@@ -301,6 +321,7 @@ export class Collector {
     );
     this.#session = session;
     await session.start();
+    this.#scheduleNodeCheck();
   }
 
   /**
@@ -320,8 +341,36 @@ export class Collector {
     this.#session = undefined;
     if (this.#retentionTimer) clearTimeout(this.#retentionTimer);
     this.#retentionTimer = undefined;
+    if (this.#nodeTimer) clearTimeout(this.#nodeTimer);
+    this.#nodeTimer = undefined;
     if (session) await session.stop();
     await this.#retentionRun;
+    await this.#nodeChecks;
+  }
+
+  /**
+   * Looks now for nodes gone silent, or back (silent-nodes.ts), with the collector's clock: a
+   * started collector does it every nodeCheckMs. Raises and returns the alerts; a check the database
+   * fails is logged (once until one succeeds), never thrown.
+   */
+  checkNodes(): Promise<readonly Alert[]> {
+    const check = this.#nodeChecks.then(async () => {
+      // While the store refuses writes, nodes only look silent: store-failed says so already.
+      if (this.stats.store.paused) return [];
+      try {
+        const alerts = await this.#silentNodes.check();
+        if (this.#nodeCheckFailing) this.#log("info", "collector-node-check-recovered", {});
+        this.#nodeCheckFailing = false;
+        for (const alert of alerts) this.#raise(alert);
+        return alerts;
+      } catch (error) {
+        if (!this.#nodeCheckFailing) this.#log("warn", "collector-node-check-failed", { message: String((error as Error)?.message ?? error).slice(0, 200), detail: "silent nodes are looked for again at the next check" });
+        this.#nodeCheckFailing = true;
+        return [];
+      }
+    });
+    this.#nodeChecks = check;
+    return check;
   }
 
   /**
@@ -354,13 +403,11 @@ export class Collector {
         if (outcome.outcome === "window-conflict") {
           const summary = message.summary!;
           alerts.push(windowConflictAlert(summary.device, summary.windowStart, outcome.stored, { epoch: summary.epoch, counter: summary.counter }, new Date(receivedAtMs)));
-        } else if (outcome.outcome === "counter-reuse") {
-          const source = message.summary ?? message.health!;
-          const key = `${source.device}/${source.epoch}`;
-          if (!this.#reuseAlerted.has(key)) alerts.push(counterReuseAlert({ device: source.device, epoch: source.epoch, counter: source.counter }, outcome.detail, new Date(receivedAtMs)));
         }
       }
+      alerts.push(...this.#counterAlerts.of(opened, outcomes, new Date(receivedAtMs)));
       alerts.push(...(await this.#checkAuditChains(opened, outcomes, receivedAtMs)));
+      alerts.push(...(await this.#epochJumps.check(opened, outcomes, new Date(receivedAtMs))));
       for (const j of judged) {
         if (j.kind === "rejected") await this.#db.recordRejection({ timeMs: receivedAtMs, topic: j.topic, cause: j.cause, detail: j.detail });
       }
@@ -380,7 +427,8 @@ export class Collector {
     }
     this.#failures.succeeded(storeName(this.#db));
     for (const alert of alerts) {
-      if (alert.kind === "counter-reuse") this.#reuseAlerted.add(`${alert.device}/${alert.epoch}`);
+      this.#counterAlerts.raised(alert);
+      this.#epochJumps.raised(alert);
       this.#announce(alert);
     }
     const results: HandleResult[] = [];
@@ -523,6 +571,8 @@ export class Collector {
     // A QoS 1 copy is expected after every reconnect: worth a line in the log, not a warning.
     this.#log(cause === "duplicate" ? "info" : "warn", "summary-rejected", { cause, topic: topic.slice(0, 200), detail: detail.slice(0, 200) });
     for (const listener of this.#rejectListeners) tell((c: RejectCause) => listener(c, topic), cause, this.#log);
+    const burst = this.#bursts.note(cause, topic, this.#now());
+    if (burst) this.#raise(burst);
   }
 
   /** An alert raised outside a batch (a store failure and its recovery): recorded when the database can, announced now. */
@@ -565,6 +615,18 @@ export class Collector {
       if (!this.#exportFailing) this.#log("error", "collector-export-failed", { file: this.#export.path, code: String((error as { code?: unknown })?.code ?? "unknown"), detail: "the database has what the export misses" });
       this.#exportFailing = true;
     }
+  }
+
+  #scheduleNodeCheck(): void {
+    const everyMs = this.#options.nodeCheckMs ?? SILENT_CHECK_MS;
+    if (everyMs <= 0) return;
+    this.#nodeTimer = setTimeout(() => {
+      this.#nodeTimer = undefined;
+      void this.checkNodes().finally(() => {
+        if (this.#session) this.#scheduleNodeCheck();
+      });
+    }, everyMs);
+    this.#nodeTimer.unref();
   }
 
   #scheduleRetention(delayMs: number): void {
