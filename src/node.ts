@@ -37,8 +37,10 @@ import { writeSenmlPack, type SenmlRecordOut } from "./wire/senml.js";
 import { KEY_ID_STORE_KEY, UplinkSealer } from "./wire/uplink-sealer.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { HealthReport } from "./uplink/health-report.js";
-import { CommandReceiver, type CommandOutcome } from "./uplink/command-receiver.js";
+import { CommandReceiver, type CommandOutcome, type CommandVerdict } from "./uplink/command-receiver.js";
 import type { DownlinkCommand } from "./uplink/downlink-command.js";
+import { PolicyUpdateReceiver } from "./uplink/policy-update-receiver.js";
+import type { PolicyUpdateApplier } from "./policy/policy-update.js";
 import { AuditLog } from "./policy/audit-log.js";
 import { disclosureFor, encodeDisclosure } from "./policy/disclosure.js";
 import { provisionedDisclosure } from "./policy/signed-disclosure.js";
@@ -88,6 +90,17 @@ export interface NodeStats {
   windowsDiscarded: number;
 }
 
+/** What a host may give the node beyond its platform. */
+export interface NodeHostOptions {
+  /**
+   * Checks and stores a policy update (policy/policy-update.ts: it carries Ed25519, so the node
+   * does not import it); without it the node refuses every update.
+   */
+  readonly applyPolicyUpdate?: PolicyUpdateApplier;
+  /** Reboots the node, to run a policy just stored; called during a command, so schedule it. Without it the node runs on until it boots again. */
+  readonly restart?: () => void;
+}
+
 export class CivicNode {
   readonly config: NodeConfig;
   readonly stats: NodeStats = { windowsClosed: 0, summariesSealed: 0, healthReportsSealed: 0, sealFailures: 0, valuesAggregated: 0, valuesFiltered: 0, clockBehind: 0, windowsDiscarded: 0 };
@@ -116,6 +129,7 @@ export class CivicNode {
   readonly #disclosure: Uint8Array;
   readonly audit: AuditLog;
   readonly commands: CommandReceiver;
+  readonly policyUpdates: PolicyUpdateReceiver;
   /** A window length set by command, applied when the open window closes. */
   #pendingWindowSeconds: number | undefined;
   readonly #timers: TimerHandle[] = [];
@@ -129,7 +143,7 @@ export class CivicNode {
   /** True once the open window took a value (a set-back clock then discards them). */
   #windowHasValues = false;
 
-  constructor(platform: Platform, config: NodeConfig) {
+  constructor(platform: Platform, config: NodeConfig, host: NodeHostOptions = {}) {
     this.#platform = platform;
     this.config = config;
     this.#summaryTopic = nodeTopic(config.zone, config.device, "summary");
@@ -163,6 +177,7 @@ export class CivicNode {
       this.audit,
       (command) => this.#execute(command),
     );
+    this.policyUpdates = new PolicyUpdateReceiver(store, config, platform.clock, this.audit, platform.log, host.applyPolicyUpdate, host.restart);
     this.outbox = new Outbox(store, platform.transport, platform.log, {
       capacity: config.uplink.outboxCapacity,
       budgetBytes: config.uplink.outboxBytes,
@@ -440,6 +455,7 @@ export class CivicNode {
         this.audit.reported(audit);
       }
     }
+    this.policyUpdates.expire();
     if (this.#pendingWindowSeconds !== undefined) {
       this.#window.setWindowSeconds(this.#pendingWindowSeconds);
       this.#pendingWindowSeconds = undefined;
@@ -451,7 +467,7 @@ export class CivicNode {
   }
 
   /** An authentic, fresh command: within the policy's bounds it runs, otherwise "bounds". */
-  #execute(command: DownlinkCommand): CommandOutcome {
+  #execute(command: DownlinkCommand): CommandOutcome | CommandVerdict {
     const { clock } = this.#platform;
     switch (command.name) {
       case "rotate-epoch":
@@ -477,6 +493,8 @@ export class CivicNode {
       case "republish-disclosure":
         this.#publishDisclosure();
         return "accepted";
+      case "policy-chunk":
+        return this.policyUpdates.receive(command);
     }
   }
 

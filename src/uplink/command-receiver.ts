@@ -12,6 +12,10 @@
  *
  * The replay window moves only for an authentic command, and it is stored before the command
  * runs: a power cut can lose a command, never run one twice.
+ *
+ * A command of several parts (a policy update's chunks: policy-update-receiver.ts) is audited by
+ * its handler once it is whole, not part by part: each part is counted as `partial`, so that the
+ * thirty chunks of one update do not take the audit log's places.
  */
 import type { Clock, KeyValueStore } from "../platform.js";
 import type { AuditLog } from "../policy/audit-log.js";
@@ -28,11 +32,21 @@ const REPLAY_WINDOW = 64;
 /** Commands issued longer ago (or further ahead) than this are refused as stale. */
 const MAX_COMMAND_AGE_S = 86_400;
 
-export type CommandOutcome = "accepted" | "oversized" | "malformed" | "kid" | "replay" | "authentication" | "stale" | "bounds" | "failed";
-export const COMMAND_OUTCOMES: readonly CommandOutcome[] = ["accepted", "oversized", "malformed", "kid", "replay", "authentication", "stale", "bounds", "failed"];
+export type CommandOutcome = "accepted" | "partial" | "oversized" | "malformed" | "kid" | "replay" | "authentication" | "stale" | "bounds" | "failed";
+export const COMMAND_OUTCOMES: readonly CommandOutcome[] = ["accepted", "partial", "oversized", "malformed", "kid", "replay", "authentication", "stale", "bounds", "failed"];
 
-/** Runs an authentic command; returns "accepted", "bounds" (outside the policy) or "failed". */
-export type CommandHandler = (command: DownlinkCommand) => CommandOutcome;
+/**
+ * How a handler's outcome is audited: "entry" (the default: an entry of its own for "accepted",
+ * "bounds" and "failed"), "none" (the handler audits it itself, or it is a part of a longer
+ * command) or "tally" (tallied by outcome, as refusals anyone can cause are).
+ */
+export interface CommandVerdict {
+  readonly outcome: CommandOutcome;
+  readonly audit: "entry" | "none" | "tally";
+}
+
+/** Runs an authentic command; returns "accepted", "partial", "bounds" (outside the policy) or "failed". */
+export type CommandHandler = (command: DownlinkCommand) => CommandOutcome | CommandVerdict;
 
 export class CommandReceiver {
   readonly #store: KeyValueStore;
@@ -43,7 +57,7 @@ export class CommandReceiver {
   readonly #audit: AuditLog;
   readonly #handler: CommandHandler;
   #window = new ReplayWindow(REPLAY_WINDOW);
-  readonly counts: Record<CommandOutcome, number> = { accepted: 0, oversized: 0, malformed: 0, kid: 0, replay: 0, authentication: 0, stale: 0, bounds: 0, failed: 0 };
+  readonly counts: Record<CommandOutcome, number> = { accepted: 0, partial: 0, oversized: 0, malformed: 0, kid: 0, replay: 0, authentication: 0, stale: 0, bounds: 0, failed: 0 };
 
   constructor(store: KeyValueStore, device: string, topic: string, keys: () => EpochKeys, clock: Clock, audit: AuditLog, handler: CommandHandler) {
     this.#store = store;
@@ -80,16 +94,18 @@ export class CommandReceiver {
   receive(payload: Uint8Array): CommandOutcome {
     let outcome: CommandOutcome;
     let what = "";
+    let audit: CommandVerdict["audit"] = "entry";
     this.#authentic = false;
     try {
-      ({ outcome, what } = this.#process(payload));
+      ({ outcome, what, audit } = this.#process(payload));
     } catch (error) {
       outcome = "failed";
       what = (error as Error).name;
     }
     this.counts[outcome]++;
-    if (outcome === "accepted") this.#audit.append(this.#auditTime(), "command-accepted", what);
-    else if (this.#authentic && (outcome === "bounds" || outcome === "failed")) this.#audit.append(this.#auditTime(), "command-refused", `${outcome} ${what}`);
+    if (audit === "none") return outcome;
+    if (audit === "entry" && outcome === "accepted") this.#audit.append(this.#auditTime(), "command-accepted", what);
+    else if (audit === "entry" && this.#authentic && (outcome === "bounds" || outcome === "failed")) this.#audit.append(this.#auditTime(), "command-refused", `${outcome} ${what}`);
     else this.#audit.refused(this.#auditTime(), outcome);
     return outcome;
   }
@@ -105,30 +121,31 @@ export class CommandReceiver {
     return this.#clock.wallSynced() ? this.#clock.wallMs() / 1000 : 0;
   }
 
-  #process(payload: Uint8Array): { outcome: CommandOutcome; what: string } {
-    if (payload.length > MAX_COMMAND_BYTES) return { outcome: "oversized", what: "" };
+  #process(payload: Uint8Array): { outcome: CommandOutcome; what: string; audit: CommandVerdict["audit"] } {
+    const refused = (outcome: CommandOutcome, what = "") => ({ outcome, what, audit: "entry" as const });
+    if (payload.length > MAX_COMMAND_BYTES) return refused("oversized");
     let envelope;
     try {
       envelope = parseEncrypt0(payload);
     } catch (error) {
-      if (error instanceof CoseOpenError) return { outcome: "malformed", what: "" };
+      if (error instanceof CoseOpenError) return refused("malformed");
       throw error;
     }
     const kid = decodeKid(envelope.kid);
-    if (!kid || kid.device !== this.#device || kid.epoch !== DOWNLINK_KID_EPOCH) return { outcome: "kid", what: "" };
-    if (this.#window.check(envelope.counter) !== "new") return { outcome: "replay", what: String(envelope.counter) };
+    if (!kid || kid.device !== this.#device || kid.epoch !== DOWNLINK_KID_EPOCH) return refused("kid");
+    if (this.#window.check(envelope.counter) !== "new") return refused("replay", String(envelope.counter));
     let plaintext;
     try {
       plaintext = openEncrypt0(envelope, this.#keys(), this.#aad);
     } catch (error) {
-      if (error instanceof CoseOpenError) return { outcome: "authentication", what: "" };
+      if (error instanceof CoseOpenError) return refused("authentication");
       throw error;
     }
     let command: DownlinkCommand;
     try {
       command = decodeCommand(plaintext);
     } catch (error) {
-      if (error instanceof CommandFormatError) return { outcome: "malformed", what: "" };
+      if (error instanceof CommandFormatError) return refused("malformed");
       throw error;
     } finally {
       plaintext.fill(0);
@@ -141,12 +158,13 @@ export class CommandReceiver {
     new DataView(record.buffer).setUint32(exported.length, crc32(exported));
     this.#store.commit([{ key: COMMAND_REPLAY_STORE_KEY, value: record }]);
     const now = this.#clock.wallMs() / 1000;
-    if (!this.#clock.wallSynced() || Math.abs(now - command.issued) > MAX_COMMAND_AGE_S) return { outcome: "stale", what: command.name };
+    if (!this.#clock.wallSynced() || Math.abs(now - command.issued) > MAX_COMMAND_AGE_S) return refused("stale", command.name);
     if (this.#historyLost) {
       this.#notBeforeS ??= now;
-      if (command.issued < this.#notBeforeS) return { outcome: "replay", what: `${command.name} issued before the history was lost` };
+      if (command.issued < this.#notBeforeS) return refused("replay", `${command.name} issued before the history was lost`);
     }
     this.#authentic = true;
-    return { outcome: this.#handler(command), what: command.name };
+    const handled = this.#handler(command);
+    return typeof handled === "string" ? { outcome: handled, what: command.name, audit: "entry" } : { ...handled, what: command.name };
   }
 }

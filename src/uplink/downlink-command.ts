@@ -6,7 +6,8 @@
  * as external AAD), but under the device's downlink key, which does not ratchet. Its kid is the
  * device id followed by the epoch field 0xFFFFFFFF, and its partial IV is the commander's counter
  * for the device. The plaintext is a CBOR map:
- *   { 1: command name (text), 2: issued at (Unix seconds), 3: arguments { text: number | text } }
+ *   { 1: command name (text), 2: issued at (Unix seconds), 3: arguments { text: number | text | bytes } }
+ * Byte strings carry a policy update's chunks (policy-chunks.ts).
  */
 import { CborWriter } from "../wire/cbor-writer.js";
 import { CborDecodeError, decodeCbor } from "../wire/cbor-reader.js";
@@ -20,14 +21,15 @@ export const DOWNLINK_KID_EPOCH = 0xffffffff;
 /** Largest sealed command a node accepts. */
 export const MAX_COMMAND_BYTES = 512;
 
-export type CommandName = "rotate-epoch" | "set-window" | "set-interval" | "republish-disclosure";
-export const COMMAND_NAMES: readonly CommandName[] = ["rotate-epoch", "set-window", "set-interval", "republish-disclosure"];
+export type CommandName = "rotate-epoch" | "set-window" | "set-interval" | "republish-disclosure" | "policy-chunk";
+export const COMMAND_NAMES: readonly CommandName[] = ["rotate-epoch", "set-window", "set-interval", "republish-disclosure", "policy-chunk"];
+export type CommandArg = number | string | Uint8Array;
 
 export interface DownlinkCommand {
   readonly name: CommandName;
   /** When the commander issued it (Unix seconds). */
   readonly issued: number;
-  readonly args: Readonly<Record<string, number | string>>;
+  readonly args: Readonly<Record<string, CommandArg>>;
 }
 
 export class CommandFormatError extends Error {
@@ -35,13 +37,14 @@ export class CommandFormatError extends Error {
 }
 
 export function encodeCommand(command: DownlinkCommand): Uint8Array {
-  const writer = new CborWriter(256);
+  const writer = new CborWriter(MAX_COMMAND_BYTES);
   const args = Object.entries(command.args);
   writer.map(3).int(1).text(command.name).int(2).int(command.issued).int(3).map(args.length);
   for (const [key, value] of args) {
     writer.text(key);
     if (typeof value === "number") writer.number(value);
-    else writer.text(value);
+    else if (typeof value === "string") writer.text(value);
+    else writer.bytes(value);
   }
   return writer.written().slice();
 }
@@ -62,9 +65,9 @@ export function decodeCommand(plaintext: Uint8Array): DownlinkCommand {
   if (typeof name !== "string" || !(COMMAND_NAMES as readonly string[]).includes(name)) throw new CommandFormatError(`unknown command ${JSON.stringify(name)}`);
   if (typeof issued !== "number" || !Number.isSafeInteger(issued) || issued < 0) throw new CommandFormatError("issued time must be Unix seconds");
   if (!(rawArgs instanceof Map) || rawArgs.size > 8) throw new CommandFormatError("arguments must be a map of at most 8 entries");
-  const args: Record<string, number | string> = {};
+  const args: Record<string, CommandArg> = {};
   for (const [key, arg] of rawArgs) {
-    if (typeof key !== "string" || (typeof arg !== "number" && typeof arg !== "string")) throw new CommandFormatError("arguments are text keys with number or text values");
+    if (typeof key !== "string" || (typeof arg !== "number" && typeof arg !== "string" && !(arg instanceof Uint8Array))) throw new CommandFormatError("arguments are text keys with number, text or byte string values");
     args[key] = arg;
   }
   return { name: name as CommandName, issued, args };
