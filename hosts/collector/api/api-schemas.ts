@@ -139,11 +139,18 @@ export const statisticSchema: JsonSchema = {
 
 export const summarySchema: JsonSchema = {
   type: "object",
-  required: ["device", "zone", "windowStart", "windowStartIso", "windowSeconds", "epoch", "counter", "receivedAt", "statistics"],
+  required: ["device", "zone", "windowStart", "windowStartIso", "windowSeconds", "epoch", "counter", "receivedAt", "statistics", "policy"],
   additionalProperties: false,
   properties: {
     device: string,
     zone: string,
+    policy: {
+      type: ["object", "null"],
+      description: "the signed policy the summary was produced under (the node bound its hash into the message); null for a node without one",
+      required: ["serial", "sha256"],
+      additionalProperties: false,
+      properties: { serial: { type: "integer" }, sha256: { type: "string", pattern: "^[0-9a-f]{64}$" } },
+    },
     windowStart: { type: "integer", description: "Unix s" },
     windowStartIso: isoTime,
     windowSeconds: { type: "number", description: "s" },

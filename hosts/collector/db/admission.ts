@@ -248,12 +248,13 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
   const placed = new Set<string>();
   for (const chunk of chunked(summaries)) {
     const rows = await tx.query<{ device: string; window_start: number }>(
-      "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id, statistics, channels) " +
-        `VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ON CONFLICT (device, window_start) DO NOTHING RETURNING device, window_start`,
+      "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id, statistics, channels, policy_serial, policy_sha256) " +
+        `VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ON CONFLICT (device, window_start) DO NOTHING RETURNING device, window_start`,
       chunk.flatMap((row) => {
         const { decoded, digest } = row.summary!;
         const { statistics, channels } = statisticsColumns(decoded.channels);
-        return [row.source.device, decoded.zone, decoded.windowStart, decoded.windowSeconds, row.source.epoch, row.source.counter, row.message.receivedAtMs, digest, idOf(row)!, statistics, channels];
+        const policy = row.message.policy;
+        return [row.source.device, decoded.zone, decoded.windowStart, decoded.windowSeconds, row.source.epoch, row.source.counter, row.message.receivedAtMs, digest, idOf(row)!, statistics, channels, policy?.serial ?? null, policy?.sha256 ?? null];
       }),
     );
     for (const row of rows) placed.add(windowKey(row.device, row.window_start));
@@ -267,9 +268,20 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
   const reports = inserts.filter((row) => row.summary === undefined);
   for (const chunk of chunked(reports)) {
     await tx.run(
-      `INSERT INTO health_reports (device, key_id, epoch, counter, time, received_ms, report, message_id) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?)")} ` +
+      `INSERT INTO health_reports (device, key_id, epoch, counter, time, received_ms, report, message_id, policy_serial, policy_sha256) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ` +
         "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING",
-      chunk.flatMap((row) => [row.source.device, row.message.keyId, row.source.epoch, row.source.counter, row.message.health!.time, row.message.receivedAtMs, JSON.stringify(row.message.health), idOf(row)!]),
+      chunk.flatMap((row) => [
+        row.source.device,
+        row.message.keyId,
+        row.source.epoch,
+        row.source.counter,
+        row.message.health!.time,
+        row.message.receivedAtMs,
+        JSON.stringify(row.message.health),
+        idOf(row)!,
+        row.message.policy?.serial ?? null,
+        row.message.policy?.sha256 ?? null,
+      ]),
     );
   }
   for (const row of inserts) outcomes[row.index] = { outcome: "stored", messageId: idOf(row)! };

@@ -47,11 +47,20 @@ export interface OpenedMessage {
   readonly keyId: string;
   readonly summary?: DecodedSummary;
   readonly health?: DecodedHealth;
+  /** The signed policy it was bound to (serial, SHA-256 hex), when its node runs on one. */
+  readonly policy?: ProducedUnder;
+}
+
+/** The signed policy a message was produced under. */
+export interface ProducedUnder {
+  readonly serial: number;
+  readonly sha256: string;
 }
 
 /** The OpenedMessage of an authentic message, from what the opener returned. */
 export function openedMessageOf(result: Extract<OpenResult, { ok: true }>, topic: string, payload: Uint8Array, keyId: string, receivedAtMs: number): OpenedMessage {
-  const base = { topic, sealed: payload, tag: result.use.tag ?? new Uint8Array(0), sealedAt: result.use.sealedAt ?? 0, receivedAtMs, keyId };
+  const policy = result.policy ? { policy: { serial: result.policy.serial, sha256: result.policy.hashHex } } : {};
+  const base = { topic, sealed: payload, tag: result.use.tag ?? new Uint8Array(0), sealedAt: result.use.sealedAt ?? 0, receivedAtMs, keyId, ...policy };
   return result.kind === "summary" ? { kind: "summary", ...base, summary: result.summary } : { kind: "health", ...base, health: result.health };
 }
 
@@ -123,6 +132,8 @@ export interface StoredSummary {
   readonly counter: number;
   readonly receivedAtMs: number;
   readonly statistics: readonly StoredStatistic[];
+  /** The signed policy it was produced under; undefined for a node without one. */
+  readonly policy?: ProducedUnder;
 }
 
 export interface StoredHealth {

@@ -36,6 +36,8 @@ interface SummaryRow {
   readonly counter: number;
   readonly received_ms: number;
   readonly statistics: string;
+  readonly policy_serial: number | string | null;
+  readonly policy_sha256: string | null;
 }
 
 export async function summaries(db: SqlExecutor & { readonly dialect: SqlDialect }, query: SummaryQuery): Promise<Page<StoredSummary>> {
@@ -53,7 +55,7 @@ export async function summaries(db: SqlExecutor & { readonly dialect: SqlDialect
     add("(s.window_start > ? OR (s.window_start = ? AND s.device > ?))", windowStart!, windowStart!, device!);
   }
   const rows = await db.query<SummaryRow>(
-    `SELECT s.id, s.device, s.zone, s.window_start, s.window_seconds, s.epoch, s.counter, s.received_ms, s.statistics FROM summaries s${whereClause(where)} ORDER BY s.window_start, s.device LIMIT ?`,
+    `SELECT s.id, s.device, s.zone, s.window_start, s.window_seconds, s.epoch, s.counter, s.received_ms, s.statistics, s.policy_serial, s.policy_sha256 FROM summaries s${whereClause(where)} ORDER BY s.window_start, s.device LIMIT ?`,
     [...params, limit + 1],
   );
   return paged(
@@ -70,6 +72,7 @@ export async function summaries(db: SqlExecutor & { readonly dialect: SqlDialect
         counter: row.counter,
         receivedAtMs: row.received_ms,
         statistics: query.channel === undefined ? statistics : statistics.filter((s) => s.channel === query.channel),
+        ...(row.policy_sha256 === null || row.policy_sha256 === undefined ? {} : { policy: { serial: Number(row.policy_serial), sha256: row.policy_sha256 } }),
       };
     },
     (row) => [row.window_start, row.device],

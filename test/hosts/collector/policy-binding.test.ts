@@ -76,3 +76,28 @@ describe("a message is bound to its node's signed policy", () => {
 function asArgs(message: { topic: string; payload: Uint8Array }): [string, Uint8Array] {
   return [message.topic, message.payload];
 }
+
+describe("the store records the policy each summary was produced under", () => {
+  it("keeps its serial and hash with the summary, and none for a node without a policy", async () => {
+    const { testCollectorDb } = await import("../../support/collector-db.js");
+    const { Collector } = await import("../../../hosts/collector/collector.js");
+    const state = mkdtempSync(join(tmpdir(), "civicnode-produced-under-"));
+    const db = await testCollectorDb();
+    try {
+      const keyring = keyringOf(DEVICE, "lamp-2");
+      const policy = signedPolicy(3);
+      recordSignedPolicy(state, DEVICE, 3, policy.signed);
+      const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1", keyring, db, policies: new PolicyRegistry(state, ed25519PublicKey(OPERATOR), (d) => keyring.get(d)?.zone) });
+      await collector.prepare();
+      for (const message of [new TestNode(DEVICE, undefined, policy.hash).summary(0), new TestNode("lamp-2").summary(0)]) {
+        expect(await collector.handle(message.topic, message.payload)).toMatchObject({ ok: true });
+      }
+      const stored = (await db.summaries({ limit: 10 })).items;
+      expect(stored.find((s) => s.device === DEVICE)?.policy).toEqual({ serial: 3, sha256: bytesToHex(policy.hash) });
+      expect(stored.find((s) => s.device === "lamp-2")?.policy).toBeUndefined();
+    } finally {
+      await db.close();
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});

@@ -23,6 +23,8 @@ export interface SummaryJson {
   readonly counter: number;
   readonly receivedAt: string;
   readonly statistics: readonly StatisticJson[];
+  /** The signed policy the summary was produced under (serial, SHA-256 hex); null for a node without one. */
+  readonly policy: { readonly serial: number; readonly sha256: string } | null;
 }
 
 export function summaryJson(summary: StoredSummary): SummaryJson {
@@ -36,5 +38,6 @@ export function summaryJson(summary: StoredSummary): SummaryJson {
     counter: summary.counter,
     receivedAt: isoMs(summary.receivedAtMs),
     statistics: summary.statistics.map((s) => ({ channel: s.channel, stat: s.stat, value: s.value ?? null, unit: s.unit ?? null, status: s.status ?? null })),
+    policy: summary.policy ? { serial: summary.policy.serial, sha256: summary.policy.sha256 } : null,
   };
 }

@@ -9,7 +9,7 @@ import { SUMMARY_CSV_COLUMNS, summariesCsv } from "../../../../hosts/collector/a
 import type { StatisticJson, SummaryJson } from "../../../../hosts/collector/api/routes/summary-json.js";
 
 function summary(statistics: StatisticJson[]): SummaryJson {
-  return { device: "lamp-1", zone: "old-town", windowStart: 1790841600, windowStartIso: "2026-10-01T08:00:00Z", windowSeconds: 300, epoch: 0, counter: 4, receivedAt: "2026-10-01T08:05:02.000Z", statistics };
+  return { device: "lamp-1", zone: "old-town", windowStart: 1790841600, windowStartIso: "2026-10-01T08:00:00Z", windowSeconds: 300, epoch: 0, counter: 4, receivedAt: "2026-10-01T08:05:02.000Z", statistics, policy: null };
 }
 const PREFIX = "lamp-1,old-town,2026-10-01T08:00:00Z,1790841600,300";
 

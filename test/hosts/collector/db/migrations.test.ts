@@ -28,6 +28,7 @@ const TABLES = ["devices", "replay_state", "messages", "summaries", "health_repo
 const MIGRATIONS = [
   [1, "collector-store"],
   [2, "statistics-json-tag-chunks"],
+  [3, "produced-under-policy"],
 ];
 
 afterAll(releasePostgres);
@@ -79,7 +80,7 @@ describe.each(ENGINES)("migrations on $name", (engine) => {
 
   it.runIf(engine.available)("builds the schema from scratch, records it, and applies nothing twice", async () => {
     const { db, open } = await engine.fresh();
-    expect(await schemaVersion(db.sql)).toBe(2);
+    expect(await schemaVersion(db.sql)).toBe(3);
     const rows = await db.sql.query<{ version: number; name: string; applied_ms: number }>("SELECT version, name, applied_ms FROM schema_migrations ORDER BY version");
     expect(rows.map((r) => [r.version, r.name])).toEqual(MIGRATIONS);
     for (const table of TABLES) expect(await db.sql.query(`SELECT count(*) AS n FROM ${table}`)).toEqual([{ n: 0 }]);
@@ -87,7 +88,7 @@ describe.each(ENGINES)("migrations on $name", (engine) => {
     expect(await db.migrate()).toEqual([]);
     const again = await open();
     expect(await again.migrate()).toEqual([]);
-    expect(await db.sql.query("SELECT count(*) AS n FROM schema_migrations")).toEqual([{ n: 2 }]);
+    expect(await db.sql.query("SELECT count(*) AS n FROM schema_migrations")).toEqual([{ n: 3 }]);
   });
 
   it.runIf(engine.available)("applies each migration once when several collectors start on an empty database at once", async () => {
@@ -103,7 +104,7 @@ describe.each(ENGINES)("migrations on $name", (engine) => {
     }
     const dbs = await Promise.all(Array.from({ length: 4 }, () => openCollectorDb({ location })));
     try {
-      expect(await dbs[0]!.sql.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(await dbs[0]!.sql.query("SELECT version FROM schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     } finally {
       for (const db of dbs) await db.close();
     }
@@ -111,13 +112,13 @@ describe.each(ENGINES)("migrations on $name", (engine) => {
 
   it.runIf(engine.available)("refuses a database whose schema is newer than it knows, or whose migration differs, and writes nothing", async () => {
     const { db, location } = await engine.fresh();
-    await db.sql.run("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)", [3, "from-a-newer-collector", 0]);
+    await db.sql.run("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)", [4, "from-a-newer-collector", 0]);
     const error = await openCollectorDb({ location }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CollectorDbError);
     expect((error as CollectorDbError).failure).toBe("schema-newer");
-    expect((error as Error).message).toMatch(/schema is at version 3, newer than this collector knows \(2\)/);
+    expect((error as Error).message).toMatch(/schema is at version 4, newer than this collector knows \(3\)/);
 
-    await db.sql.run("DELETE FROM schema_migrations WHERE version = 3");
+    await db.sql.run("DELETE FROM schema_migrations WHERE version = 4");
     await db.sql.run("UPDATE schema_migrations SET name = 'something-else' WHERE version = 1");
     const sql = engine.name === "sqlite" ? openSqliteDatabase(location) : openPostgresDatabase(location);
     const other = new SqlCollectorDb(sql);
@@ -129,6 +130,7 @@ describe.each(ENGINES)("migrations on $name", (engine) => {
     expect(await db.sql.query("SELECT version, name FROM schema_migrations ORDER BY version")).toEqual([
       { version: 1, name: "something-else" },
       { version: 2, name: "statistics-json-tag-chunks" },
+      { version: 3, name: "produced-under-policy" },
     ]);
   });
 });
@@ -230,7 +232,7 @@ describe.each(ENGINES)("migration 2 on $name", (engine) => {
     }
     const db = await openCollectorDb({ location });
     onCleanup(() => db.close());
-    expect(await schemaVersion(db.sql)).toBe(2);
+    expect(await schemaVersion(db.sql)).toBe(3);
     await expect(db.sql.query("SELECT count(*) AS n FROM summary_statistics")).rejects.toThrow(/summary_statistics/);
     const { items } = await db.summaries({ device: "lamp-1", limit: 10 });
     // As version 1 showed them; a -0 reads as 0 (JSON has no -0, and the digest never told them apart).
