@@ -6,10 +6,15 @@
  * Engine "node": every core runs in this process, all on one virtual clock.
  * Engine "xs": every core runs in its own xsnap-worker (the XS engine) with its board and virtual
  * clock; flash, randomness, MQTT and log are bridged to this process.
+ *
+ * A node of this process that stores a policy update (src/policy/policy-update.ts) asks to be
+ * restarted, and is: its core stopped, its MQTT session closed, then both made anew from its flash,
+ * as a power cycle would. The XS engine's nodes take no policy update (their bundle carries no
+ * Ed25519: docs/xs-lane.md).
  */
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig } from "../../src/policy/node-config.js";
-import type { Log, LogDetail, LogLevel, Platform } from "../../src/platform.js";
+import type { Buses, Log, LogDetail, LogLevel, Platform } from "../../src/platform.js";
 import type { Keyring } from "../collector/keyring.js";
 import { FaultPlan } from "../sim/fault-plan.js";
 import { simulatedReferenceBoard, type SimulatedParts } from "../sim/reference-board.js";
@@ -19,6 +24,7 @@ import { nodeConfigFromSignedPolicy } from "../../src/policy/node-from-policy.js
 import { provisionedPolicy, SIGNED_POLICY_STORE_KEY, SignedPolicyError } from "../../src/policy/signed-policy.js";
 import { recordSignedPolicy } from "../collector/policy-registry.js";
 import type { OperatorKey } from "../collector/operator-key.js";
+import { applyPolicyUpdate } from "../../src/policy/policy-update.js";
 import { streetBoard, streetPosition } from "../sim/street.js";
 import { installSignedPolicy } from "./street-policy.js";
 import type { FileStore } from "./file-store.js";
@@ -44,6 +50,8 @@ export interface FleetOptions {
   readonly keyring: Keyring;
   /** Signs each node's policy (street-policy.ts). */
   readonly operator: OperatorKey;
+  /** The oversight key's public half, given to each node: without it a node takes no change that weakens privacy. */
+  readonly oversightKey?: Uint8Array;
   /** The deployment policy (a validated policy.json document; default: the reference street's). */
   readonly policy?: unknown;
   /** Simulated wall time at start (Unix ms). */
@@ -83,6 +91,9 @@ export class Fleet {
   readonly xsNodes: XsStreetNode[] = [];
   readonly #options: FleetOptions;
   readonly #faultPlans: FaultPlan[] = [];
+  /** What a restart of a node of this process needs: its flash and its board. */
+  readonly #hardware = new Map<string, { store: FileStore; board: Buses; parts: SimulatedParts }>();
+  #stopping = false;
   #pump: NodeJS.Timeout | undefined;
   #realStart = 0;
 
@@ -122,23 +133,44 @@ export class Fleet {
         if (this.#options.faultHours) {
           this.#faultPlans.push(new FaultPlan(parts, this.clock, { seed: `${device}/faults`, meanHoursBetween: this.#options.faultHours, onEpisode: (sensor, kind, started) => log("info", started ? "fault-injected" : "fault-cleared", { device, sensor, kind }) }));
         }
-        const platform: Platform = {
-          clock: this.clock,
-          timers: this.clock,
-          random: new OsRandom(),
-          store,
-          transport,
-          buses: board,
-          log: prefixed(log, device),
-        };
-        const node = new CivicNode(platform, parseNodeConfig(JSON.parse(configJson)));
-        node.start();
-        this.nodes.push({ device, node, transport, parts });
+        this.#hardware.set(device, { store, board, parts });
+        this.nodes.push(this.#boot(device, configJson, transport));
       }
       transport.start();
     }
     this.#realStart = performance.now();
     this.#pump = setInterval(() => this.#advance(), PUMP_INTERVAL_MS);
+  }
+
+  /** A node of this process booted on `configJson` (from its flash). */
+  #boot(device: string, configJson: string, transport: MqttTransport): FleetNode {
+    const { store, board, parts } = this.#hardware.get(device)!;
+    const platform: Platform = { clock: this.clock, timers: this.clock, random: new OsRandom(), store, transport, buses: board, log: prefixed(this.#options.log, device) };
+    const node = new CivicNode(platform, parseNodeConfig(JSON.parse(configJson)), { applyPolicyUpdate, restart: () => this.#restart(device) });
+    node.start();
+    return { device, node, transport, parts };
+  }
+
+  /** Power-cycles a node of this process, after the command that asked for it has run. */
+  #restart(device: string): void {
+    setImmediate(async () => {
+      const at = this.nodes.findIndex((member) => member.device === device);
+      if (this.#stopping || at < 0) return;
+      const { node, transport } = this.nodes[at]!;
+      node.stop();
+      await transport.close();
+      if (this.#stopping) return;
+      try {
+        const { store } = this.#hardware.get(device)!;
+        const configJson = JSON.stringify(nodeConfigFromSignedPolicy(provisionedPolicy(store, { device, zone: this.#options.zone }), streetBoard()));
+        const tls = this.#options.ca !== undefined ? { tls: { ca: this.#options.ca } } : {};
+        const fresh = new MqttTransport({ url: this.#options.brokerUrl, clientId: device, ...tls, log: prefixed(this.#options.log, device) });
+        this.nodes[at] = this.#boot(device, configJson, fresh);
+        fresh.start();
+      } catch (error) {
+        this.#options.log("error", "node-restart-failed", { device, message: (error as Error).message });
+      }
+    });
   }
 
   /**
@@ -149,7 +181,7 @@ export class Fleet {
   #policyConfig(store: FileStore, device: string, zone: string): Record<string, unknown> {
     const { operator, policy = REFERENCE_STREET_POLICY } = this.#options;
     const identity = { device, zone };
-    const installed = installSignedPolicy(store, identity, streetPosition(device), policy, streetBoard(), operator, this.clock.wallMs() / 1000);
+    const installed = installSignedPolicy(store, identity, streetPosition(device), policy, streetBoard(), operator, this.clock.wallMs() / 1000, this.#options.oversightKey);
     if (installed.outcome === "unverifiable") throw new NodePolicyError(device, `its flash holds a policy that does not verify (${installed.why}); nothing was written over it`);
     // The operator's record, which the collector checks every message's policy binding against.
     recordSignedPolicy(this.#options.stateDir, device, installed.serial, store.get(SIGNED_POLICY_STORE_KEY)!);
@@ -191,6 +223,7 @@ export class Fleet {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     if (this.#pump) clearInterval(this.#pump);
     this.#pump = undefined;
     for (const plan of this.#faultPlans) plan.stop();

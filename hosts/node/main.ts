@@ -21,6 +21,7 @@ import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError, SIMULATOR_LOCK_FILE } fr
 import { FlashWriteError, flashPath, prepareStreetFlash, type StreetFlash } from "./flash-provisioning.js";
 import { Fleet } from "./fleet.js";
 import { OperatorKey, OperatorKeyError, OPERATOR_PUBLIC_KEY_FILE } from "../collector/operator-key.js";
+import { OversightKey, OversightKeyError, OVERSIGHT_PUBLIC_KEY_FILE, readOversightPublicKey } from "../collector/oversight-key.js";
 import { PolicyFileError, loadPolicyDocument } from "./policy-file.js";
 
 /** The reference street's policy in the repository (this file runs as dist/hosts/node/main.js). */
@@ -145,6 +146,29 @@ The node refuses to start on an invalid policy; docs/policy.md explains each fie
     return 1;
   }
 
+  // The data-ethics board's key, whose countersignature a policy change that weakens privacy needs
+  // (docs/governance.md): the nodes get its public half. Made here once for the quick start.
+  let oversightKey: Uint8Array;
+  try {
+    const published = readOversightPublicKey(stateDir);
+    if (published !== undefined) oversightKey = published;
+    else {
+      const opened = OversightKey.loadOrCreate(stateDir, new PassphraseSource(stateDir, { notify: (line) => view.message(line) }));
+      oversightKey = opened.key.publicKey;
+      opened.key.wipe();
+      if (opened.created) {
+        view.message(
+          `created an oversight key for the two-key rule (public key in ${join(stateDir, OVERSIGHT_PUBLIC_KEY_FILE)}); ` +
+            "a city keeps it with its data-ethics board, on another machine under another passphrase, not beside the operator's key",
+        );
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof OversightKeyError || error instanceof LockError)) throw error;
+    process.stderr.write(`civicnode: ${error.message}\n`);
+    return 1;
+  }
+
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = options.broker;
   if (brokerUrl === undefined) {
@@ -182,7 +206,7 @@ The node refuses to start on an invalid policy; docs/policy.md explains each fie
   if (api) view.message(`collector API on ${api.url}/api/nodes (staff token in ${api.tokenFile})`);
 
   const startWallMs = simulatedStartTime(stateDir, devices);
-  const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, operator, policy: policy.document, startWallMs, log });
+  const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, operator, oversightKey, policy: policy.document, startWallMs, log });
   try {
     await fleet.start();
   } catch (error) {

@@ -3,8 +3,13 @@
  * city's provisioning would: for each node, the deployment policy with its identity and exact
  * position, signed with the operator's key; the disclosure the node will publish for it, built
  * from the same configuration the node will run on and signed too (signed-disclosure.ts); and the
- * operator's public key the node verifies both with. A node whose flash holds the same policy, position and key already keeps it; any change
- * gets the next serial, so that a node's policies are numbered in order.
+ * operator's public key the node verifies both with; and the oversight key's public key, which
+ * must countersign any later change that weakens privacy (src/policy/policy-update.ts). A node
+ * whose flash holds the same policy, position and key already keeps it; any change gets the next
+ * serial, so that a node's policies are numbered in order.
+ *
+ * Provisioning is the flash written by whoever holds the device, not a change over the downlink:
+ * the two-key rule is the node's, for what arrives over the air.
  *
  * The node then boots from what its flash holds, and only from that (fleet.ts): a policy altered
  * in the flash, or signed by another key, stops it. Such a flash is left as it is, for whoever
@@ -16,6 +21,7 @@ import { disclosureFor, encodeDisclosure } from "../../src/policy/disclosure.js"
 import { parseNodeConfig } from "../../src/policy/node-config.js";
 import { nodeConfigFromSignedPolicy, type BoardConfig } from "../../src/policy/node-from-policy.js";
 import { provisionedDisclosure, SIGNED_DISCLOSURE_STORE_KEY } from "../../src/policy/signed-disclosure.js";
+import { OVERSIGHT_KEY_STORE_KEY } from "../../src/policy/policy-update.js";
 import { nodePolicyPayload, OPERATOR_KEY_STORE_KEY, openSignedPolicy, SIGNED_POLICY_STORE_KEY, SignedPolicyError, type NodePosition } from "../../src/policy/signed-policy.js";
 import { chunkedWrites } from "../../src/store-chunks.js";
 import { verifySign1 } from "../../src/wire/cose-sign1.js";
@@ -33,7 +39,8 @@ export type InstalledPolicy =
 
 /**
  * Writes `policy` (a validated policy.json document) for `device` into its `store`, signed by
- * `operator`, unless the store holds it already under the same key and position.
+ * `operator`, unless the store holds it already under the same key and position; and the oversight
+ * key's public half, when given (without one the node takes no change that weakens privacy).
  */
 export function installSignedPolicy(
   store: KeyValueStore,
@@ -43,6 +50,7 @@ export function installSignedPolicy(
   board: BoardConfig,
   operator: OperatorKey,
   nowSeconds: number,
+  oversightKey?: Uint8Array,
 ): InstalledPolicy {
   const found = heldPayload(store, operator.publicKey);
   if (typeof found === "string") return { device: identity.device, outcome: "unverifiable", why: found };
@@ -54,6 +62,7 @@ export function installSignedPolicy(
     isDeepStrictEqual(held.position, { latitude: position.latitude, longitude: position.longitude }) &&
     isDeepStrictEqual(held.policy, policy);
   const writes: StoreWrite[] = [{ key: OPERATOR_KEY_STORE_KEY, value: operator.publicKey.slice() }];
+  if (oversightKey !== undefined) writes.push({ key: OVERSIGHT_KEY_STORE_KEY, value: oversightKey.slice() });
   let signedPolicy = store.get(SIGNED_POLICY_STORE_KEY)!;
   let serial = held?.serial as number;
   if (!unchanged) {
