@@ -246,7 +246,7 @@ const BURST_ACTIONS: Partial<Record<RejectCause, string>> & { other: string } = 
 export function rejectionBurstAlert(burst: RejectionBurst, now = new Date()): Alert {
   const { source } = burst;
   const where = "device" in source ? `on ${source.device}'s topics` : "topic" in source ? `on topic ${JSON.stringify(source.topic)}` : "on topics beyond those the collector tracks (many topics at once)";
-  const byCause = Object.entries(burst.causes).sort(([, a], [, b]) => b - a);
+  const byCause = Object.entries(burst.causes).sort(([x, a], [y, b]) => b - a || (x < y ? -1 : 1));
   const causes = byCause.map(([cause, n]) => `${cause} ${n}`).join(", ");
   const main = byCause[0]?.[0] as RejectCause | undefined;
   const unraised = burst.unraised > 0 ? `; ${burst.unraised} burst(s) elsewhere since the last such alert were not raised (a bound on how many are)` : "";

@@ -46,7 +46,7 @@ import { JsonLinesLog } from "./json-lines-log.js";
 import type { Keyring } from "./keyring.js";
 import { REJECT_CAUSES, MessageOpener, type DecodedHealth, type DecodedSummary, type MessageOpenerOptions, type RejectCause } from "./message-opener.js";
 import { RejectionBursts, type RejectionBurstOptions } from "./rejection-bursts.js";
-import { SILENT_CHECK_MS, SilentNodeWatch } from "./silent-nodes.js";
+import { SilentNodeWatch } from "./silent-nodes.js";
 import { StoreFailures, StoreWriteError, type StoreStats } from "./store-failures.js";
 
 export const SUMMARY_FILTER = "civicnode/+/+/summary";
@@ -58,6 +58,8 @@ export const DISCLOSURE_FILTER = "civicnode/+/+/disclosure";
 const PENDING_ALERTS = 100;
 /** Alerts kept for the first `onAlert` listener when raised before it was registered (at start-up). */
 const EARLY_ALERTS = 100;
+/** How often the timed watch runs (silent nodes, settled epoch jumps); the first a minute after start, once the broker's backlog is in. */
+const WATCH_EVERY_MS = 60_000;
 /** How often retention runs (and once at start). */
 const RETENTION_EVERY_MS = 3_600_000;
 
@@ -119,8 +121,13 @@ export interface CollectorOptions {
   readonly rejectionBurst?: RejectionBurstOptions;
   /** Epochs a device may move on between two of its messages before an epoch-jump is raised (epoch-jumps.ts); default 1. */
   readonly epochJumpSteps?: number;
-  /** How often a started collector looks for silent nodes (ms, silent-nodes.ts); default a minute, the first a minute after start; 0: never (checkNodes() still does). */
-  readonly nodeCheckMs?: number;
+  /** How long a possible epoch jump is held for late messages to explain it before it is raised (ms); default 15 minutes. */
+  readonly epochJumpSettleMs?: number;
+  /**
+   * How often a started collector runs its timed watch (ms): silent nodes (silent-nodes.ts), epoch
+   * jumps that have settled. Default a minute, the first a minute after start; 0: never (watchNow() still does).
+   */
+  readonly watchEveryMs?: number;
 }
 
 export interface CollectorStats {
@@ -199,10 +206,10 @@ export class Collector {
   readonly #epochJumps: EpochJumps;
   readonly #bursts: RejectionBursts;
   readonly #silentNodes: SilentNodeWatch;
-  #nodeTimer: NodeJS.Timeout | undefined;
-  /** The node check running or queued (one at a time). */
-  #nodeChecks: Promise<unknown> = Promise.resolve();
-  #nodeCheckFailing = false;
+  #watchTimer: NodeJS.Timeout | undefined;
+  /** The timed watch running or queued (one at a time). */
+  #watchRuns: Promise<unknown> = Promise.resolve();
+  #watchFailing = false;
   readonly #export: JsonLinesLog | undefined;
   #exportFailing = false;
   /** The latest disclosure of each device in the keyring, as published (retained). */
@@ -230,7 +237,7 @@ export class Collector {
     this.#ca = brokerCa(options.brokerUrl, options.ca);
     this.#retry = options.storeRetryMs ?? { first: 1000, max: 30_000 };
     this.#failures = new StoreFailures(this.#log, (alert) => this.#raise(alert));
-    this.#epochJumps = new EpochJumps(options.db, { maxSteps: options.epochJumpSteps, log: this.#log });
+    this.#epochJumps = new EpochJumps(options.db, { maxSteps: options.epochJumpSteps, settleMs: options.epochJumpSettleMs, log: this.#log });
     this.#bursts = new RejectionBursts((device) => options.keyring.get(device) !== undefined, options.rejectionBurst);
     this.#silentNodes = new SilentNodeWatch(options.db, this.#now);
     this.stats = {
@@ -321,7 +328,7 @@ export class Collector {
     );
     this.#session = session;
     await session.start();
-    this.#scheduleNodeCheck();
+    this.#scheduleWatch();
   }
 
   /**
@@ -341,36 +348,36 @@ export class Collector {
     this.#session = undefined;
     if (this.#retentionTimer) clearTimeout(this.#retentionTimer);
     this.#retentionTimer = undefined;
-    if (this.#nodeTimer) clearTimeout(this.#nodeTimer);
-    this.#nodeTimer = undefined;
+    if (this.#watchTimer) clearTimeout(this.#watchTimer);
+    this.#watchTimer = undefined;
     if (session) await session.stop();
     await this.#retentionRun;
-    await this.#nodeChecks;
+    await this.#watchRuns;
   }
 
   /**
-   * Looks now for nodes gone silent, or back (silent-nodes.ts), with the collector's clock: a
-   * started collector does it every nodeCheckMs. Raises and returns the alerts; a check the database
-   * fails is logged (once until one succeeds), never thrown.
+   * Runs the timed watch now, with the collector's clock (a started collector runs it every
+   * watchEveryMs): nodes gone silent or back (silent-nodes.ts), epoch jumps held long enough
+   * (epoch-jumps.ts). Raises and returns the alerts; a check the database fails is logged (once
+   * until one succeeds), never thrown.
    */
-  checkNodes(): Promise<readonly Alert[]> {
-    const check = this.#nodeChecks.then(async () => {
-      // While the store refuses writes, nodes only look silent: store-failed says so already.
-      if (this.stats.store.paused) return [];
+  watchNow(): Promise<readonly Alert[]> {
+    const run = this.#watchRuns.then(async () => {
+      const alerts = await this.#epochJumps.settle(this.#now());
       try {
-        const alerts = await this.#silentNodes.check();
-        if (this.#nodeCheckFailing) this.#log("info", "collector-node-check-recovered", {});
-        this.#nodeCheckFailing = false;
-        for (const alert of alerts) this.#raise(alert);
-        return alerts;
+        // While the store refuses writes, nodes only look silent: store-failed says so already.
+        if (!this.stats.store.paused) alerts.push(...(await this.#silentNodes.check()));
+        if (this.#watchFailing) this.#log("info", "collector-watch-recovered", {});
+        this.#watchFailing = false;
       } catch (error) {
-        if (!this.#nodeCheckFailing) this.#log("warn", "collector-node-check-failed", { message: String((error as Error)?.message ?? error).slice(0, 200), detail: "silent nodes are looked for again at the next check" });
-        this.#nodeCheckFailing = true;
-        return [];
+        if (!this.#watchFailing) this.#log("warn", "collector-watch-failed", { message: String((error as Error)?.message ?? error).slice(0, 200), detail: "silent nodes are looked for again at the next run" });
+        this.#watchFailing = true;
       }
+      for (const alert of alerts) this.#raise(alert);
+      return alerts;
     });
-    this.#nodeChecks = check;
-    return check;
+    this.#watchRuns = run;
+    return run;
   }
 
   /**
@@ -407,7 +414,7 @@ export class Collector {
       }
       alerts.push(...this.#counterAlerts.of(opened, outcomes, new Date(receivedAtMs)));
       alerts.push(...(await this.#checkAuditChains(opened, outcomes, receivedAtMs)));
-      alerts.push(...(await this.#epochJumps.check(opened, outcomes, new Date(receivedAtMs))));
+      await this.#epochJumps.note(opened, outcomes, receivedAtMs);
       for (const j of judged) {
         if (j.kind === "rejected") await this.#db.recordRejection({ timeMs: receivedAtMs, topic: j.topic, cause: j.cause, detail: j.detail });
       }
@@ -428,7 +435,6 @@ export class Collector {
     this.#failures.succeeded(storeName(this.#db));
     for (const alert of alerts) {
       this.#counterAlerts.raised(alert);
-      this.#epochJumps.raised(alert);
       this.#announce(alert);
     }
     const results: HandleResult[] = [];
@@ -617,16 +623,16 @@ export class Collector {
     }
   }
 
-  #scheduleNodeCheck(): void {
-    const everyMs = this.#options.nodeCheckMs ?? SILENT_CHECK_MS;
+  #scheduleWatch(): void {
+    const everyMs = this.#options.watchEveryMs ?? WATCH_EVERY_MS;
     if (everyMs <= 0) return;
-    this.#nodeTimer = setTimeout(() => {
-      this.#nodeTimer = undefined;
-      void this.checkNodes().finally(() => {
-        if (this.#session) this.#scheduleNodeCheck();
+    this.#watchTimer = setTimeout(() => {
+      this.#watchTimer = undefined;
+      void this.watchNow().finally(() => {
+        if (this.#session) this.#scheduleWatch();
       });
     }, everyMs);
-    this.#nodeTimer.unref();
+    this.#watchTimer.unref();
   }
 
   #scheduleRetention(delayMs: number): void {

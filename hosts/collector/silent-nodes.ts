@@ -28,9 +28,6 @@ import { nodeStatus } from "./api/node-status.js";
 import type { CollectorDb, DeviceRow } from "./db/collector-db.js";
 import { RecordedAlerts } from "./recorded-alerts.js";
 
-/** Default time between two checks. */
-export const SILENT_CHECK_MS = 60_000;
-
 type Raised = { readonly kind: "node-silent" | "node-back"; readonly timeMs: number };
 
 export class SilentNodeWatch {
