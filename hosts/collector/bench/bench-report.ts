@@ -96,7 +96,7 @@ export function renderCollectorSection(result: CollectorBenchResult, context: Re
   }
   if (waiting >= 0.3) {
     reasons.push(
-      `lock waits: on average ${waiting.toFixed(2)} of the instances' transactions (of ${pg3.lockWaits!.meanActive.toFixed(2)} running) waited for another's row locks. Each batch locks the rows of the devices it holds (up to 200, FOR UPDATE, db/admission.ts) and the group hands each device's messages to every instance in turn, so concurrent batches nearly always share devices and commit one after another`,
+      `lock waits: on average ${waiting.toFixed(2)} of the instances' transactions (of ${pg3.lockWaits!.meanActive.toFixed(2)} running) waited for another's row locks. Each batch locks the rows of the devices it holds (up to 200, FOR UPDATE, db/admission.ts), as much as ${percent(Math.min(1, 200 / result.devices))} of this fleet's ${int(result.devices)} devices, and the group hands each device's messages to every instance in turn, so concurrent batches nearly always share devices and commit one after another (a city's fleet, many times larger, shares fewer)`,
     );
   }
   if (!cpuBound && waiting < 0.3) reasons.push(`neither the CPU (${pg3.coresBusy.toFixed(2)} of ${context.cores} cores busy) nor lock waits (${waiting.toFixed(2)}) explain it: see the JSON output`);

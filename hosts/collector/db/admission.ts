@@ -20,6 +20,10 @@
  *   4. Insert what was judged new, a multi-row statement per table (messages, summaries, health
  *      reports), then write the replay state back (device-replay-state.ts); commit.
  *
+ * What a message's rows need of it alone (its summary's digest and statistics, its health report's
+ * JSON) is worked out before the transaction begins (prepareBatch), so that the devices' locks are
+ * not held for it.
+ *
  * The unique keys have the last word: every insert is ON CONFLICT DO NOTHING, and reports what it
  * inserted. A row found there after all (which the locks make impossible, unless something that
  * takes no device lock wrote it meanwhile, as a legacy import may) is never a second row and never
@@ -32,7 +36,7 @@ import type { AdmitOutcome, OpenedMessage } from "./collector-db.js";
 import { judgeCounter } from "./counter-verdict.js";
 import { CollectorDbError } from "./db-errors.js";
 import { DeviceReplayState, readReplayRows, writeReplayStates, type ReplayRow } from "./device-replay-state.js";
-import { statisticsColumns } from "./summary-statistics.js";
+import { statisticsColumns, type StatisticsColumns } from "./summary-statistics.js";
 import { bytesOf, chunked, paddedChunks, valuesRows, type SqlDialect, type SqlExecutor, type SqlValue } from "./sql-database.js";
 import { isoSeconds, sameBytes } from "../verdict-text.js";
 
@@ -69,23 +73,41 @@ interface Snapshot {
   readonly messages: Map<string, Uint8Array | undefined>;
 }
 
-/** A message judged new: the rows to insert for it. */
-interface NewRows {
-  readonly index: number;
+/** A message with what its rows need of it alone, worked out before its transaction. */
+export interface PreparedMessage {
   readonly message: OpenedMessage;
   readonly source: ReturnType<typeof sourceOf>;
-  readonly summary?: { readonly decoded: DecodedSummary; readonly digest: string };
+  /** messageKey of its unique key. */
+  readonly key: string;
+  readonly summary?: { readonly decoded: DecodedSummary; readonly digest: string } & StatisticsColumns;
+  /** A health report's JSON. */
+  readonly report?: string;
+}
+
+/** A message judged new: the rows to insert for it. */
+interface NewRows extends PreparedMessage {
+  readonly index: number;
 }
 
 const messageKey = (device: string, keyId: string, epoch: number, counter: number) => `${device}\u0000${keyId}\u0000${epoch}\u0000${counter}`;
 const windowKey = (device: string, windowStart: number) => `${device}\u0000${windowStart}`;
 
-/** Admits `messages` in the open transaction `tx`; outcomes in order. */
-export async function admitMessages(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], windowSize: number): Promise<AdmitOutcome[]> {
-  const sources = messages.map(sourceOf);
-  const snapshot = await readSnapshot(tx, dialect, messages, sources);
+/** What `messages`' rows need of each alone (no database): to be done before the transaction. */
+export function prepareBatch(messages: readonly OpenedMessage[]): PreparedMessage[] {
+  return messages.map((message) => {
+    const source = sourceOf(message);
+    const key = messageKey(source.device, message.keyId, source.epoch, source.counter);
+    const decoded = message.summary;
+    if (decoded) return { message, source, key, summary: { decoded, digest: summaryDigest(decoded), ...statisticsColumns(decoded.channels) } };
+    return { message, source, key, report: JSON.stringify(message.health) };
+  });
+}
+
+/** Admits the prepared `batch` in the open transaction `tx`; outcomes in order. */
+export async function admitMessages(tx: SqlExecutor, dialect: SqlDialect, batch: readonly PreparedMessage[], windowSize: number): Promise<AdmitOutcome[]> {
+  const snapshot = await readSnapshot(tx, dialect, batch);
   for (;;) {
-    const { outcomes, inserts, states } = judge(messages, sources, snapshot, windowSize);
+    const { outcomes, inserts, states } = judge(batch, snapshot, windowSize);
     const met = await insertRows(tx, inserts, outcomes);
     if (met === undefined) {
       await writeReplayStates(tx, states.values());
@@ -95,24 +117,24 @@ export async function admitMessages(tx: SqlExecutor, dialect: SqlDialect, messag
   }
 }
 
-async function readSnapshot(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], sources: ReadonlyArray<ReturnType<typeof sourceOf>>): Promise<Snapshot> {
-  const devices = await lockDevices(tx, dialect, messages, sources);
+async function readSnapshot(tx: SqlExecutor, dialect: SqlDialect, batch: readonly PreparedMessage[]): Promise<Snapshot> {
+  const devices = await lockDevices(tx, dialect, batch);
   const windows = new Map<string, { device: string; windowStart: number }>();
   const keys = new Map<string, { device: string; keyId: string; epoch: number; counter: number }>();
-  messages.forEach((message, i) => {
-    const { device, epoch, counter } = sources[i]!;
-    keys.set(messageKey(device, message.keyId, epoch, counter), { device, keyId: message.keyId, epoch, counter });
+  for (const { message, source, key } of batch) {
+    const { device, epoch, counter } = source;
+    keys.set(key, { device, keyId: message.keyId, epoch, counter });
     if (message.summary) windows.set(windowKey(device, message.summary.windowStart), { device, windowStart: message.summary.windowStart });
-  });
+  }
   const snapshot: Snapshot = { devices, replay: await readReplayRows(tx, [...keys.values()]), windows: new Map(), messages: new Map() };
   await readWindows(tx, snapshot, [...windows.values()]);
   await readMessages(tx, snapshot, [...keys.values()]);
   return snapshot;
 }
 
-async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, messages: readonly OpenedMessage[], sources: ReadonlyArray<ReturnType<typeof sourceOf>>): Promise<Map<string, DeviceRow>> {
-  const first = new Map<string, number>();
-  sources.forEach(({ device }, i) => (first.has(device) ? undefined : first.set(device, i)));
+async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, batch: readonly PreparedMessage[]): Promise<Map<string, DeviceRow>> {
+  const first = new Map<string, PreparedMessage>();
+  for (const prepared of batch) if (!first.has(prepared.source.device)) first.set(prepared.source.device, prepared);
   const devices = [...first.keys()].sort();
   const rows = new Map<string, DeviceRow>();
   const select = async (names: readonly string[]) => {
@@ -131,23 +153,22 @@ async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, messages: reado
       await tx.run(
         `INSERT INTO devices (device, zone, key_id, key_since_ms) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?)")} ON CONFLICT (device) DO NOTHING`,
         chunk.flatMap((device) => {
-          const i = first.get(device)!;
-          return [device, sources[i]!.zone, messages[i]!.keyId, messages[i]!.receivedAtMs];
+          const { source, message } = first.get(device)!;
+          return [device, source.zone, message.keyId, message.receivedAtMs];
         }),
       );
     }
     await select(unknown);
   }
-  messages.forEach((message, i) => {
-    const device = sources[i]!.device;
-    const row = rows.get(device)!;
+  for (const { message, source } of batch) {
+    const row = rows.get(source.device)!;
     if (row.key_id !== message.keyId) {
       throw new CollectorDbError(
         "key-mismatch",
-        `${device} was opened under key ${message.keyId}, but the database holds key ${row.key_id ?? "none"} for it: the keyring and the database disagree (syncDevices after a re-key, and run every collector on the same keyring)`,
+        `${source.device} was opened under key ${message.keyId}, but the database holds key ${row.key_id ?? "none"} for it: the keyring and the database disagree (syncDevices after a re-key, and run every collector on the same keyring)`,
       );
     }
-  });
+  }
   return rows;
 }
 
@@ -172,13 +193,13 @@ async function readMessages(tx: SqlExecutor, snapshot: Snapshot, keys: ReadonlyA
 }
 
 /** Step 3: every message judged in order, in memory; the rows of those judged new. Changes nothing in `snapshot`. */
-function judge(messages: readonly OpenedMessage[], sources: ReadonlyArray<ReturnType<typeof sourceOf>>, snapshot: Snapshot, windowSize: number) {
+function judge(batch: readonly PreparedMessage[], snapshot: Snapshot, windowSize: number) {
   const states = new Map<string, DeviceReplayState>();
   const windows = new Map(snapshot.windows);
   const outcomes: Array<AdmitOutcome | undefined> = [];
   const inserts: NewRows[] = [];
-  for (const [index, message] of messages.entries()) {
-    const source = sources[index]!;
+  for (const [index, prepared] of batch.entries()) {
+    const { message, source } = prepared;
     const { device, epoch, counter } = source;
     let state = states.get(device);
     if (!state) {
@@ -194,25 +215,23 @@ function judge(messages: readonly OpenedMessage[], sources: ReadonlyArray<Return
     }
     state.accept(epoch, counter, message.tag, message.sealedAt, message.receivedAtMs);
 
-    const summary = message.summary;
-    const digest = summary ? summaryDigest(summary) : undefined;
-    const stored = summary ? windows.get(windowKey(device, summary.windowStart)) : undefined;
+    const summary = prepared.summary;
+    const stored = summary ? windows.get(windowKey(device, summary.decoded.windowStart)) : undefined;
     if (stored) {
-      const detail = `window ${isoSeconds(summary!.windowStart)} is stored from epoch ${stored.epoch} counter ${stored.counter}`;
-      outcomes[index] = { outcome: stored.digest === digest ? "window-duplicate" : "window-conflict", detail, stored: { epoch: stored.epoch, counter: stored.counter } };
+      const detail = `window ${isoSeconds(summary!.decoded.windowStart)} is stored from epoch ${stored.epoch} counter ${stored.counter}`;
+      outcomes[index] = { outcome: stored.digest === summary!.digest ? "window-duplicate" : "window-conflict", detail, stored: { epoch: stored.epoch, counter: stored.counter } };
       continue;
     }
-    const key = messageKey(device, message.keyId, epoch, counter);
-    if (snapshot.messages.has(key)) {
-      const storedTag = snapshot.messages.get(key);
+    if (snapshot.messages.has(prepared.key)) {
+      const storedTag = snapshot.messages.get(prepared.key);
       outcomes[index] =
         storedTag && sameBytes(storedTag, message.tag)
           ? { outcome: "duplicate", detail: `counter ${counter} again, byte for byte (stored)` }
           : { outcome: "counter-reuse", detail: `counter ${counter} sealed a different message than the one stored under it` };
       continue;
     }
-    if (summary) windows.set(windowKey(device, summary.windowStart), { epoch, counter, digest: digest! });
-    inserts.push({ index, message, source, ...(summary ? { summary: { decoded: summary, digest: digest! } } : {}) });
+    if (summary) windows.set(windowKey(device, summary.decoded.windowStart), { epoch, counter, digest: summary.digest });
+    inserts.push({ ...prepared, index });
   }
   return { outcomes, inserts, states };
 }
@@ -237,7 +256,7 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
     );
     for (const row of rows) ids.set(messageKey(row.device, row.key_id, row.epoch, row.counter), row.id);
   }
-  const idOf = ({ message, source }: NewRows) => ids.get(messageKey(source.device, message.keyId, source.epoch, source.counter));
+  const idOf = ({ key }: NewRows) => ids.get(key);
   const metMessages = inserts.filter((row) => idOf(row) === undefined);
   if (metMessages.length > 0) {
     await undo(tx, [...ids.values()]);
@@ -251,8 +270,7 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
       "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id, statistics, channels, policy_serial, policy_sha256) " +
         `VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ON CONFLICT (device, window_start) DO NOTHING RETURNING device, window_start`,
       chunk.flatMap((row) => {
-        const { decoded, digest } = row.summary!;
-        const { statistics, channels } = statisticsColumns(decoded.channels);
+        const { decoded, digest, statistics, channels } = row.summary!;
         const policy = row.message.policy;
         return [row.source.device, decoded.zone, decoded.windowStart, decoded.windowSeconds, row.source.epoch, row.source.counter, row.message.receivedAtMs, digest, idOf(row)!, statistics, channels, policy?.serial ?? null, policy?.sha256 ?? null];
       }),
@@ -277,7 +295,7 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
         row.source.counter,
         row.message.health!.time,
         row.message.receivedAtMs,
-        JSON.stringify(row.message.health),
+        row.report!,
         idOf(row)!,
         row.message.policy?.serial ?? null,
         row.message.policy?.sha256 ?? null,

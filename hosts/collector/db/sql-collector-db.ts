@@ -16,7 +16,7 @@
 import type { Alert } from "../alerts.js";
 import type { Log } from "../../../src/platform.js";
 import type { CollectorDb, AdmitOutcome, CommandRow, DeviceKey, OpenedMessage, RejectionRow, RetentionPolicy, SummaryQuery } from "./collector-db.js";
-import { admitMessages } from "./admission.js";
+import { admitMessages, prepareBatch } from "./admission.js";
 import * as queries from "./collector-queries.js";
 import { syncDevices } from "./device-sync.js";
 import { importLegacyState, type LegacyImportReport, type LegacyStateFiles } from "./legacy-import.js";
@@ -80,10 +80,12 @@ export class SqlCollectorDb implements CollectorDb {
     return (await this.admitBatch([message]))[0]!;
   }
 
-  admitBatch(messages: readonly OpenedMessage[]): Promise<AdmitOutcome[]> {
-    if (messages.length === 0) return Promise.resolve([]);
-    if (messages.length > MAX_BATCH) return Promise.reject(new RangeError(`a batch holds at most ${MAX_BATCH} messages`));
-    return this.#db.transaction((tx) => admitMessages(tx, this.#db.dialect, messages, this.#windowSize));
+  async admitBatch(messages: readonly OpenedMessage[]): Promise<AdmitOutcome[]> {
+    if (messages.length === 0) return [];
+    if (messages.length > MAX_BATCH) throw new RangeError(`a batch holds at most ${MAX_BATCH} messages`);
+    // Before the transaction: its locks are not held while the summaries are digested and encoded.
+    const batch = prepareBatch(messages);
+    return this.#db.transaction((tx) => admitMessages(tx, this.#db.dialect, batch, this.#windowSize));
   }
 
   async recordRejection(rejection: RejectionRow): Promise<void> {

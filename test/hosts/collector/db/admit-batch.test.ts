@@ -13,7 +13,7 @@
  *     row.
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { admitMessages } from "../../../../hosts/collector/db/admission.js";
+import { admitMessages, prepareBatch } from "../../../../hosts/collector/db/admission.js";
 import type { AdmitOutcome, OpenedMessage } from "../../../../hosts/collector/db/collector-db.js";
 import type { SqlCollectorDb } from "../../../../hosts/collector/db/sql-collector-db.js";
 import type { SqlExecutor, SqlValue } from "../../../../hosts/collector/db/sql-database.js";
@@ -152,7 +152,7 @@ describe.each(ENGINES)("batches on $name", (engine) => {
       let statements: string[] = [];
       await db.sql.transaction(async (tx) => {
         const counting = watched(tx);
-        await admitMessages(counting, db.sql.dialect, messages, 128);
+        await admitMessages(counting, db.sql.dialect, prepareBatch(messages), 128);
         statements = counting.statements;
       });
       return statements;
@@ -226,7 +226,7 @@ describe.each(ENGINES)("batches on $name", (engine) => {
       const intruding = watched(tx, async (sql) => {
         if (sql.startsWith("INSERT INTO messages") && intrusions.length > 0) await intrusions.shift()!(tx);
       });
-      const result = await admitMessages(intruding, db.sql.dialect, batch, 128);
+      const result = await admitMessages(intruding, db.sql.dialect, prepareBatch(batch), 128);
       statements = intruding.statements;
       return result;
     });
