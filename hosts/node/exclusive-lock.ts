@@ -40,7 +40,7 @@ import { writeFileAtomic } from "./atomic-file.js";
 export const SIMULATOR_LOCK_FILE = "simulator.lock";
 /** The collector's replay windows and output (`collector.json`, `*.jsonl`): `npm start`, `npm run collector`. */
 export const COLLECTOR_LOCK_FILE = "collector.lock";
-/** `keyring.json` read-modify-write, briefly: `npm start`, `npm run provision`. */
+/** `keyring.sealed` read-modify-write, briefly: `npm start`, `npm run provision` (docs/keys-at-rest.md). */
 export const KEYRING_LOCK_FILE = "keyring.lock";
 /** The downlink counters, `downlink.json`, while a command is sealed: `npm run cmd`. */
 export const DOWNLINK_LOCK_FILE = "downlink.lock";
