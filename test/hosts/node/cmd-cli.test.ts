@@ -1,6 +1,8 @@
 /**
  * `npm run cmd` (the built command tool) against the simulator running on the same state folder:
- * it finds the broker, dates commands in the street's simulated time, and the nodes act on them.
+ * it finds the broker, dates commands in the street's simulated time, and the nodes act on them;
+ * `update-policy` gives a node a new policy, with the oversight key's countersignature when the
+ * change weakens privacy.
  */
 import { describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +11,7 @@ import { join } from "node:path";
 import { runBuiltScript, runSimulator } from "../../support/run-simulator.js";
 import { storedInState, waitForStored } from "../../support/state-db.js";
 import { waitFor } from "../../support/wait-for.js";
+import { referencePolicyJson } from "../../src/policy/policy-corpus.js";
 
 function runCmd(args: readonly string[]) {
   return runBuiltScript("hosts/collector/cmd.js", args);
@@ -23,6 +26,11 @@ describe("npm run cmd (the built command tool)", () => {
     [["street-01", "rotate-epoch", "--broker", "mqtts://localhost:8883"], "an mqtts:// broker needs --ca FILE"],
     [["street-01", "rotate-epoch", "--broker", "mqtt://127.0.0.1:1883", "--ca", "ca.pem"], "--ca needs an mqtts:// broker"],
     [["street-01", "rotate-epoch", "--state", "/nonexistent/state"], "no simulator recorded"],
+    [["street-01", "policy-chunk"], "give a device and one of"],
+    [["street-01", "update-policy"], "update-policy takes --policy FILE"],
+    [["street-01", "update-policy", "seconds=3", "--policy", "p.json"], "update-policy takes --policy FILE and no name=value"],
+    [["street-01", "rotate-epoch", "--countersign"], "go with update-policy"],
+    [["street-01", "update-policy", "--policy", "/nonexistent/policy.json"], "/nonexistent/policy.json: not a valid policy:\n  /: cannot be read (ENOENT) (x-readable)"],
   ])("refuses %j with a clear message and exit code 2", async (args, mention) => {
     const run = await runCmd(args);
     expect(run.code).toBe(2);
@@ -68,4 +76,52 @@ describe("npm run cmd (the built command tool)", () => {
       rmSync(state, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("update-policy: a strengthening goes with one key; a weakening is refused without --countersign, naming it, and goes with it", async () => {
+    const state = mkdtempSync(join(tmpdir(), "civicnode-cmd-policy-"));
+    try {
+      const invalid = referencePolicyJson();
+      invalid.channels[7].privacy.k = 1;
+      invalid.windowSeconds = 301;
+      writeFileSync(join(state, "invalid.json"), JSON.stringify(invalid));
+      const refusedFile = await runCmd(["street-01", "update-policy", "--policy", join(state, "invalid.json"), "--state", state]);
+      expect(refusedFile.code).toBe(2);
+      expect(refusedFile.stderr).toContain("/windowSeconds: ");
+      expect(refusedFile.stderr).toContain("/channels/7/privacy/k: ");
+
+      const stronger = referencePolicyJson();
+      stronger.channels[7].privacy.k = 5;
+      writeFileSync(join(state, "stronger.json"), JSON.stringify(stronger));
+      writeFileSync(join(state, "reference.json"), JSON.stringify(referencePolicyJson()));
+      const simulator = runSimulator(["--nodes", "2", "--speed", "300", "--windows", "16", "--state", state], 100_000);
+      await waitForStored(state, (stored) => stored.summaries.length >= 2, "first summaries", 40_000);
+      expect(existsSync(join(state, "oversight-key.sealed"))).toBe(true); // the quick start made one
+
+      const taken = await runCmd(["street-01", "update-policy", "--policy", join(state, "stronger.json"), "--state", state]);
+      expect(taken.stderr).toBe("");
+      expect(taken.code).toBe(0);
+      expect(taken.stdout).toMatch(/^sent update-policy to street-01: serial 2 \(from 1\), \d+ chunks \(counters 0-\d+, \d+ bytes\), signed by the operator \(one key\)\n$/);
+      const audit = (stored: Awaited<ReturnType<typeof storedInState>>) => stored.health.filter((h) => h.device === "street-01").flatMap((h) => h.audit.map((a) => a.entry));
+      await waitForStored(state, (stored) => audit(stored).includes("policy-updated serial 2"), "the update in street-01's health", 40_000);
+
+      const weaker = await runCmd(["street-01", "update-policy", "--policy", join(state, "reference.json"), "--state", state]);
+      expect(weaker.code).toBe(2);
+      expect(weaker.stderr).toContain("needs the oversight key's countersignature (--countersign)");
+      expect(weaker.stderr).toContain('/channels/7/privacy/k: channel "people" withholds counts below 3 instead of below 5');
+      const countersigned = await runCmd(["street-01", "update-policy", "--policy", join(state, "reference.json"), "--countersign", "--state", state]);
+      expect(countersigned.code).toBe(0);
+      expect(countersigned.stdout).toContain("serial 3 (from 2)");
+      expect(countersigned.stdout).toContain("signed and countersigned (two keys)");
+      expect(countersigned.stdout).toContain("  weakens /channels/7/privacy/k: ");
+      await waitForStored(state, (stored) => audit(stored).includes("policy-updated serial 3 two keys"), "the two-key update in street-01's health", 40_000);
+
+      const run = await simulator;
+      expect(run.code).toBe(0);
+      const { summaries } = await storedInState(state);
+      // street-02 was not touched; street-01's summaries carry on under each policy.
+      expect(summaries.filter((s) => s.device === "street-01").length).toBeGreaterThanOrEqual(16);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
