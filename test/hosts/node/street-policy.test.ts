@@ -12,6 +12,7 @@ import { chunkedWrites } from "../../../src/store-chunks.js";
 import { verifySign1 } from "../../../src/wire/cose-sign1.js";
 import { MemoryStore } from "../../../hosts/sim/memory-store.js";
 import { installSignedPolicy, PolicyTooLargeError } from "../../../hosts/node/street-policy.js";
+import { OVERSIGHT_KEY_STORE_KEY } from "../../../src/policy/policy-update.js";
 import { testOperatorKey } from "../../support/operator-key.js";
 import { streetBoard } from "../../../hosts/sim/street.js";
 
@@ -46,6 +47,17 @@ describe("installing a node's signed policy", () => {
   it("refuses a policy too large for the node's store", () => {
     const large = { ...REFERENCE, purposes: Array.from({ length: 8 }, (_, i) => `${i}: ${"a purpose described at great length ".repeat(8)}`.slice(0, 300)), access: Array.from({ length: 8 }, () => ({ who: "w".repeat(300), data: "d".repeat(300) })) };
     expect(() => installSignedPolicy(new MemoryStore(), IDENTITY, HERE, large, streetBoard(), operator, 1000)).toThrow(PolicyTooLargeError);
+  });
+
+  it("gives the node the oversight key's public half when there is one, and keeps it while the policy is kept", () => {
+    const store = new MemoryStore();
+    installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 1000);
+    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toBeUndefined();
+    const oversight = new Uint8Array(32).fill(0x0b);
+    expect(installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 2000, oversight)).toMatchObject({ outcome: "kept", serial: 1 });
+    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toEqual(oversight);
+    installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 3000);
+    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toEqual(oversight);
   });
 
   it("cleans up", () => {
@@ -106,6 +118,17 @@ describe("the signed disclosure a node publishes", () => {
     store.commit(chunkedWrites("disclosure", operator.sign(new TextEncoder().encode("{}"))));
     expect(installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 2000)).toEqual({ device: "street-01", outcome: "kept", serial: 1, disclosure: "written" });
     expect(() => provisionedDisclosure(store, encodeDisclosure(disclosureFor(bootConfig(store))))).not.toThrow();
+  });
+
+  it("gives the node the oversight key's public half when there is one, and keeps it while the policy is kept", () => {
+    const store = new MemoryStore();
+    installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 1000);
+    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toBeUndefined();
+    const oversight = new Uint8Array(32).fill(0x0b);
+    expect(installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 2000, oversight)).toMatchObject({ outcome: "kept", serial: 1 });
+    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toEqual(oversight);
+    installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 3000);
+    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toEqual(oversight);
   });
 
   it("cleans up", () => {
