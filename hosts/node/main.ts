@@ -11,7 +11,10 @@ import type { HealthLine, SummaryLine } from "../collector/collector.js";
 import { startCollectorService, type CollectorService } from "../collector/collector-service.js";
 import { Keyring, KeyringError, KEYRING_FILE } from "../collector/keyring.js";
 import { PassphraseSource } from "../collector/passphrase-source.js";
-import { DEFAULT_ZONE, streetDeviceId } from "../sim/street.js";
+import { DEFAULT_ZONE, streetBoard, streetDeviceId } from "../sim/street.js";
+import { PolicyError } from "../../src/policy/deployment-policy.js";
+import { ConfigError, parseNodeConfig } from "../../src/policy/node-config.js";
+import { nodeConfigFromPolicy } from "../../src/policy/node-from-policy.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { storeFailureCause } from "../../src/store-contract.js";
 import { parseSimulatorOptions, UsageError, USAGE, type SimulatorOptions } from "./cli-options.js";
@@ -51,12 +54,18 @@ async function main(argv: readonly string[]): Promise<number> {
   const policyFile = options.policy === undefined ? REFERENCE_POLICY_FILE.pathname : resolve(options.policy);
   let policy: { document: unknown; name: string };
   try {
-    policy = loadPolicyDocument(policyFile);
+    const loaded = loadPolicyDocument(policyFile);
+    // What depends on the board (its sensors, what their outputs count) is checked here too.
+    parseNodeConfig(nodeConfigFromPolicy({ zone: DEFAULT_ZONE, device: streetDeviceId(1) }, streetBoard(), loaded.policy));
+    policy = loaded;
   } catch (error) {
+    const refusal = "The node refuses to start on an invalid policy; docs/policy.md explains each field.";
+    if (error instanceof PolicyError || error instanceof ConfigError) {
+      process.stderr.write(`civicnode: ${policyFile}: not a valid policy for the reference board:\n  ${error.message}\n${refusal}\n`);
+      return 2;
+    }
     if (!(error instanceof PolicyFileError)) throw error;
-    process.stderr.write(`civicnode: ${error.message}
-The node refuses to start on an invalid policy; docs/policy.md explains each field.
-`);
+    process.stderr.write(`civicnode: ${error.message}\n${refusal}\n`);
     return 2;
   }
 

@@ -10,9 +10,14 @@
  *   - the window, the pseudonym epoch, the totals, the downlink's limits and the disclosure's facts
  *     are the policy's.
  */
-import type { DeploymentPolicy } from "./deployment-policy.js";
+import type { DataType, DeploymentPolicy } from "./deployment-policy.js";
 import { PolicyError } from "./deployment-policy.js";
 import type { SignedNodePolicy } from "./signed-policy.js";
+import { partOutput } from "../sensors/catalog.js";
+import type { PartName } from "./node-config.js";
+
+/** The dataType of a channel on an output that counts people, vehicles or devices. */
+const COUNT_TYPES: Readonly<Record<"people" | "vehicles" | "devices", DataType>> = { people: "people-count", vehicles: "vehicle-count", devices: "device-count" };
 
 export interface NodeIdentity {
   readonly zone: string;
@@ -50,8 +55,16 @@ function hex(bytes: Uint8Array): string {
 export function nodeConfigFromPolicy(identity: NodeIdentity, board: BoardConfig, policy: DeploymentPolicy): Record<string, unknown> {
   const boardSensors = new Map(board.sensors.map((sensor) => [sensor.id, sensor] as const));
   policy.channels.forEach((channel, i) => {
-    if (!boardSensors.has(channel.sensor)) {
+    const sensor = boardSensors.get(channel.sensor);
+    if (!sensor) {
       throw new PolicyError(`/channels/${i}/sensor`, "x-board-sensor", `no sensor "${channel.sensor}" on this board (it has ${[...boardSensors.keys()].join(", ")})`);
+    }
+    // What a part's output counts is the firmware's to say, not the policy's: a count of people (or
+    // of what they carry or drive) is declared as such, and so gets its privacy treatment.
+    const output = typeof sensor.part === "string" ? partOutput(sensor.part as PartName, channel.output) : undefined;
+    const expected = output?.counts === undefined ? undefined : COUNT_TYPES[output.counts];
+    if (expected !== undefined && channel.dataType !== expected) {
+      throw new PolicyError(`/channels/${i}/dataType`, "x-counts", `${String(sensor.part)}'s ${channel.output} counts ${output!.counts}: its dataType is ${expected}, which needs a privacy treatment`);
     }
   });
   const sensors = board.sensors

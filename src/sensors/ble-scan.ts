@@ -69,7 +69,7 @@ export const OUTPUTS: readonly SensorOutput[] = [
   { quantity: "advertisements", kind: "count", unit: "", min: 0, max: 100_000 },
   // The advertisers themselves: never a value here (always 0, "the scan was listening"); their
   // addresses go to `onIdentifier`, where the privacy engine counts distinct pseudonyms.
-  { quantity: "devices", kind: "identifiers", unit: "", min: 0, max: 0 },
+  { quantity: "devices", kind: "identifiers", unit: "", min: 0, max: 0, counts: "devices" },
 ];
 
 export interface BleScanDriverOptions extends DriverContext {

@@ -71,7 +71,7 @@ export const LD2410_COMMANDS = {
 
 /** What the part measures (also what its disclosure lists, without a driver open: catalog.ts). */
 export const OUTPUTS: readonly SensorOutput[] = [
-  { quantity: "entries", kind: "count", unit: "", min: 0, max: 1000 },
+  { quantity: "entries", kind: "count", unit: "", min: 0, max: 1000, counts: "people" },
   // Seconds of presence since the previous reading: never more than the time between readings.
   { quantity: "presence", kind: "duration", unit: "s", min: 0, max: 3600 },
 ];

@@ -33,6 +33,11 @@ export interface SensorOutput {
   readonly max: number;
   /** True for decibels: averages must be energy averages (Leq), never arithmetic means. */
   readonly logarithmic?: boolean;
+  /**
+   * What it counts when that is people or what people carry or drive: a channel on it must say so
+   * (its policy's dataType) and so get a privacy treatment (deployment-policy.ts, node-from-policy.ts).
+   */
+  readonly counts?: "people" | "vehicles" | "devices";
 }
 
 /** What every driver gets from the node besides its own bus options. */

@@ -71,7 +71,7 @@ const MAX_INTERVAL_S = 86_400;
 export const OUTPUTS: readonly SensorOutput[] = [
   // One lane carries at most about 2,400 vehicles an hour; per sample of at most a day, 100,000 is a
   // generous ceiling that no working detector reaches.
-  { quantity: "vehicles", kind: "count", unit: "", min: 0, max: 100_000 },
+  { quantity: "vehicles", kind: "count", unit: "", min: 0, max: 100_000, counts: "vehicles" },
   // The loop cannot be occupied for longer than the interval, which is at most a day.
   { quantity: "occupancy", kind: "duration", unit: "s", min: 0, max: MAX_INTERVAL_S },
 ];

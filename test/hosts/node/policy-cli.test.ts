@@ -35,6 +35,13 @@ describe("npm start runs every node on a signed policy.json", () => {
       expect(run.stderr).toContain("(not)");
       expect(run.stderr).toMatch(/\/windowSeconds: .*\(enum\)/);
       expect(run.stdout).toBe("");
+      const mislabelled = structuredClone(REFERENCE) as Policy;
+      mislabelled.channels[7] = { ...mislabelled.channels[7], dataType: "activity" };
+      delete mislabelled.channels[7].privacy;
+      writeFileSync(file, JSON.stringify(mislabelled));
+      const counted = await runSimulator(["--policy", file, "--state", join(state, "s"), "--windows", "1"]);
+      expect(counted.code).toBe(2);
+      expect(counted.stderr).toContain("/channels/7/dataType: ld2410's entries counts people: its dataType is people-count, which needs a privacy treatment (x-counts)");
       writeFileSync(file, "{ not json");
       const garbled = await runSimulator(["--policy", file, "--state", join(state, "s"), "--windows", "1"]);
       expect(garbled.code).toBe(2);

@@ -102,3 +102,20 @@ function parsedFacts(policy: ReturnType<typeof parsePolicy>) {
   const { accountable, purposes, publishedPrecisionMeters, retention, access } = policy;
   return { accountable, purposes, publishedPrecisionMeters, retention, access };
 }
+
+describe("a count of people cannot be declared as something else", () => {
+  it.each([
+    ["people", "activity"],
+    ["vehicles", "environment"],
+    ["devices", "people-count"],
+  ])("refuses the %s channel declared as %s, so it cannot skip its privacy treatment", (name, dataType) => {
+    const raw = referencePolicyJson();
+    const index = raw.channels.findIndex((c: { name: string }) => c.name === name);
+    raw.channels[index].dataType = dataType;
+    delete raw.channels[index].privacy;
+    if (dataType.endsWith("-count")) raw.channels[index].privacy = { k: 3, epsilon: 0.5, sensitivity: 1 };
+    expect(() => nodeConfigFromPolicy({ zone: "demo-street", device: "street-01" }, streetBoard(), parsePolicy(raw))).toThrow(
+      expect.objectContaining({ path: `/channels/${index}/dataType`, rule: "x-counts" }),
+    );
+  });
+});

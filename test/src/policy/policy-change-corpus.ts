@@ -47,7 +47,7 @@ export const WEAKENINGS: readonly PolicyChangeCase[] = [
     weakens: [`/channels/${referencePolicyJson().channels.length}`],
   },
   { name: "a channel that takes another sensor", edit: (p) => (channel(p, "humidity").sensor = "air"), weakens: [`/channels/${HUMIDITY}/sensor`] },
-  { name: "a channel that takes another output", edit: (p) => (channel(p, "occupancy").output = "vehicles"), weakens: [`/channels/${OCCUPANCY}/output`] },
+  { name: "a channel that takes another output", edit: (p) => (channel(p, "humidity").output = "temperature"), weakens: [`/channels/${HUMIDITY}/output`] },
   { name: "a channel declared another data type", edit: (p) => (channel(p, "occupancy").dataType = "environment"), weakens: [`/channels/${OCCUPANCY}/dataType`] },
   { name: "a new statistic", edit: (p) => channel(p, "pm1").stats.push("min"), weakens: [`/channels/${PM1}/stats/3`] },
   { name: "more decimals", edit: (p) => (channel(p, "humidity").decimals = 2), weakens: [`/channels/${HUMIDITY}/decimals`] },

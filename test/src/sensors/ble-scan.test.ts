@@ -140,7 +140,7 @@ describe("BleScan on hand-made advertisements", () => {
     expect(driver.health.readings).toBe(5);
     expect(driver.outputs).toEqual([
       { quantity: "advertisements", kind: "count", unit: "", min: 0, max: 100_000 },
-      { quantity: "devices", kind: "identifiers", unit: "", min: 0, max: 0 }, // never a value: addresses go to onIdentifier
+      { quantity: "devices", kind: "identifiers", unit: "", min: 0, max: 0, counts: "devices" }, // never a value: addresses go to onIdentifier
     ]);
   });
 
