@@ -120,17 +120,6 @@ describe("the signed disclosure a node publishes", () => {
     expect(() => provisionedDisclosure(store, encodeDisclosure(disclosureFor(bootConfig(store))))).not.toThrow();
   });
 
-  it("gives the node the oversight key's public half when there is one, and keeps it while the policy is kept", () => {
-    const store = new MemoryStore();
-    installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 1000);
-    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toBeUndefined();
-    const oversight = new Uint8Array(32).fill(0x0b);
-    expect(installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 2000, oversight)).toMatchObject({ outcome: "kept", serial: 1 });
-    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toEqual(oversight);
-    installSignedPolicy(store, IDENTITY, HERE, REFERENCE, streetBoard(), operator, 3000);
-    expect(store.get(OVERSIGHT_KEY_STORE_KEY)).toEqual(oversight);
-  });
-
   it("cleans up", () => {
     rmSync(state, { recursive: true, force: true });
   });
