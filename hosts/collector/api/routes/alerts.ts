@@ -8,7 +8,9 @@ export function alertsRoute(context: ApiContext): ApiRoute {
     path: "/api/alerts",
     operationId: "listAlerts",
     summary: "Alerts",
-    description: "Alerts (counter reuse, window conflicts, store failures and recoveries, torn lines), oldest first, in pages: each with what happened and what to do.",
+    description:
+      "Alerts (counter reuse and restarts, epoch jumps, window conflicts, rejection bursts, silent nodes and their return, store failures and recoveries, " +
+      "audit-chain gaps, rewrites and resets, forged disclosures; docs/alerts.md), oldest first, in pages: each with what happened and what to do.",
     tag: "operations",
     access: "staff",
     query: parameters({ limit: limitParameter, cursor: cursorParameter }),
