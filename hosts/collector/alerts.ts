@@ -294,7 +294,7 @@ export function counterRestartAlert(source: MessageSource, detail: string, now =
     detail:
       `the counter of ${source.device} under epoch ${source.epoch} started over: counter ${source.counter} (${detail}). ` +
       `A node never does this: its counter record was lost, or its store restored or copied to another board; the nonces of epoch ${source.epoch} are likely used twice, so its key must be considered compromised`,
-    action: `re-key the device: npm run provision -- ${source.device} --new-key; then find out what happened to its store. Its messages under counters epoch ${source.epoch} had passed are refused`,
+    action: `re-key the device: npm run provision -- ${source.device} --new-key; then find out what happened to its store. Until then its messages under epoch ${source.epoch} are refused while their counters lie below what the epoch used`,
   };
 }
 
