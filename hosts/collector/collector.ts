@@ -661,7 +661,7 @@ export class Collector {
     const configured = typeof summaryDays === "number" ? () => summaryDays : summaryDays;
     const policy: RetentionPolicy = {
       summaryDays: (device) => this.#policySources.summariesDays(device) ?? configured(device),
-      healthDays: settings.healthDays,
+      healthDays: (device) => this.#policySources.healthDays(device) ?? settings.healthDays,
       rejectionDays: settings.rejectionDays,
     };
     try {

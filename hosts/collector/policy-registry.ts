@@ -32,6 +32,8 @@ export interface KnownPolicy {
   readonly name: string;
   /** Days the policy says the city keeps the node's window summaries (its retention.summariesDays), when known. */
   readonly summariesDays: number | undefined;
+  /** Days it says health reports are kept (retention.healthDays), when known. */
+  readonly healthDays: number | undefined;
   /**
    * Where the collector learnt it: the operator's record (a policy the operator signed), or only
    * the node's latest disclosure (policy-sources.ts), which is weaker when the disclosure did not
@@ -96,7 +98,7 @@ export class PolicyRegistry {
       try {
         const opened = openSignedPolicy(new Uint8Array(readFileSync(join(folder, file))), this.#operatorKey, { device, zone });
         if (opened.serial !== Number(serial)) throw new SignedPolicyError("invalid", "its serial differs from its file name");
-        known.push({ serial: opened.serial, hash: opened.hash, hashHex: bytesToHex(opened.hash), name: opened.policy.name, summariesDays: opened.policy.retention.summariesDays, from: "record" });
+        known.push({ serial: opened.serial, hash: opened.hash, hashHex: bytesToHex(opened.hash), name: opened.policy.name, summariesDays: opened.policy.retention.summariesDays, healthDays: opened.policy.retention.healthDays, from: "record" });
       } catch (error) {
         if (!(error instanceof SignedPolicyError) && !(error instanceof Error && "code" in error)) throw error;
         this.ignored++;

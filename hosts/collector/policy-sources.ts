@@ -34,10 +34,19 @@ export class PolicySources {
    * never from a disclosure that did not verify (a forger must not make the collector delete).
    */
   summariesDays(device: string): number | undefined {
+    return this.#retention(device, "summariesDays");
+  }
+
+  /** The days the device's health reports are kept, as its policy says (retention.healthDays); as summariesDays. */
+  healthDays(device: string): number | undefined {
+    return this.#retention(device, "healthDays");
+  }
+
+  #retention(device: string, field: "summariesDays" | "healthDays"): number | undefined {
     const recorded = this.#registry?.policiesOf(device)[0];
-    if (recorded?.summariesDays !== undefined) return recorded.summariesDays;
+    if (recorded?.[field] !== undefined) return recorded[field];
     const disclosed = this.#disclosed(device);
-    return disclosed?.from === "verified-disclosure" ? disclosed.summariesDays : undefined;
+    return disclosed?.from === "verified-disclosure" ? disclosed[field] : undefined;
   }
 
   refresh(nowMs: number, device: string): boolean {
@@ -51,16 +60,16 @@ export class PolicySources {
     const from = stored.verified ? "verified-disclosure" : "unverified-disclosure";
     const held = this.#fromDisclosure.get(device);
     if (held && held.hashHex === sha256 && held.from === from) return held;
-    const policy: KnownPolicy = { serial: stored.policy!.serial ?? 0, hash: hexToBytes(sha256), hashHex: sha256, name: stored.policy!.name, summariesDays: retentionDays(stored.document), from };
+    const policy: KnownPolicy = { serial: stored.policy!.serial ?? 0, hash: hexToBytes(sha256), hashHex: sha256, name: stored.policy!.name, summariesDays: retentionDays(stored.document, "summariesDays"), healthDays: retentionDays(stored.document, "healthDays"), from };
     this.#fromDisclosure.set(device, policy);
     return policy;
   }
 }
 
-/** retention.summariesDays of a disclosure document (JSON bytes), when it is a whole number of days. */
-function retentionDays(document: Uint8Array): number | undefined {
+/** A retention period of a disclosure document (JSON bytes), when it is a whole number of days. */
+function retentionDays(document: Uint8Array, field: "summariesDays" | "healthDays"): number | undefined {
   try {
-    const days = (JSON.parse(new TextDecoder().decode(document)) as { retention?: { summariesDays?: unknown } }).retention?.summariesDays;
+    const days = (JSON.parse(new TextDecoder().decode(document)) as { retention?: Record<string, unknown> }).retention?.[field];
     return typeof days === "number" && Number.isInteger(days) && days >= 1 ? days : undefined;
   } catch {
     return undefined;

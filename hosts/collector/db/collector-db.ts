@@ -181,7 +181,8 @@ export interface RejectionCounts {
 export interface RetentionPolicy {
   /** Per device, the days the node's disclosure promises. */
   readonly summaryDays: (device: string) => number;
-  readonly healthDays: number;
+  /** One period for every device, or per device (what each node's policy says). */
+  readonly healthDays: number | ((device: string) => number);
   readonly rejectionDays: number;
 }
 

@@ -4,7 +4,7 @@
  * after the periods the city configures.
  *
  *   a summary        once `summaryDays(device)` days have passed since its window ended
- *   a health report  once `healthDays` have passed since its time
+ *   a health report  once `healthDays` (per device, or one period for all) have passed since its time
  *   a rejection      once `rejectionDays` have passed since it was recorded
  *
  * A summary goes with its statistics and its message row (the sealed bytes), a health report with
@@ -36,13 +36,19 @@ export async function applyRetention(db: SqlDatabase, policy: RetentionPolicy, n
   }
 
   let health = 0;
-  const healthCutoff = cutoffSeconds(nowMs, policy.healthDays, "health days");
-  if (healthCutoff !== undefined) {
-    health = await db.transaction(async (tx) => {
-      const [{ n }] = (await tx.query<{ n: number }>("SELECT count(*) AS n FROM health_reports WHERE time <= ?", [healthCutoff])) as [{ n: number }];
+  // Per device when the devices' policies say (each its own retention.healthDays), else one period for all.
+  const healthDevices = typeof policy.healthDays === "number" ? [undefined] : devices.map((d) => d.device);
+  for (const device of healthDevices) {
+    const days = typeof policy.healthDays === "number" ? policy.healthDays : policy.healthDays(device!);
+    const healthCutoff = cutoffSeconds(nowMs, days, device === undefined ? "health days" : `health days of ${device}`);
+    if (healthCutoff === undefined) continue;
+    const expired = device === undefined ? "time <= ?" : "device = ? AND time <= ?";
+    const params = device === undefined ? [healthCutoff] : [device, healthCutoff];
+    health += await db.transaction(async (tx) => {
+      const [{ n }] = (await tx.query<{ n: number }>(`SELECT count(*) AS n FROM health_reports WHERE ${expired}`, params)) as [{ n: number }];
       if (n === 0) return 0;
-      await tx.run("DELETE FROM messages WHERE id IN (SELECT message_id FROM health_reports WHERE time <= ? AND message_id IS NOT NULL)", [healthCutoff]);
-      await tx.run("DELETE FROM health_reports WHERE time <= ?", [healthCutoff]);
+      await tx.run(`DELETE FROM messages WHERE id IN (SELECT message_id FROM health_reports WHERE ${expired} AND message_id IS NOT NULL)`, params);
+      await tx.run(`DELETE FROM health_reports WHERE ${expired}`, params);
       return n;
     });
   }
