@@ -10,7 +10,7 @@
  * A node of this process that stores a policy update (src/policy/policy-update.ts) asks to be
  * restarted, and is: its core stopped, its MQTT session closed, then both made anew from its flash,
  * as a power cycle would. The XS engine's nodes take no policy update (their bundle carries no
- * Ed25519: docs/xs-lane.md).
+ * Ed25519: docs/governance.md).
  */
 import { CivicNode } from "../../src/node.js";
 import { parseNodeConfig } from "../../src/policy/node-config.js";
