@@ -373,7 +373,16 @@ export class Collector {
         if (!this.#watchFailing) this.#log("warn", "collector-watch-failed", { message: String((error as Error)?.message ?? error).slice(0, 200), detail: "silent nodes are looked for again at the next run" });
         this.#watchFailing = true;
       }
-      for (const alert of alerts) this.#raise(alert);
+      // Recorded one by one, not through the pending queue: a street-wide outage raises a node-silent per node.
+      for (const [i, alert] of alerts.entries()) {
+        try {
+          await this.#db.recordAlert(alert);
+        } catch {
+          for (const rest of alerts.slice(i)) this.#raise(rest); // kept until the database takes writes (up to PENDING_ALERTS)
+          break;
+        }
+        this.#announce(alert);
+      }
       return alerts;
     });
     this.#watchRuns = run;

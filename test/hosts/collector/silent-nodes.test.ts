@@ -110,6 +110,17 @@ describe("silent nodes", () => {
     }
   });
 
+  it("records every node of a street-wide outage, more than the alerts kept while the database refuses", async () => {
+    const db = await testCollectorDb();
+    const devices = Array.from({ length: 150 }, (_, i) => `pole-${i}`);
+    const collector = new Collector({ brokerUrl: "mqtt://127.0.0.1:1", keyring: keyringOf(...devices), db, now: () => clock.nowMs });
+    clock.nowMs = endOf(0);
+    await collector.handleBatch(devices.map((device) => new TestNode(device).summary(0)));
+    clock.nowMs = endOf(0) + 3 * WINDOW_MS;
+    expect(await collector.watchNow()).toHaveLength(150);
+    expect((await db.alerts({ limit: 1000 })).items.map((a) => a.device).sort()).toEqual([...devices].sort());
+  });
+
   it("logs a database that fails the watch once, and looks again at the next run", async () => {
     const db = await testCollectorDb();
     let failing = false;
