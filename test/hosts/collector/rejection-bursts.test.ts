@@ -170,7 +170,7 @@ describe("a rejection burst at a real collector on a real broker", () => {
       const node = new TestNode(DEVICE);
       const genuine = node.summary(0);
       for (const payload of [genuine.payload, genuine.payload, Buffer.from("garbage"), Buffer.from("more garbage")]) await forger.publishAsync(genuine.topic, Buffer.from(payload), { qos: 1 });
-      await waitFor(() => collector!.stats.accepted + collector!.rejectedTotal === 4, "the first four messages");
+      await waitFor(() => collector!.stats.accepted + collector!.rejectedTotal === 4, "the first four messages", 20_000);
       expect(collector.stats.rejected).toMatchObject({ duplicate: 1, malformed: 2 });
       expect(alerts).toEqual([]);
 

@@ -165,7 +165,7 @@ describe("silent nodes", () => {
       collector.onAlert((alert) => alerts.push(alert));
       await collector.start();
       clock.nowMs = endOf(0) + 3 * WINDOW_MS;
-      await waitFor(() => alerts.length > 0, "the timed watch's alert");
+      await waitFor(() => alerts.length > 0, "the timed watch's alert", 20_000);
       expect(alerts.map((x) => [x.kind, x.device])).toEqual([["node-silent", "lamp-1"]]);
     });
   });
