@@ -47,7 +47,8 @@ export function recordSignedPolicy(stateDir: string, device: string, serial: num
   if (!isValidId(device)) throw new RangeError(`not a device id: ${device}`);
   const folder = join(stateDir, POLICIES_FOLDER, device);
   mkdirSync(folder, { recursive: true, mode: 0o700 });
-  writeFileAtomic(join(folder, `${serial}.cose`), signed, 0o644);
+  // It holds the node's exact position (provisioning data, never published): private, as the keyring.
+  writeFileAtomic(join(folder, `${serial}.cose`), signed, 0o600);
 }
 
 export class PolicyRegistry {
