@@ -37,7 +37,7 @@ import { judgeCounter } from "./counter-verdict.js";
 import { CollectorDbError } from "./db-errors.js";
 import { DeviceReplayState, readReplayRows, writeReplayStates, type ReplayRow } from "./device-replay-state.js";
 import { statisticsColumns, type StatisticsColumns } from "./summary-statistics.js";
-import { bytesOf, chunked, paddedChunks, valuesRows, type SqlDialect, type SqlExecutor, type SqlValue } from "./sql-database.js";
+import { bytesOf, chunked, paddedChunks, StatementTexts, valuesRows, type SqlDialect, type SqlExecutor, type SqlValue } from "./sql-database.js";
 import { isoSeconds, sameBytes } from "../verdict-text.js";
 
 interface DeviceRow {
@@ -88,6 +88,34 @@ export interface PreparedMessage {
 interface NewRows extends PreparedMessage {
   readonly index: number;
 }
+
+// The batch's statements, by their number of rows (sql-database.ts: StatementTexts).
+const LOCK_DEVICES = new StatementTexts(
+  (n, forUpdate) => `SELECT device, zone, key_id, newest_epoch, first_seen_ms, last_seen_ms FROM devices WHERE device IN (${valuesRows(n, "?")}) ORDER BY device${forUpdate}`,
+);
+const INSERT_DEVICES = new StatementTexts((n) => `INSERT INTO devices (device, zone, key_id, key_since_ms) VALUES ${valuesRows(n, "(?, ?, ?, ?)")} ON CONFLICT (device) DO NOTHING`);
+const SELECT_WINDOWS = new StatementTexts(
+  (n) => `SELECT device, window_start, epoch, counter, digest FROM summaries WHERE (device, window_start) IN (VALUES ${valuesRows(n, "(?, CAST(? AS BIGINT))")})`,
+);
+const SELECT_MESSAGES = new StatementTexts(
+  (n) => `SELECT device, key_id, epoch, counter, tag FROM messages WHERE (device, key_id, epoch, counter) IN (VALUES ${valuesRows(n, "(?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT))")})`,
+);
+const INSERT_MESSAGES = new StatementTexts(
+  (n) =>
+    `INSERT INTO messages (device, key_id, epoch, counter, kind, topic, received_ms, sealed_at, sealed, tag) VALUES ${valuesRows(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ` +
+    "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING RETURNING id, device, key_id, epoch, counter",
+);
+const INSERT_SUMMARIES = new StatementTexts(
+  (n) =>
+    "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id, statistics, channels, policy_serial, policy_sha256) " +
+    `VALUES ${valuesRows(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ON CONFLICT (device, window_start) DO NOTHING RETURNING device, window_start`,
+);
+const INSERT_HEALTH = new StatementTexts(
+  (n) =>
+    `INSERT INTO health_reports (device, key_id, epoch, counter, time, received_ms, report, message_id, policy_serial, policy_sha256) VALUES ${valuesRows(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ` +
+    "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING",
+);
+const DELETE_MESSAGES = new StatementTexts((n) => `DELETE FROM messages WHERE id IN (${valuesRows(n, "?")})`);
 
 const messageKey = (device: string, keyId: string, epoch: number, counter: number) => `${device}\u0000${keyId}\u0000${epoch}\u0000${counter}`;
 const windowKey = (device: string, windowStart: number) => `${device}\u0000${windowStart}`;
@@ -140,7 +168,7 @@ async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, batch: readonly
   const select = async (names: readonly string[]) => {
     for (const chunk of paddedChunks(names)) {
       const found = await tx.query<DeviceRow>(
-        `SELECT device, zone, key_id, newest_epoch, first_seen_ms, last_seen_ms FROM devices WHERE device IN (${valuesRows(chunk.length, "?")}) ORDER BY device${dialect.forUpdate}`,
+        LOCK_DEVICES.of(chunk.length, dialect.forUpdate),
         chunk,
       );
       for (const row of found) rows.set(row.device, row);
@@ -151,7 +179,7 @@ async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, batch: readonly
   if (unknown.length > 0) {
     for (const chunk of chunked(unknown)) {
       await tx.run(
-        `INSERT INTO devices (device, zone, key_id, key_since_ms) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?)")} ON CONFLICT (device) DO NOTHING`,
+        INSERT_DEVICES.of(chunk.length),
         chunk.flatMap((device) => {
           const { source, message } = first.get(device)!;
           return [device, source.zone, message.keyId, message.receivedAtMs];
@@ -175,7 +203,7 @@ async function lockDevices(tx: SqlExecutor, dialect: SqlDialect, batch: readonly
 async function readWindows(tx: SqlExecutor, snapshot: Snapshot, windows: ReadonlyArray<{ readonly device: string; readonly windowStart: number }>): Promise<void> {
   for (const chunk of paddedChunks(windows)) {
     const found = await tx.query<{ device: string; window_start: number; epoch: number; counter: number; digest: string }>(
-      `SELECT device, window_start, epoch, counter, digest FROM summaries WHERE (device, window_start) IN (VALUES ${valuesRows(chunk.length, "(?, CAST(? AS BIGINT))")})`,
+      SELECT_WINDOWS.of(chunk.length),
       chunk.flatMap(({ device, windowStart }) => [device, windowStart]),
     );
     for (const row of found) snapshot.windows.set(windowKey(row.device, row.window_start), { epoch: row.epoch, counter: row.counter, digest: row.digest });
@@ -185,7 +213,7 @@ async function readWindows(tx: SqlExecutor, snapshot: Snapshot, windows: Readonl
 async function readMessages(tx: SqlExecutor, snapshot: Snapshot, keys: ReadonlyArray<{ readonly device: string; readonly keyId: string; readonly epoch: number; readonly counter: number }>): Promise<void> {
   for (const chunk of paddedChunks(keys)) {
     const found = await tx.query<{ device: string; key_id: string; epoch: number; counter: number; tag: SqlValue }>(
-      `SELECT device, key_id, epoch, counter, tag FROM messages WHERE (device, key_id, epoch, counter) IN (VALUES ${valuesRows(chunk.length, "(?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT))")})`,
+      SELECT_MESSAGES.of(chunk.length),
       chunk.flatMap(({ device, keyId, epoch, counter }) => [device, keyId, epoch, counter]),
     );
     for (const row of found) snapshot.messages.set(messageKey(row.device, row.key_id, row.epoch, row.counter), bytesOf(row.tag));
@@ -250,8 +278,7 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
   const ids = new Map<string, number>();
   for (const chunk of chunked(inserts)) {
     const rows = await tx.query<{ id: number; device: string; key_id: string; epoch: number; counter: number }>(
-      `INSERT INTO messages (device, key_id, epoch, counter, kind, topic, received_ms, sealed_at, sealed, tag) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ` +
-        "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING RETURNING id, device, key_id, epoch, counter",
+      INSERT_MESSAGES.of(chunk.length),
       chunk.flatMap(({ message: m, source: s }) => [s.device, m.keyId, s.epoch, s.counter, m.kind, m.topic, m.receivedAtMs, m.sealedAt, m.sealed, m.tag]),
     );
     for (const row of rows) ids.set(messageKey(row.device, row.key_id, row.epoch, row.counter), row.id);
@@ -267,8 +294,7 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
   const placed = new Set<string>();
   for (const chunk of chunked(summaries)) {
     const rows = await tx.query<{ device: string; window_start: number }>(
-      "INSERT INTO summaries (device, zone, window_start, window_seconds, epoch, counter, received_ms, digest, message_id, statistics, channels, policy_serial, policy_sha256) " +
-        `VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ON CONFLICT (device, window_start) DO NOTHING RETURNING device, window_start`,
+      INSERT_SUMMARIES.of(chunk.length),
       chunk.flatMap((row) => {
         const { decoded, digest, statistics, channels } = row.summary!;
         const policy = row.message.policy;
@@ -286,8 +312,7 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
   const reports = inserts.filter((row) => row.summary === undefined);
   for (const chunk of chunked(reports)) {
     await tx.run(
-      `INSERT INTO health_reports (device, key_id, epoch, counter, time, received_ms, report, message_id, policy_serial, policy_sha256) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")} ` +
-        "ON CONFLICT (device, key_id, epoch, counter) DO NOTHING",
+      INSERT_HEALTH.of(chunk.length),
       chunk.flatMap((row) => [
         row.source.device,
         row.message.keyId,
@@ -308,7 +333,7 @@ async function insertRows(tx: SqlExecutor, inserts: readonly NewRows[], outcomes
 
 /** Deletes the batch's own message rows again (their summaries with them). */
 async function undo(tx: SqlExecutor, ids: readonly number[]): Promise<void> {
-  for (const chunk of paddedChunks(ids)) await tx.run(`DELETE FROM messages WHERE id IN (${valuesRows(chunk.length, "?")})`, chunk);
+  for (const chunk of paddedChunks(ids)) await tx.run(DELETE_MESSAGES.of(chunk.length), chunk);
 }
 
 /** Reads what the database holds under the keys that met a row, so that the batch is judged against it. */

@@ -19,7 +19,7 @@ import { EpochCounters } from "../epoch-counters.js";
 import { RETAINED_EPOCHS, TAGGED_EPOCHS } from "../message-opener.js";
 import { CollectorDbError } from "./db-errors.js";
 import { assembleTags, chunkOf, tagChunk, type TagChunk } from "./replay-tag-chunks.js";
-import { bytesOf, chunked, paddedChunks, valuesRows, type SqlExecutor, type SqlValue } from "./sql-database.js";
+import { bytesOf, chunked, paddedChunks, StatementTexts, valuesRows, type SqlExecutor, type SqlValue } from "./sql-database.js";
 
 export interface ReplayRow {
   readonly device: string;
@@ -33,6 +33,34 @@ export interface ReplayRow {
   /** The chunks of its tags the batch read. */
   readonly chunks: TagChunk[];
 }
+
+// The statements, by their number of rows (sql-database.ts: StatementTexts).
+const SELECT_WINDOWS = new StatementTexts(
+  (n) => `SELECT device, key_id, epoch, window_size, replay_window, tagged, sealed_until FROM replay_state WHERE (device, key_id, epoch) IN (VALUES ${valuesRows(n, "(?, ?, CAST(? AS BIGINT))")})`,
+);
+const SELECT_TAGS = new StatementTexts(
+  (n) => `SELECT device, key_id, epoch, chunk, known, tags FROM replay_tags WHERE (device, key_id, epoch, chunk) IN (VALUES ${valuesRows(n, "(?, ?, CAST(? AS BIGINT), CAST(? AS INTEGER))")})`,
+);
+const ofDevices = (n: number) => `(device, key_id) IN (VALUES ${valuesRows(n, "(?, ?)")})`;
+const RETIRE_WINDOWS = new StatementTexts((n) => `DELETE FROM replay_state WHERE ${ofDevices(n)} AND epoch < ?`);
+const DROP_TAGS = new StatementTexts((n) => `DELETE FROM replay_tags WHERE ${ofDevices(n)} AND epoch <= ?`);
+const UNTAG_WINDOWS = new StatementTexts((n) => `UPDATE replay_state SET tagged = 0 WHERE ${ofDevices(n)} AND epoch <= ? AND tagged = 1`);
+const WRITE_WINDOWS = new StatementTexts(
+  (n) =>
+    `INSERT INTO replay_state (device, key_id, epoch, window_size, replay_window, tagged, sealed_until) VALUES ${valuesRows(n, "(?, ?, ?, ?, ?, ?, ?)")} ` +
+    "ON CONFLICT (device, key_id, epoch) DO UPDATE SET window_size = excluded.window_size, replay_window = excluded.replay_window, tagged = excluded.tagged, sealed_until = excluded.sealed_until",
+);
+const WRITE_TAGS = new StatementTexts(
+  (n) =>
+    `INSERT INTO replay_tags (device, key_id, epoch, chunk, known, tags) VALUES ${valuesRows(n, "(?, ?, ?, ?, ?, ?)")} ` +
+    "ON CONFLICT (device, key_id, epoch, chunk) DO UPDATE SET known = excluded.known, tags = excluded.tags",
+);
+// Every device of the batch has its row (locked at the start): the insert always meets it and updates it.
+const WRITE_DEVICES = new StatementTexts(
+  (n) =>
+    `INSERT INTO devices (device, zone, newest_epoch, first_seen_ms, last_seen_ms) VALUES ${valuesRows(n, "(?, ?, ?, ?, ?)")} ` +
+    "ON CONFLICT (device) DO UPDATE SET newest_epoch = excluded.newest_epoch, first_seen_ms = excluded.first_seen_ms, last_seen_ms = excluded.last_seen_ms",
+);
 
 /** A (device, key, epoch) as a map key. */
 export function replayKey(device: string, keyId: string, epoch: number): string {
@@ -53,7 +81,7 @@ export async function readReplayRows(
   const rows = new Map<string, ReplayRow>();
   for (const chunk of paddedChunks([...windows.values()])) {
     const found = await tx.query<Omit<ReplayRow, "chunks">>(
-      `SELECT device, key_id, epoch, window_size, replay_window, tagged, sealed_until FROM replay_state WHERE (device, key_id, epoch) IN (VALUES ${valuesRows(chunk.length, "(?, ?, CAST(? AS BIGINT))")})`,
+      SELECT_WINDOWS.of(chunk.length),
       chunk.flatMap(({ device, keyId, epoch }) => [device, keyId, epoch]),
     );
     for (const row of found) rows.set(replayKey(row.device, row.key_id, row.epoch), { ...row, chunks: [] });
@@ -67,8 +95,7 @@ export async function readReplayRows(
   }
   for (const chunk of paddedChunks([...chunks.values()])) {
     const found = await tx.query<{ device: string; key_id: string; epoch: number; chunk: number; known: SqlValue; tags: SqlValue }>(
-      "SELECT device, key_id, epoch, chunk, known, tags FROM replay_tags " +
-        `WHERE (device, key_id, epoch, chunk) IN (VALUES ${valuesRows(chunk.length, "(?, ?, CAST(? AS BIGINT), CAST(? AS INTEGER))")})`,
+      SELECT_TAGS.of(chunk.length),
       chunk.flatMap(({ device, keyId, epoch, chunk: index }) => [device, keyId, epoch, index]),
     );
     for (const row of found) {
@@ -223,32 +250,18 @@ export async function writeReplayStates(tx: SqlExecutor, states: Iterable<Device
   }
   for (const [newest, keys] of moved) {
     for (const chunk of paddedChunks(keys)) {
-      const of = `(device, key_id) IN (VALUES ${valuesRows(chunk.length, "(?, ?)")})`;
-      await tx.run(`DELETE FROM replay_state WHERE ${of} AND epoch < ?`, [...chunk.flat(), newest - RETAINED_EPOCHS]);
-      await tx.run(`DELETE FROM replay_tags WHERE ${of} AND epoch <= ?`, [...chunk.flat(), newest - TAGGED_EPOCHS]);
-      await tx.run(`UPDATE replay_state SET tagged = 0 WHERE ${of} AND epoch <= ? AND tagged = 1`, [...chunk.flat(), newest - TAGGED_EPOCHS]);
+      await tx.run(RETIRE_WINDOWS.of(chunk.length), [...chunk.flat(), newest - RETAINED_EPOCHS]);
+      await tx.run(DROP_TAGS.of(chunk.length), [...chunk.flat(), newest - TAGGED_EPOCHS]);
+      await tx.run(UNTAG_WINDOWS.of(chunk.length), [...chunk.flat(), newest - TAGGED_EPOCHS]);
     }
   }
   for (const chunk of chunked(windows)) {
-    await tx.run(
-      `INSERT INTO replay_state (device, key_id, epoch, window_size, replay_window, tagged, sealed_until) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?, ?)")} ` +
-        "ON CONFLICT (device, key_id, epoch) DO UPDATE SET window_size = excluded.window_size, replay_window = excluded.replay_window, tagged = excluded.tagged, sealed_until = excluded.sealed_until",
-      chunk.flat(),
-    );
+    await tx.run(WRITE_WINDOWS.of(chunk.length), chunk.flat());
   }
   for (const chunk of chunked(chunks)) {
-    await tx.run(
-      `INSERT INTO replay_tags (device, key_id, epoch, chunk, known, tags) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?, ?)")} ` +
-        "ON CONFLICT (device, key_id, epoch, chunk) DO UPDATE SET known = excluded.known, tags = excluded.tags",
-      chunk.flat(),
-    );
+    await tx.run(WRITE_TAGS.of(chunk.length), chunk.flat());
   }
-  // Every device of the batch has its row (locked at the start): the insert always meets it and updates it.
   for (const chunk of chunked(devices)) {
-    await tx.run(
-      `INSERT INTO devices (device, zone, newest_epoch, first_seen_ms, last_seen_ms) VALUES ${valuesRows(chunk.length, "(?, ?, ?, ?, ?)")} ` +
-        "ON CONFLICT (device) DO UPDATE SET newest_epoch = excluded.newest_epoch, first_seen_ms = excluded.first_seen_ms, last_seen_ms = excluded.last_seen_ms",
-      chunk.flat(),
-    );
+    await tx.run(WRITE_DEVICES.of(chunk.length), chunk.flat());
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The chunks multi-row statements come in (sql-database.ts): every row once and in order, sizes
- * from a small fixed set whatever the batch, so that a connection prepares a few statement texts.
+ * from a small fixed set whatever the batch, so that a connection prepares a few statement texts,
+ * each built once.
  */
 import { describe, expect, it } from "vitest";
-import { chunked, MAX_CHUNK, paddedChunks, valuesRows } from "../../../../hosts/collector/db/sql-database.js";
+import { chunked, MAX_CHUNK, paddedChunks, StatementTexts, valuesRows } from "../../../../hosts/collector/db/sql-database.js";
 
 const POWERS = new Set(Array.from({ length: Math.log2(MAX_CHUNK) + 1 }, (_, i) => 2 ** i));
 
@@ -35,5 +36,18 @@ describe("statement chunks", () => {
   it("write VALUES rows", () => {
     expect(valuesRows(3, "(?, ?)")).toBe("(?, ?), (?, ?), (?, ?)");
     expect(valuesRows(2, "?")).toBe("?, ?");
+  });
+
+  it("build a statement's text once per size and variant, and build it again past their bound", () => {
+    const built: string[] = [];
+    const texts = new StatementTexts((n, variant) => (built.push(`${n}${variant}`), `SELECT ${valuesRows(n, "?")}${variant}`));
+    expect(texts.of(2)).toBe("SELECT ?, ?");
+    expect(texts.of(2, " FOR UPDATE")).toBe("SELECT ?, ? FOR UPDATE");
+    texts.of(2);
+    texts.of(2, " FOR UPDATE");
+    expect(built).toEqual(["2", "2 FOR UPDATE"]);
+    for (let n = 3; n < 200; n++) expect(texts.of(n)).toBe(`SELECT ${valuesRows(n, "?")}`);
+    expect(texts.of(199)).toBe(`SELECT ${valuesRows(199, "?")}`);
+    expect(built.filter((b) => b === "199")).toHaveLength(2); // not kept: only sizes of chunks come often
   });
 });
