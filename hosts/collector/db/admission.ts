@@ -9,9 +9,10 @@
  *      Whoever holds a device's lock alone reads and writes its replay state and its windows, and
  *      a transaction that waited for the lock reads what the holder committed.
  *   2. Read what the batch will be judged against, one statement each for the whole batch: the
- *      replay state of its (device, key, epoch)s, the windows of its summaries already stored, and
- *      the rows already stored under its messages' unique keys (none, unless a replay state was
- *      lost: then the row, not the state, says duplicate or counter-reuse).
+ *      replay windows of its (device, key, epoch)s and the chunks of their tags that hold its
+ *      counters, the windows of its summaries already stored, and the rows already stored under its
+ *      messages' unique keys (none, unless a replay state was lost: then the row, not the state,
+ *      says duplicate or counter-reuse).
  *   3. Judge each message in order, in memory, against those and the messages before it
  *      (counter-verdict.ts): a summary for a window already stored, or taken by an earlier message
  *      of the batch, is a window-duplicate (same digest) or a window-conflict (another one), its
