@@ -21,7 +21,11 @@ export interface FirmwareSettings {
   readonly broker: BrokerAddress;
   /** Resource name of the pinned CA (DER) for an mqtts:// broker. */
   readonly brokerCa: string | undefined;
-  readonly windowSeconds: number;
+  /**
+   * The deployment policy (policy.json, the manifest's `config.policy`), validated by the portable
+   * parser when the node starts: what it collects, its window, its privacy treatment.
+   */
+  readonly policy: unknown;
   /** Sealed messages the outbox holds (17 bytes of RAM each: the messages themselves stay in NVS). */
   readonly outboxCapacity: number;
   /** Bytes of NVS the outbox's records may take (esp32: 160 KB of the 280 KB partition, hosts/moddable/esp32/partitions.csv). */
@@ -51,10 +55,10 @@ export function firmwareSettings(config: Readonly<Record<string, unknown>>): Fir
   const brokerCa = text("brokerCa", "") || undefined;
   if (broker.secure && !brokerCa) throw new SettingsError("config.broker is mqtts:// but config.brokerCa names no CA certificate (docs/tls.md)");
   if (!broker.secure && brokerCa) throw new SettingsError("config.brokerCa is set but config.broker is not mqtts://");
-  const windowSeconds = Number(config.windowSeconds ?? 300);
-  if (!Number.isInteger(windowSeconds) || windowSeconds < 60 || 86_400 % windowSeconds !== 0) {
-    throw new SettingsError(`config.windowSeconds ${String(config.windowSeconds)} must be whole seconds, at least 60, dividing a day`);
-  }
+  // The window is the policy's: a build setting must not change what the policy promises.
+  if (config.windowSeconds !== undefined) throw new SettingsError("config.windowSeconds is not a setting: the window is the policy's (config.policy.windowSeconds)");
+  const policy = config.policy;
+  if (typeof policy !== "object" || policy === null || Array.isArray(policy)) throw new SettingsError("config.policy must be the deployment policy (policy.json, docs/policy.md)");
   const outboxCapacity = Number(config.outboxCapacity ?? 256);
   if (!Number.isInteger(outboxCapacity) || outboxCapacity < 4 || outboxCapacity > 1024) {
     throw new SettingsError(`config.outboxCapacity ${String(config.outboxCapacity)} must be a whole number from 4 to 1024`);
@@ -69,7 +73,7 @@ export function firmwareSettings(config: Readonly<Record<string, unknown>>): Fir
     zone,
     broker,
     brokerCa,
-    windowSeconds,
+    policy,
     outboxCapacity,
     outboxBytes,
     // Not the SDK's `ssid`/`password`: those would make its one-shot setup connect before main

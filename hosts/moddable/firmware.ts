@@ -13,7 +13,9 @@ import type { Buses, KeyValueStore, Log, Platform, Random } from "../../src/plat
 import { utf8Decode } from "../../src/wire/utf8.js";
 import { KeyStateCorruptError, NotProvisionedError } from "../../src/wire/uplink-sealer.js";
 import { isValidId } from "../../src/uplink/topics.js";
-import { streetNodeConfig } from "../sim/street.js";
+import { streetBoard } from "../sim/street-board.js";
+import { parsePolicy, PolicyError } from "../../src/policy/deployment-policy.js";
+import { nodeConfigFromPolicy } from "../../src/policy/node-from-policy.js";
 import type { FirmwareSettings } from "./firmware-settings.js";
 import type { ModdableClock } from "./moddable-clock.js";
 import { DeviceMqttTransport } from "./mqtt/mqtt-session.js";
@@ -46,8 +48,11 @@ export function startFirmware(host: FirmwareHost): RunningFirmware | undefined {
   const zone = storedId(store, ZONE_STORE_KEY) ?? settings.zone;
   let node: CivicNode;
   try {
-    const policy = streetNodeConfig(device, zone) as { uplink: Record<string, unknown> };
-    const config = parseNodeConfig({ ...policy, windowSeconds: settings.windowSeconds, uplink: { ...policy.uplink, outboxCapacity: settings.outboxCapacity, outboxBytes: settings.outboxBytes } });
+    // The reference board under the policy the build carries (config.policy); the board's outbox
+    // sized by the build. A policy signed for this node, from its store, is what it will run next.
+    const board = streetBoard();
+    const raw = nodeConfigFromPolicy({ zone, device }, { ...board, uplink: { ...board.uplink, outboxCapacity: settings.outboxCapacity, outboxBytes: settings.outboxBytes } }, parsePolicy(settings.policy));
+    const config = parseNodeConfig(raw);
     const transport = new DeviceMqttTransport({
       host: settings.broker.host,
       port: settings.broker.port,
@@ -69,7 +74,7 @@ export function startFirmware(host: FirmwareHost): RunningFirmware | undefined {
       log("error", "not-provisioned", { device, help: "write the device's root key with npm run provision (docs/provisioning.md)" });
     } else if (error instanceof KeyStateCorruptError) {
       log("error", "key-state-corrupt", { device, help: "the key records in flash are unreadable: provision the device again with a new key" });
-    } else if (error instanceof ConfigError) {
+    } else if (error instanceof ConfigError || error instanceof PolicyError) {
       log("error", "config-invalid", { device, message: error.message });
     } else {
       log("error", "firmware-failed", { device, error: (error as Error).name, message: (error as Error).message });

@@ -114,7 +114,8 @@ describe("the XS lane and the Moddable simulator build", () => {
     const lane = bundleForXs("street-node").modules;
     // The host glue differs by design (hosts/moddable vs hosts/xs); below it, only these differ:
     const firmwareOnly = [
-      "hosts/sim/street.ts", // the firmware builds in the street policy; the lane gets the same policy as JSON from its host
+      "hosts/sim/street-board.ts", // the firmware takes the reference board alone; the lane gets the whole configuration as JSON from its host
+      "src/policy/node-from-policy.ts", // ...which the firmware composes from its policy and board itself
     ];
     const laneOnly = [
       "hosts/sim/fault-plan.ts", // the lane injects sensor faults on a schedule
@@ -129,9 +130,15 @@ describe("the XS lane and the Moddable simulator build", () => {
     const firmware = graphs.get("esp32")!.files;
     const lane = bundleForXs("street-node").modules;
     const core = (files: readonly string[]) => files.filter((f) => /^(src|node_modules)\//.test(f)).sort();
-    expect(core(firmware)).toEqual(core(lane));
-    // the ESP32 build uses the street policy of hosts/sim, and none of its simulated parts
-    expect(firmware.filter((f) => f.startsWith("hosts/sim/"))).toEqual(["hosts/sim/street.ts"]);
+    // The firmware composes its configuration from policy and board (node-from-policy.ts); the lane is given it composed.
+    expect(core(firmware).filter((f) => f !== "src/policy/node-from-policy.ts")).toEqual(core(lane));
+    // the ESP32 build uses the reference board of hosts/sim, and none of its simulated parts
+    expect(firmware.filter((f) => f.startsWith("hosts/sim/"))).toEqual(["hosts/sim/street-board.ts"]);
+  });
+
+  it("carries the reference street's policy in its config, as the repository's policy.json says it", () => {
+    const { $schema: _, ...reference } = JSON.parse(readFileSync(join(root, "src/policy/reference-street.policy.json"), "utf8")) as Record<string, unknown>;
+    expect((manifest as unknown as { config: Record<string, unknown> }).config.policy).toEqual(reference);
   });
 
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SettingsError, brokerAddress, firmwareSettings } from "../../../hosts/moddable/firmware-settings.js";
+import REFERENCE from "../../../src/policy/reference-street.policy.json" with { type: "json" };
 
 /** manifest.json's config section as mc/config gives it, with overrides. */
 function settings(overrides: Record<string, unknown> = {}) {
@@ -11,7 +12,7 @@ function settings(overrides: Record<string, unknown> = {}) {
     wifiSsid: "",
     wifiPassword: "",
     sntp: "pool.ntp.org,time.cloudflare.com",
-    windowSeconds: 300,
+    policy: REFERENCE,
     logDebug: false,
     ...overrides,
   });
@@ -25,7 +26,7 @@ describe("firmwareSettings", () => {
       zone: "demo-street",
       broker: { secure: false, host: "127.0.0.1", port: 1883 },
       brokerCa: undefined,
-      windowSeconds: 300,
+      policy: REFERENCE,
       outboxCapacity: 256,
       outboxBytes: 65536,
       ssid: "",
@@ -36,8 +37,7 @@ describe("firmwareSettings", () => {
   });
 
   it("accepts numbers and flags as the strings mcconfig's command line gives", () => {
-    const parsed = settings({ windowSeconds: "60", outboxCapacity: "96", outboxBytes: "163840", logDebug: "true", wifiSsid: "city-iot", wifiPassword: "s3cret" });
-    expect(parsed.windowSeconds).toBe(60);
+    const parsed = settings({ outboxCapacity: "96", outboxBytes: "163840", logDebug: "true", wifiSsid: "city-iot", wifiPassword: "s3cret" });
     expect(parsed.outboxCapacity).toBe(96);
     expect(parsed.outboxBytes).toBe(163840);
     expect(parsed.logDebug).toBe(true);
@@ -58,9 +58,9 @@ describe("firmwareSettings", () => {
     [{ device: "Street 01" }, /config.device/],
     [{ zone: "" }, /config.zone/],
     [{ device: 7 }, /config.device must be a string/],
-    [{ windowSeconds: 59 }, /windowSeconds/],
-    [{ windowSeconds: 7 * 60 }, /dividing a day/],
-    [{ windowSeconds: "abc" }, /windowSeconds/],
+    [{ windowSeconds: 60 }, /the window is the policy's/],
+    [{ policy: undefined }, /config.policy must be the deployment policy/],
+    [{ policy: "reference" }, /config.policy/],
     [{ outboxCapacity: 3 }, /outboxCapacity/],
     [{ outboxCapacity: 2000 }, /outboxCapacity/],
     [{ outboxBytes: 4096 }, /outboxBytes/],
