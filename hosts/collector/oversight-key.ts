@@ -14,27 +14,22 @@
  *
  * The key id (COSE kid) is the first 8 bytes of SHA-256 over the public key.
  */
-import { randomFillSync } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { ed25519PublicKey, signSign1 } from "../../src/wire/cose-sign1.js";
 import { detachSign1Payload } from "../../src/wire/cose-sign1-detached.js";
-import { writeFileAtomic } from "../node/atomic-file.js";
-import { ExclusiveLock } from "../node/exclusive-lock.js";
 import type { PassphraseSource } from "./passphrase-source.js";
-import { readSecretFile, writeSecretFile } from "./secret-file.js";
+import { openOrCreateSigningKey, openSigningKey, readPublicKey, type SigningKeyKind } from "./sealed-signing-key.js";
 
 export const OVERSIGHT_KEY_FILE = "oversight-key.sealed";
 export const OVERSIGHT_PUBLIC_KEY_FILE = "oversight.pub";
-const OVERSIGHT_KEY_LOCK_FILE = "oversight-key.lock";
-const FORMAT = "civicnode-oversight-key";
-const HEX_KEY = /^[0-9a-f]{64}$/;
 
 export class OversightKeyError extends Error {
   override name = "OversightKeyError";
 }
+
+const KIND: SigningKeyKind = { name: "oversight", keyFile: OVERSIGHT_KEY_FILE, publicKeyFile: OVERSIGHT_PUBLIC_KEY_FILE, error: OversightKeyError };
 
 export class OversightKey {
   readonly #secretKey: Uint8Array;
@@ -61,20 +56,7 @@ export class OversightKey {
   static open(dir: string, passphrases: PassphraseSource): OversightKey {
     const path = join(dir, OVERSIGHT_KEY_FILE);
     if (!existsSync(path)) throw new OversightKeyError(`no oversight key in ${dir} (${OVERSIGHT_KEY_FILE}): the data-ethics board holds it`);
-    let document: unknown;
-    try {
-      document = readSecretFile(path, passphrases.forOpening(path).bytes);
-    } catch (error) {
-      throw new OversightKeyError(`cannot open the oversight key: ${(error as Error).message}`);
-    }
-    const fields = document as { format?: unknown; version?: unknown; secretKey?: unknown };
-    if (fields.format !== FORMAT || fields.version !== 1 || typeof fields.secretKey !== "string" || !HEX_KEY.test(fields.secretKey)) {
-      throw new OversightKeyError(`${path} is not an oversight key (${FORMAT} version 1)`);
-    }
-    const key = new OversightKey(hexToBytes(fields.secretKey));
-    const published = readOversightPublicKey(dir);
-    if (published === undefined || bytesToHex(published) !== bytesToHex(key.publicKey)) writeFileAtomic(join(dir, OVERSIGHT_PUBLIC_KEY_FILE), `${bytesToHex(key.publicKey)}\n`, 0o644);
-    return key;
+    return new OversightKey(openSigningKey(dir, KIND, passphrases));
   }
 
   /**
@@ -82,28 +64,12 @@ export class OversightKey {
    * under a lock so that two tools starting at once make one key. `created` says which happened.
    */
   static loadOrCreate(dir: string, passphrases: PassphraseSource): { key: OversightKey; created: boolean } {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const lock = ExclusiveLock.acquire(join(dir, OVERSIGHT_KEY_LOCK_FILE), { command: "oversight key", subject: join(dir, OVERSIGHT_KEY_FILE), advice: "try again once it has finished", waitMs: 10_000 });
-    try {
-      const path = join(dir, OVERSIGHT_KEY_FILE);
-      if (existsSync(path)) return { key: OversightKey.open(dir, passphrases), created: false };
-      const secretKey = new Uint8Array(32);
-      randomFillSync(secretKey);
-      const key = new OversightKey(secretKey);
-      writeSecretFile(path, { format: FORMAT, version: 1, secretKey: bytesToHex(secretKey) }, passphrases.forFirstSeal(path).bytes);
-      writeFileAtomic(join(dir, OVERSIGHT_PUBLIC_KEY_FILE), `${bytesToHex(key.publicKey)}\n`, 0o644);
-      return { key, created: true };
-    } finally {
-      lock.release();
-    }
+    const { secretKey, created } = openOrCreateSigningKey(dir, KIND, passphrases);
+    return { key: new OversightKey(secretKey), created };
   }
 }
 
 /** The public key in `<dir>/oversight.pub`, or undefined when there is none. Throws on a malformed one. */
 export function readOversightPublicKey(dir: string): Uint8Array | undefined {
-  const path = join(dir, OVERSIGHT_PUBLIC_KEY_FILE);
-  if (!existsSync(path)) return undefined;
-  const text = readFileSync(path, "utf8").trim();
-  if (!HEX_KEY.test(text)) throw new OversightKeyError(`${path} is not an Ed25519 public key (64 lowercase hex digits)`);
-  return hexToBytes(text);
+  return readPublicKey(dir, KIND);
 }
