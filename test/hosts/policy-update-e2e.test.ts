@@ -122,6 +122,9 @@ describe("update-policy end to end over a real broker", () => {
     await waitFor(() => audited().includes("policy-updated serial 2"), "the update in a health report", 30_000);
     // The collector opens what the restarted node seals, bound to the new policy.
     await eventually(async () => (await summariesUnder(2)).length >= 1, "a stored summary produced under serial 2");
+    // The restart reboots the node's sealer from its flash: no counter, so no nonce, was used twice.
+    expect(collector.stats.rejected["counter-reuse"]).toBe(0);
+    expect(collector.stats.alerts["counter-reuse"] + collector.stats.alerts["counter-restart"]).toBe(0);
   });
 
   it("a weakening is refused by the tool without the oversight key, naming what weakens; nothing is sent", async () => {
