@@ -1,10 +1,12 @@
 /**
- * `npm run provision -- <device> [--zone Z] [--state DIR] [--out DIR] [--target esp32|lin|both|sim] [--new-key | --same-key]`:
- * writes the files that put a device's root key and identity into its store (ESP32 NVS, the
- * Moddable Linux simulator's preference file, or the flash of a node of `npm start`), so the key
- * never lives in the firmware image or in git. The key comes from the keyring, which gains the
- * device (fresh key from the OS CSPRNG) the first time. Only the key's public fingerprint is ever
- * printed.
+ * `npm run provision -- <device> [--zone Z] [--state DIR] [--out DIR] [--target esp32|lin|both|sim] [--new-key | --same-key] [--policy FILE --position LAT,LON]`:
+ * writes the files that put a device's root key, identity and signed policy into its store (ESP32
+ * NVS, the Moddable Linux simulator's preference file), or its root key into the flash of a node of
+ * `npm start` (which signs its nodes' policies itself), so the key never lives in the firmware image
+ * or in git and the image carries no policy. The key comes from the keyring, which gains the device
+ * (fresh key from the OS CSPRNG) the first time; the policy is signed with the operator's key (made
+ * the first time too) for the node's exact position (provisioned-policy.ts). Only the key's public
+ * fingerprint is ever printed.
  *
  * A key goes to one node, once: the keyring marks it issued (saved before any file is written),
  * and an issued key is given out again only with --same-key, the operator's word that no node
@@ -15,13 +17,21 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { ConfigError } from "../../src/policy/node-config.js";
+import { PolicyError, type DeploymentPolicy } from "../../src/policy/deployment-policy.js";
+import type { NodePosition } from "../../src/policy/signed-policy.js";
 import { isValidId } from "../../src/uplink/topics.js";
 import { KEY_ID_STORE_KEY } from "../../src/wire/key-ratchet.js";
 import { writeFileAtomic } from "../node/atomic-file.js";
 import { ExclusiveLock, SIMULATOR_LOCK_FILE } from "../node/exclusive-lock.js";
 import { flashPath, provisionFlash } from "../node/flash-provisioning.js";
+import { loadPolicyDocument, PolicyFileError } from "../node/policy-file.js";
+import { streetBoard } from "../sim/street-board.js";
 import { ISSUED_UNKNOWN, Keyring, KEYRING_FILE, type KeyringEntry } from "./keyring.js";
+import { OperatorKey, OPERATOR_PUBLIC_KEY_FILE } from "./operator-key.js";
+import { OVERSIGHT_PUBLIC_KEY_FILE, readOversightPublicKey } from "./oversight-key.js";
 import { PassphraseSource } from "./passphrase-source.js";
+import { checkPolicyOnBoard, provisionedPolicyRecords, type ProvisionedPolicy } from "./provisioned-policy.js";
 import {
   LIN_PREFERENCES_FILE,
   linPreferencesJson,
@@ -39,10 +49,10 @@ const USAGE = `civicnode provisioning tool
 
 Usage: npm run provision -- <device> [options]
 
-Writes the files that give a device its root key and identity (see docs/provisioning.md). The key
-comes from the keyring; a device not in it yet is added with a new key (then --zone is required).
-A key is given out once: the keyring marks it issued, and a key already issued is refused unless
---new-key or --same-key says what to do.
+Writes the files that give a device its root key, identity and signed policy (see
+docs/provisioning.md). The key comes from the keyring; a device not in it yet is added with a new
+key (then --zone is required). A key is given out once: the keyring marks it issued, and a key
+already issued is refused unless --new-key or --same-key says what to do.
 
 Options:
   --zone Z       the device's zone; must equal the keyring's zone for a known device
@@ -57,6 +67,15 @@ Options:
                  reuse nonces); messages still sealed under the old key become unreadable
   --same-key     write the already issued key again: only for a node that has never booted
                  with it (the flashing failed, the files were lost); not with --target sim
+  --policy FILE  the deployment policy the node runs (policy.json, docs/policy.md); required for
+                 esp32, lin and both. It is validated, signed with the operator's key
+                 (<state>/operator-key.sealed, created the first time) for this node, and recorded
+                 in <state>/policies/<device>/ for the collector. Not with --target sim: npm start
+                 signs its nodes' policies itself (its own --policy)
+  --position LAT,LON
+                 the node's exact position in decimal degrees (WGS 84), e.g. 52.37311,4.89224;
+                 required with --policy. Signed into the policy, never published: the disclosure
+                 gives it coarsened to the policy's location precision
   --help         show this text
 
 The keyring is sealed under a passphrase, read from the file CIVICNODE_PASSPHRASE_FILE names, or
@@ -89,6 +108,8 @@ function provision(argv: string[]): number {
         target: { type: "string" },
         "new-key": { type: "boolean" },
         "same-key": { type: "boolean" },
+        policy: { type: "string" },
+        position: { type: "string" },
         help: { type: "boolean" },
       },
     });
@@ -113,6 +134,28 @@ function provision(argv: string[]): number {
     // npm start gives a flash a key it never issued by itself; an issued key and a lost flash
     // mean a node that has run, so the only way on is a new key.
     if (values["same-key"]) throw new UsageError("--same-key does not apply to --target sim: npm start provisions a key it never issued by itself; a simulated node that lost its flash needs --new-key");
+    if (values.policy !== undefined || values.position !== undefined) throw new UsageError("--policy and --position do not apply to --target sim: npm start signs its nodes' policies itself (npm start -- --policy FILE)");
+  } else {
+    // The image carries no policy: a node without one in its store refuses to start.
+    if (values.policy === undefined) throw new UsageError(`--target ${target} needs --policy FILE: the policy the node runs, signed for it (docs/policy.md)\n${USAGE}`);
+    if (values.position === undefined) throw new UsageError(`--target ${target} needs --position LAT,LON: the node's exact position, signed into its policy\n${USAGE}`);
+  }
+  const position = values.position === undefined ? undefined : parsePosition(values.position);
+  let policy: { document: unknown; policy: DeploymentPolicy; name: string } | undefined;
+  if (values.policy !== undefined) {
+    try {
+      policy = loadPolicyDocument(resolve(values.policy));
+    } catch (error) {
+      if (error instanceof PolicyFileError) throw new UsageError(error.message);
+      throw error;
+    }
+    try {
+      // Before any key is issued: a policy the reference board cannot run would leave one no file carries.
+      checkPolicyOnBoard(policy.policy, streetBoard(), { device, zone: values.zone ?? "zone" });
+    } catch (error) {
+      if (error instanceof PolicyError || error instanceof ConfigError) throw new UsageError(`${values.policy}: not a policy this firmware's board can run: ${error.message}`);
+      throw error;
+    }
   }
 
   const keyringPath = join(stateDir, KEYRING_FILE);
@@ -132,13 +175,48 @@ function provision(argv: string[]): number {
   }
   try {
     const passphrases = new PassphraseSource(stateDir, { notify: (line) => process.stderr.write(`provision: ${line}\n`) });
-    const { entry, origin } = Keyring.update(stateDir, "npm run provision", passphrases, (keyring) =>
-      issueKey(keyring, device, { zone: values.zone, newKey: values["new-key"] ?? false, sameKey: values["same-key"] ?? false, keyringPath, target }),
-    );
+    let operator: { key: OperatorKey; created: boolean } | undefined;
+    let signed: ProvisionedPolicy | undefined;
+    const oversightKey = policy === undefined ? undefined : readOversightPublicKey(stateDir);
+    const { entry, origin } = Keyring.update(stateDir, "npm run provision", passphrases, (keyring) => {
+      const issued = issueKey(keyring, device, { zone: values.zone, newKey: values["new-key"] ?? false, sameKey: values["same-key"] ?? false, keyringPath, target });
+      // Signed (and recorded) before the keyring is saved: a policy that cannot be signed, or an
+      // operator key that cannot be opened, issues no key.
+      if (policy !== undefined && position !== undefined) {
+        operator = OperatorKey.loadOrCreate(stateDir, passphrases);
+        try {
+          signed = provisionedPolicyRecords({
+            stateDir,
+            identity: { device, zone: issued.entry.zone },
+            position,
+            document: policy.document,
+            board: streetBoard(),
+            operator: operator.key,
+            oversightKey,
+            nowSeconds: Date.now() / 1000,
+          });
+        } finally {
+          operator.key.wipe();
+        }
+      }
+      return issued;
+    });
     // The keyring that marks the key issued is saved: only now may it reach a file.
     if (Keyring.isExposed(stateDir)) process.stderr.write(`provision: warning: ${keyringPath} is readable by other users; chmod 600 it\n`);
     const records = provisioningRecords(device, entry.zone, entry.rootKey);
     const keyId = bytesToHex(records.find((record) => record.key === KEY_ID_STORE_KEY)!.value);
+    const policyLines: string[] = [];
+    if (signed !== undefined && operator !== undefined && policy !== undefined && position !== undefined) {
+      records.push(...signed.records);
+      policyLines.push(
+        `${operator.created ? "created the operator's signing key and signed" : "signed with the operator's key"} (public key in ${join(stateDir, OPERATOR_PUBLIC_KEY_FILE)}) the policy "${policy.name}", serial ${signed.serial}, for ${device} at ${position.latitude},${position.longitude}; recorded in ${join(stateDir, "policies", device)}/`,
+      );
+      if (oversightKey === undefined) {
+        policyLines.push(
+          `warning: no ${join(stateDir, OVERSIGHT_PUBLIC_KEY_FILE)}: the node will refuse every later change that weakens privacy (docs/governance.md); put the oversight key's public half there and provision again to allow them`,
+        );
+      }
+    }
 
     const written: string[] = [];
     if (target === "sim") {
@@ -154,7 +232,7 @@ function provision(argv: string[]): number {
       written.push(join(outDir, LIN_PREFERENCES_FILE));
     }
 
-    const lines = [origin, `key fingerprint (key.id): ${keyId}`, ...written.map((path) => `wrote ${path} (mode 0600)`)];
+    const lines = [origin, `key fingerprint (key.id): ${keyId}`, ...policyLines, ...written.map((path) => `wrote ${path} (mode 0600)`)];
     if (target === "esp32" || target === "both") lines.push("", ...esp32Steps(outDir));
     if (target === "lin" || target === "both") lines.push("", ...linSteps(outDir));
     if (target === "sim") lines.push("", ...simSteps(stateDir, device));
@@ -163,6 +241,17 @@ function provision(argv: string[]): number {
   } finally {
     simulator?.release();
   }
+}
+
+/** `LAT,LON` in decimal degrees. */
+function parsePosition(text: string): NodePosition {
+  const match = /^(-?\d{1,2}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)$/.exec(text.replace(/\s+/g, ""));
+  const latitude = Number(match?.[1]);
+  const longitude = Number(match?.[2]);
+  if (!match || !(latitude >= -90 && latitude <= 90) || !(longitude >= -180 && longitude <= 180)) {
+    throw new UsageError(`--position ${JSON.stringify(text)}: give LAT,LON in decimal degrees, latitude from -90 to 90 and longitude from -180 to 180 (e.g. 52.37311,4.89224)`);
+  }
+  return { latitude, longitude };
 }
 
 interface IssueRequest {

@@ -4,8 +4,8 @@
  * arrive as strings, so numbers and flags are accepted as strings too. A bad setting stops the node
  * with a message that names it, instead of a node that half works.
  *
- * Identity (device id and zone) normally comes from provisioning (docs/provisioning.md), in the
- * store; `device` and `zone` here are the fallback for a simulator that was not provisioned.
+ * Identity (device id and zone) and the signed policy come from provisioning (docs/provisioning.md),
+ * in the store; `device` and `zone` here are the fallback for a simulator that was not provisioned.
  */
 import { isValidId } from "../../src/uplink/topics.js";
 
@@ -21,11 +21,6 @@ export interface FirmwareSettings {
   readonly broker: BrokerAddress;
   /** Resource name of the pinned CA (DER) for an mqtts:// broker. */
   readonly brokerCa: string | undefined;
-  /**
-   * The deployment policy (policy.json, the manifest's `config.policy`), validated by the portable
-   * parser when the node starts: what it collects, its window, its privacy treatment.
-   */
-  readonly policy: unknown;
   /** Sealed messages the outbox holds (17 bytes of RAM each: the messages themselves stay in NVS). */
   readonly outboxCapacity: number;
   /** Bytes of NVS the outbox's records may take (esp32: 160 KB of the 280 KB partition, hosts/moddable/esp32/partitions.csv). */
@@ -55,10 +50,10 @@ export function firmwareSettings(config: Readonly<Record<string, unknown>>): Fir
   const brokerCa = text("brokerCa", "") || undefined;
   if (broker.secure && !brokerCa) throw new SettingsError("config.broker is mqtts:// but config.brokerCa names no CA certificate (docs/tls.md)");
   if (!broker.secure && brokerCa) throw new SettingsError("config.brokerCa is set but config.broker is not mqtts://");
-  // The window is the policy's: a build setting must not change what the policy promises.
-  if (config.windowSeconds !== undefined) throw new SettingsError("config.windowSeconds is not a setting: the window is the policy's (config.policy.windowSeconds)");
-  const policy = config.policy;
-  if (typeof policy !== "object" || policy === null || Array.isArray(policy)) throw new SettingsError("config.policy must be the deployment policy (policy.json, docs/policy.md)");
+  // What the node collects, and its window, are the signed policy's, provisioned into its store: a
+  // build setting must not change what the policy promises.
+  if (config.windowSeconds !== undefined) throw new SettingsError("config.windowSeconds is not a setting: the window is the signed policy's (npm run provision -- <device> --policy FILE, docs/provisioning.md)");
+  if (config.policy !== undefined) throw new SettingsError("config.policy is not a setting: a node runs the policy signed for it, provisioned into its store (npm run provision -- <device> --policy FILE, docs/provisioning.md)");
   const outboxCapacity = Number(config.outboxCapacity ?? 256);
   if (!Number.isInteger(outboxCapacity) || outboxCapacity < 4 || outboxCapacity > 1024) {
     throw new SettingsError(`config.outboxCapacity ${String(config.outboxCapacity)} must be a whole number from 4 to 1024`);
@@ -73,7 +68,6 @@ export function firmwareSettings(config: Readonly<Record<string, unknown>>): Fir
     zone,
     broker,
     brokerCa,
-    policy,
     outboxCapacity,
     outboxBytes,
     // Not the SDK's `ssid`/`password`: those would make its one-shot setup connect before main

@@ -1,12 +1,20 @@
 /**
- * Boots a street node on Moddable, whatever the board: identity, store, transport and core.
+ * Boots a street node on Moddable, whatever the board: identity, policy, store, transport and core.
  *
- * Identity (device id and zone) comes from provisioning, in the store (`node.device`, `node.zone`,
- * docs/provisioning.md), so that one firmware image serves every node; the manifest's `device`
- * and `zone` are the fallback of an unprovisioned simulator. A node that is not provisioned, or
- * whose key records are unreadable, says so on the console and waits, rather than crash-looping
- * or inventing a key.
+ * Everything that makes one node this node comes from provisioning, in the store
+ * (docs/provisioning.md), so that one firmware image serves every node: its identity (`node.device`,
+ * `node.zone`), its root key, and the policy it runs, signed by the operator (`policy.signed`,
+ * verified with Ed25519 under `operator.pub` at every boot), with the disclosure it publishes. The
+ * image carries no policy: a node without a signed policy, or whose policy does not verify, says so
+ * on the console and waits, rather than run on defaults, crash-loop or invent a key. The manifest's
+ * `device` and `zone` are the fallback identity of an unprovisioned simulator, which then says it is
+ * not provisioned.
+ *
+ * A policy update taken over the downlink (src/policy/policy-update.ts) is applied by a restart:
+ * the host's `reboot` (the ESP32 restarts the chip), or else the node and its MQTT session are
+ * stopped and booted again from the store, in this process (the desktop simulator, the tests).
  */
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { CivicNode } from "../../src/node.js";
 import { ConfigError, parseNodeConfig } from "../../src/policy/node-config.js";
 import type { Buses, KeyValueStore, Log, Platform, Random } from "../../src/platform.js";
@@ -14,8 +22,10 @@ import { utf8Decode } from "../../src/wire/utf8.js";
 import { KeyStateCorruptError, NotProvisionedError } from "../../src/wire/uplink-sealer.js";
 import { isValidId } from "../../src/uplink/topics.js";
 import { streetBoard } from "../sim/street-board.js";
-import { parsePolicy, PolicyError } from "../../src/policy/deployment-policy.js";
-import { nodeConfigFromPolicy } from "../../src/policy/node-from-policy.js";
+import { PolicyError } from "../../src/policy/deployment-policy.js";
+import { nodeConfigFromSignedPolicy } from "../../src/policy/node-from-policy.js";
+import { applyPolicyUpdate } from "../../src/policy/policy-update.js";
+import { provisionedPolicy, SignedPolicyError } from "../../src/policy/signed-policy.js";
 import type { FirmwareSettings } from "./firmware-settings.js";
 import type { ModdableClock } from "./moddable-clock.js";
 import { DeviceMqttTransport } from "./mqtt/mqtt-session.js";
@@ -34,25 +44,77 @@ export interface FirmwareHost {
   readonly log: Log;
   /** The board, for the node's identity (a simulated board seeds its parts with the device id). */
   readonly board: (device: string, zone: string) => Buses;
+  /** Restarts the device (ESP32: the chip); without one, a restart boots the node again in this process. */
+  readonly reboot?: () => void;
 }
 
+/** The node that runs now: a restart after a policy update replaces it (and its transport). */
 export interface RunningFirmware {
-  readonly node: CivicNode;
-  readonly transport: DeviceMqttTransport;
+  /** Undefined when a restart could not boot the node again (it said why on the console). */
+  readonly node: CivicNode | undefined;
+  readonly transport: DeviceMqttTransport | undefined;
+  /** Restarts done in this process. */
+  readonly restarts: number;
+  /** Stops the node and closes its MQTT session for good. */
+  stop(): void;
 }
 
 /** Starts the node; undefined (after saying why) when it cannot run. */
 export function startFirmware(host: FirmwareHost): RunningFirmware | undefined {
+  // @noble/curves keeps a table of multiples of the Ed25519 base point from its first use: about
+  // 7,000 slots and their numbers, near 300 KB on an ESP32, for a verification the node does at
+  // boot and at a policy update. Without it a verification costs about a fifth more
+  // (BENCHMARKS.md); the node keeps its RAM.
+  ed25519.Point.BASE.precompute(1);
+  let current: { node: CivicNode; transport: DeviceMqttTransport } | undefined;
+  let restarts = 0;
+  let stopped = false;
+  const restart = (): void => {
+    // After the command that asked for it has run to its end (its audit entry is written).
+    host.clock.once(() => {
+      if (stopped) return;
+      if (host.reboot) {
+        host.log("info", "firmware-rebooting", { why: "a policy update was taken" });
+        host.reboot();
+        return;
+      }
+      current?.node.stop();
+      current?.transport.close();
+      current = bootNode(host, restart);
+      restarts++;
+    }, 0);
+  };
+  current = bootNode(host, restart);
+  if (current === undefined) return undefined;
+  return {
+    get node() {
+      return current?.node;
+    },
+    get transport() {
+      return current?.transport;
+    },
+    get restarts() {
+      return restarts;
+    },
+    stop() {
+      stopped = true;
+      current?.node.stop();
+      current?.transport.close();
+    },
+  };
+}
+
+/** Boots the node from what its store holds; undefined (after saying why) when it cannot run. */
+function bootNode(host: FirmwareHost, restart: () => void): { node: CivicNode; transport: DeviceMqttTransport } | undefined {
   const { settings, clock, random, store, log } = host;
   const device = storedId(store, DEVICE_STORE_KEY) ?? settings.device;
   const zone = storedId(store, ZONE_STORE_KEY) ?? settings.zone;
-  let node: CivicNode;
   try {
-    // The reference board under the policy the build carries (config.policy); the board's outbox
-    // sized by the build. A policy signed for this node, from its store, is what it will run next.
+    // The policy signed for this node (Ed25519, under the operator key provisioned with it), on the
+    // reference board, its outbox sized by the build.
+    const signed = provisionedPolicy(store, { device, zone });
     const board = streetBoard();
-    const raw = nodeConfigFromPolicy({ zone, device }, { ...board, uplink: { ...board.uplink, outboxCapacity: settings.outboxCapacity, outboxBytes: settings.outboxBytes } }, parsePolicy(settings.policy));
-    const config = parseNodeConfig(raw);
+    const config = parseNodeConfig(nodeConfigFromSignedPolicy(signed, { ...board, uplink: { ...board.uplink, outboxCapacity: settings.outboxCapacity, outboxBytes: settings.outboxBytes } }));
     const transport = new DeviceMqttTransport({
       host: settings.broker.host,
       port: settings.broker.port,
@@ -64,16 +126,20 @@ export function startFirmware(host: FirmwareHost): RunningFirmware | undefined {
       log,
     });
     const platform: Platform = { clock, timers: clock, random, store, transport, buses: host.board(device, zone), log };
-    node = new CivicNode(platform, config);
+    const node = new CivicNode(platform, config, { applyPolicyUpdate, restart });
     node.start();
     transport.start();
-    log("info", "firmware-started", { device, zone, broker: `${settings.broker.host}:${settings.broker.port}`, tls: settings.broker.secure });
+    log("info", "firmware-started", { device, zone, policy: signed.serial, broker: `${settings.broker.host}:${settings.broker.port}`, tls: settings.broker.secure });
     return { node, transport };
   } catch (error) {
     if (error instanceof NotProvisionedError) {
-      log("error", "not-provisioned", { device, help: "write the device's root key with npm run provision (docs/provisioning.md)" });
+      log("error", "not-provisioned", { device, help: "write the device's root key and signed policy with npm run provision (docs/provisioning.md)" });
     } else if (error instanceof KeyStateCorruptError) {
       log("error", "key-state-corrupt", { device, help: "the key records in flash are unreadable: provision the device again with a new key" });
+    } else if (error instanceof SignedPolicyError) {
+      // A policy altered in flash is left there, for whoever investigates (docs/decisions.md).
+      const help = error.failure === "missing" ? "write its signed policy with npm run provision -- <device> --policy FILE --position LAT,LON (docs/provisioning.md)" : "the flash is left as it is: investigate, then provision the node again";
+      log("error", "policy-refused", { device, failure: error.failure, message: error.message, help });
     } else if (error instanceof ConfigError || error instanceof PolicyError) {
       log("error", "config-invalid", { device, message: error.message });
     } else {

@@ -31,7 +31,18 @@ function boot(): void {
     openSocket: brokerSocket(settings.brokerCa ? { certificate: caCertificate(settings.brokerCa) } : {}),
     log,
     board: () => new Esp32ReferenceBoard(),
+    reboot: chipRestart(),
   });
+}
+
+/**
+ * The chip's restart: ECMA-419's `System.restart()` (esp_restart), the global that the SDK's io
+ * manifest preloads (modules/io/system/system.js, included for esp32). Undefined when a build lacks
+ * it: the node then restarts in place (firmware.ts).
+ */
+function chipRestart(): (() => void) | undefined {
+  const system = (globalThis as { System?: { restart?: () => void } }).System;
+  return typeof system?.restart === "function" ? () => system.restart!() : undefined;
 }
 
 try {

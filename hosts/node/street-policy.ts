@@ -40,7 +40,9 @@ export type InstalledPolicy =
 /**
  * Writes `policy` (a validated policy.json document) for `device` into its `store`, signed by
  * `operator`, unless the store holds it already under the same key and position; and the oversight
- * key's public half, when given (without one the node takes no change that weakens privacy).
+ * key's public half, when given (without one the node takes no change that weakens privacy). A new
+ * policy's serial follows the store's, and `serialAfter` (the operator's newest record of the node,
+ * for a store written from blank).
  */
 export function installSignedPolicy(
   store: KeyValueStore,
@@ -51,6 +53,7 @@ export function installSignedPolicy(
   operator: OperatorKey,
   nowSeconds: number,
   oversightKey?: Uint8Array,
+  serialAfter = 0,
 ): InstalledPolicy {
   const found = heldPayload(store, operator.publicKey);
   if (typeof found === "string") return { device: identity.device, outcome: "unverifiable", why: found };
@@ -66,7 +69,7 @@ export function installSignedPolicy(
   let signedPolicy = store.get(SIGNED_POLICY_STORE_KEY)!;
   let serial = held?.serial as number;
   if (!unchanged) {
-    serial = typeof held?.serial === "number" ? held.serial + 1 : 1;
+    serial = Math.max(typeof held?.serial === "number" ? held.serial : 0, serialAfter) + 1;
     const payload = utf8Encode(JSON.stringify(nodePolicyPayload({ ...identity, serial, issued: Math.floor(nowSeconds), position, policy })));
     signedPolicy = operator.sign(payload);
     if (signedPolicy.length > STORE_VALUE_MAX_BYTES) {

@@ -15,6 +15,7 @@ import { linPreferencesJson, nvsCsv, provisioningRecords } from "../../../hosts/
 import { FileStore } from "../../../hosts/node/file-store.js";
 import { keyIdFromRoot } from "../../../src/wire/key-schedule.js";
 import { localPassphrase } from "../../support/local-passphrase.js";
+import { projectRoot } from "../../../hosts/xs/bundle.js";
 
 const ROOT = Uint8Array.from({ length: 32 }, (_, i) => i);
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
@@ -75,9 +76,21 @@ describe("the provisioning files", () => {
   });
 });
 
-function runProvision(args: readonly string[]) {
-  return runBuiltScript("hosts/collector/provision.js", args);
+const REFERENCE_POLICY = join(projectRoot(), "src", "policy", "reference-street.policy.json");
+const POSITION = "52.37311,4.89224";
+
+/**
+ * The built tool. Files for a device (every target but sim) need a policy and a position: given the
+ * reference street's, unless the test gives its own or says `{ policy: false }`.
+ */
+function runProvision(args: readonly string[], options: { policy?: boolean } = {}) {
+  const target = args[args.indexOf("--target") + 1];
+  const needsPolicy = options.policy !== false && !(args.includes("--target") && target === "sim") && !args.includes("--policy");
+  return runBuiltScript("hosts/collector/provision.js", needsPolicy ? [...args, "--policy", REFERENCE_POLICY, "--position", POSITION] : args);
 }
+
+/** The civicnode domain of a lin preference file. */
+const linDomain = (json: string) => (JSON.parse(json) as Record<string, unknown>).civicnode;
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
@@ -104,8 +117,8 @@ describe("npm run provision (the built tool)", () => {
       const out = join(state, "provision", "street-07");
       expect(mode(out)).toBe(0o700);
       for (const file of ["nvs.csv", "modpreferences.json"]) expect(mode(join(out, file))).toBe(0o600);
-      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-07", "old-town", entry.rootKey)));
-      expect(readFileSync(join(out, "modpreferences.json"), "utf8")).toBe(linPreferencesJson(provisioningRecords("street-07", "old-town", entry.rootKey)));
+      expect(readFileSync(join(out, "nvs.csv"), "utf8").startsWith(nvsCsv(provisioningRecords("street-07", "old-town", entry.rootKey)))).toBe(true); // then the signed policy (provision-policy.test.ts)
+      expect(linDomain(readFileSync(join(out, "modpreferences.json"), "utf8"))).toMatchObject(linDomain(linPreferencesJson(provisioningRecords("street-07", "old-town", entry.rootKey))));
 
       const keyHex = bytesToHex(entry.rootKey);
       const passphrase = readFileSync(join(state, LOCAL_PASSPHRASE_FILE), "utf8").trim();
@@ -137,7 +150,7 @@ describe("npm run provision (the built tool)", () => {
       const reuse = await runProvision(["street-01", "--state", state, "--out", out]);
       expect(reuse.code).toBe(0);
       expect(Keyring.load(state, localPassphrase(state)).get("street-01")!.rootKey).toEqual(ROOT);
-      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)));
+      expect(readFileSync(join(out, "nvs.csv"), "utf8").startsWith(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)))).toBe(true); // then the signed policy (provision-policy.test.ts)
       expect(existsSync(join(out, "modpreferences.json"))).toBe(false); // esp32 is the default target
       expect(reuse.stdout).toContain(`key fingerprint (key.id): ${bytesToHex(keyIdFromRoot(ROOT, "street-01"))}`);
 
@@ -241,7 +254,7 @@ describe("npm run provision (the built tool)", () => {
       const same = await runProvision(["street-01", "--state", state, "--out", out, "--same-key"]);
       expect(same.code).toBe(0);
       expect(same.stdout).toContain(`writing again the root key of street-01 (zone demo-street), issued on ${issued}: --same-key says no node ever booted with it`);
-      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)));
+      expect(readFileSync(join(out, "nvs.csv"), "utf8").startsWith(nvsCsv(provisioningRecords("street-01", "demo-street", ROOT)))).toBe(true); // then the signed policy (provision-policy.test.ts)
       expect(Keyring.load(state, localPassphrase(state)).get("street-01")!.issued).toBe(issued);
 
       const rekeyed = await runProvision(["street-01", "--state", state, "--out", out, "--new-key"]);
@@ -249,7 +262,7 @@ describe("npm run provision (the built tool)", () => {
       const fresh = Keyring.load(state, localPassphrase(state)).get("street-01")!;
       expect(fresh.rootKey).not.toEqual(ROOT);
       expect(fresh.issued).toMatch(/^\d{4}-/);
-      expect(readFileSync(join(out, "nvs.csv"), "utf8")).toBe(nvsCsv(provisioningRecords("street-01", "demo-street", fresh.rootKey)));
+      expect(readFileSync(join(out, "nvs.csv"), "utf8").startsWith(nvsCsv(provisioningRecords("street-01", "demo-street", fresh.rootKey)))).toBe(true); // then the signed policy (provision-policy.test.ts)
     } finally {
       rmSync(state, { recursive: true, force: true });
     }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { SettingsError, brokerAddress, firmwareSettings } from "../../../hosts/moddable/firmware-settings.js";
-import REFERENCE from "../../../src/policy/reference-street.policy.json" with { type: "json" };
 
 /** manifest.json's config section as mc/config gives it, with overrides. */
 function settings(overrides: Record<string, unknown> = {}) {
@@ -12,7 +11,6 @@ function settings(overrides: Record<string, unknown> = {}) {
     wifiSsid: "",
     wifiPassword: "",
     sntp: "pool.ntp.org,time.cloudflare.com",
-    policy: REFERENCE,
     logDebug: false,
     ...overrides,
   });
@@ -26,7 +24,6 @@ describe("firmwareSettings", () => {
       zone: "demo-street",
       broker: { secure: false, host: "127.0.0.1", port: 1883 },
       brokerCa: undefined,
-      policy: REFERENCE,
       outboxCapacity: 256,
       outboxBytes: 65536,
       ssid: "",
@@ -58,9 +55,8 @@ describe("firmwareSettings", () => {
     [{ device: "Street 01" }, /config.device/],
     [{ zone: "" }, /config.zone/],
     [{ device: 7 }, /config.device must be a string/],
-    [{ windowSeconds: 60 }, /the window is the policy's/],
-    [{ policy: undefined }, /config.policy must be the deployment policy/],
-    [{ policy: "reference" }, /config.policy/],
+    [{ windowSeconds: 60 }, /the window is the signed policy's/],
+    [{ policy: { windowSeconds: 60 } }, /config.policy is not a setting: a node runs the policy signed for it/],
     [{ outboxCapacity: 3 }, /outboxCapacity/],
     [{ outboxCapacity: 2000 }, /outboxCapacity/],
     [{ outboxBytes: 4096 }, /outboxBytes/],
