@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { bundleForXs, projectRoot } from "./bundle.js";
 import { decodeBridge, encodeBridge, type BridgeValue } from "./bridge-codec.js";
+import { measureSignatures, renderSignatureSection, type SignatureBench } from "./signature-bench.js";
 import { NodeRun, type NodeRunStats } from "./workloads.js";
 import { XsnapWorker, type XsMeter } from "./xsnap-worker.js";
 import { streetNodeConfig } from "../sim/street.js";
@@ -170,7 +171,10 @@ async function main(): Promise<void> {
   const xsDayMs = dayOne.ms;
   await worker.close();
 
-  // 6. Sizes: one sealed summary vs the same window's readings as one MQTT message per reading.
+  // 6. Ed25519 at boot and on a policy update, in an engine of its own (signature-bench.ts).
+  const signatures = await measureSignatures();
+
+  // 7. Sizes: one sealed summary vs the same window's readings as one MQTT message per reading.
   const perWindow = rawStreamPerWindow(config.sensors, readingsPerWindow);
   const sealedPublishBytes = mqttPublishBytes(nodeTopic(STREET, DEVICE, "summary"), sealedBytes, 1);
   const ratio = perWindow.bytes / sealedPublishBytes;
@@ -194,6 +198,7 @@ async function main(): Promise<void> {
     nodeDayMs,
     xsDayMs,
     noopCompute,
+    signatures,
   });
   const path = join(projectRoot(), "BENCHMARKS.md");
   writeFileSync(path, report + otherBenchSections(path));
@@ -295,6 +300,7 @@ function renderReport(r: {
   nodeDayMs: number;
   xsDayMs: number;
   noopCompute: number;
+  signatures: SignatureBench;
 }): string {
   const versions = engineVersions();
   const growthPerDay = (r.heapAfterLastDay - r.heapAfterDay1) / (r.days - 1);
@@ -367,6 +373,7 @@ function renderReport(r: {
     "",
     `Of those, ${n(r.bundleSlots)} are the engine's and the loaded modules' before any node exists (on the device the preloaded modules are in flash). The node adds ${n(r.heapAfterDay1 - r.bundleSlots)} live slots (${n((r.heapAfterDay1 - r.bundleSlots) * 16)} bytes at the ESP32's 16 bytes a slot), an upper bound for the firmware's RAM: it includes the virtual clock, the in-memory store, the recording player and what the earlier measurements left. \`manifest.json\` sizes the ESP32's initial heap from it (docs/flashing.md).`,
     "",
+    ...renderSignatureSection(r.signatures, { n }),
     "## Host wall time (context only, this machine)",
     "",
     "| one simulated day of the reference node, recorded bus traffic | ms |",
