@@ -61,12 +61,20 @@ export interface SignatureStep {
   readonly ms: number;
 }
 
-export interface SignatureBench {
+/** The steps and what the first verification keeps, with the base point's table or without it. */
+export interface SignatureRun {
   readonly steps: readonly SignatureStep[];
-  /** The engine's allocated space (slot and chunk heaps), bytes, in an engine not grown beforehand. */
-  readonly allocated: { readonly loaded: number; readonly afterFirstVerification: number };
   /** Chunk-heap bytes the first verification keeps (BigInt digits, byte arrays), to within FILL_BYTES. */
   readonly chunkBytesKept: number;
+}
+
+export interface SignatureBench {
+  /** As @noble/curves does by default: a W=6 table of the base point, built at the first use. */
+  readonly withTable: SignatureRun;
+  /** As the firmware runs it: `Point.BASE.precompute(1)` before any verification. */
+  readonly withoutTable: SignatureRun;
+  /** The engine's allocated space (slot and chunk heaps), bytes, in an engine not grown beforehand. */
+  readonly allocated: { readonly loaded: number; readonly afterFirstVerification: number };
   readonly signedPolicyBytes: number;
   readonly noopComputrons: number;
 }
@@ -81,8 +89,8 @@ class SignatureWorker {
   readonly #worker = new XsnapWorker({ name: "civicnode-bench-signatures" });
   #noopComputrons = 0;
 
-  /** Loads the bundle and the node's store; with `reserve`, grows the heap for measuring. */
-  async load(node: ProvisionedNode, options: { reserve: boolean }): Promise<void> {
+  /** Loads the bundle and the node's store; with `reserve`, grows the heap for measuring; with `table: false`, as the firmware, no base point table. */
+  async load(node: ProvisionedNode, options: { reserve: boolean; table: boolean }): Promise<void> {
     const built = buildSync({
       entryPoints: [join(projectRoot(), "hosts", "xs", "worker", "signature-bench-entry.ts")],
       bundle: true,
@@ -98,6 +106,7 @@ class SignatureWorker {
     });
     await this.#worker.evaluate(built.outputFiles[0]!.text);
     await this.store(node);
+    if (!options.table) await this.run("no-table");
     if (options.reserve) await this.run("reserve", RESERVE_OBJECTS);
     await this.gc();
     this.#noopComputrons = (await this.run("noop")).meter.compute;
@@ -158,15 +167,29 @@ class SignatureWorker {
 
 export async function measureSignatures(): Promise<SignatureBench> {
   const node = provisionedNode();
+  const withTable = await measureRun(node, true);
+  const withoutTable = await measureRun(node, false);
+  const plain = await chunkRoom(node, { verified: false, table: true });
+  return {
+    withTable: withTable.run,
+    withoutTable: withoutTable.run,
+    allocated: { loaded: plain.loaded, afterFirstVerification: withTable.allocatedAfterVerification },
+    signedPolicyBytes: node.signedPolicyBytes,
+    noopComputrons: withTable.noopComputrons,
+  };
+}
+
+async function measureRun(node: ProvisionedNode, table: boolean): Promise<{ run: SignatureRun; noopComputrons: number; allocatedAfterVerification: number }> {
   const steps: SignatureStep[] = [];
   const boot = ["boot", JSON.stringify(IDENTITY)] as const;
-
   const worker = new SignatureWorker();
+  let noopComputrons: number;
   try {
-    await worker.load(node, { reserve: true });
-    steps.push((await worker.measure("first verification of the signed policy (builds the base point's table)", 1, "verify")).measured);
+    await worker.load(node, { reserve: true, table });
+    noopComputrons = worker.noopComputrons;
+    steps.push((await worker.measure(`first verification of the signed policy${table ? " (builds the table)" : ""}`, 1, "verify")).measured);
     steps.push((await worker.measure("a second verification of the signed policy", 1, "verify")).measured);
-    steps.push((await worker.measure("boot: `provisionedPolicy` (verify and parse), the table built", 1, ...boot)).measured);
+    steps.push((await worker.measure("boot: `provisionedPolicy` (verify and parse), after a verification", 1, ...boot)).measured);
     for (const twoKeys of [false, true]) {
       await worker.store(node);
       const step = `policy update, ${twoKeys ? "two keys (a weakening, countersigned)" : "one key (a strengthening)"}: \`applyPolicyUpdate\``;
@@ -178,34 +201,34 @@ export async function measureSignatures(): Promise<SignatureBench> {
     await worker.close();
   }
 
-  // The boot as the device makes it: the first thing its engine does with Ed25519.
+  // The boot as the device makes it: the first verification its engine makes.
   const fresh = new SignatureWorker();
   try {
-    await fresh.load(node, { reserve: true });
+    await fresh.load(node, { reserve: true, table });
     steps.splice(3, 0, (await fresh.measure("boot at power-on: `provisionedPolicy` in a fresh engine", 1, ...boot)).measured);
   } finally {
     await fresh.close();
   }
 
-  // The engine's allocated space, and what the first verification keeps in the chunk heap: the
-  // room free there in an engine without it and in one with it (engines not grown for measuring).
-  const chunkRoom = async (verified: boolean) => {
-    const plain = new SignatureWorker();
-    try {
-      await plain.load(node, { reserve: false });
-      const loaded = (await plain.gc()).allocate;
-      if (verified) await plain.run("verify");
-      const after = (await plain.gc()).allocate;
-      return { loaded, after, free: await plain.freeChunkBytes() };
-    } finally {
-      await plain.close();
-    }
-  };
-  const without = await chunkRoom(false);
-  const withTable = await chunkRoom(true);
-  const allocated = { loaded: without.loaded, afterFirstVerification: withTable.after };
-  const chunkBytesKept = without.free - withTable.free;
-  return { steps, allocated, chunkBytesKept, signedPolicyBytes: node.signedPolicyBytes, noopComputrons: worker.noopComputrons };
+  // What the first verification keeps in the chunk heap: the room free there in an engine that
+  // has verified once, against one that has not.
+  const without = await chunkRoom(node, { verified: false, table });
+  const verified = await chunkRoom(node, { verified: true, table });
+  return { run: { steps, chunkBytesKept: without.free - verified.free }, noopComputrons, allocatedAfterVerification: verified.after };
+}
+
+/** An engine not grown for measuring: its allocated space loaded and after an optional verification, and the room then free in its chunk heap. */
+async function chunkRoom(node: ProvisionedNode, options: { verified: boolean; table: boolean }): Promise<{ loaded: number; after: number; free: number }> {
+  const plain = new SignatureWorker();
+  try {
+    await plain.load(node, { reserve: false, table: options.table });
+    const loaded = (await plain.gc()).allocate;
+    if (options.verified) await plain.run("verify");
+    const after = (await plain.gc()).allocate;
+    return { loaded, after, free: await plain.freeChunkBytes() };
+  } finally {
+    await plain.close();
+  }
 }
 
 interface ProvisionedNode {
@@ -279,27 +302,45 @@ function withPeopleK(k: number): unknown {
 /** BENCHMARKS.md's section on signatures. */
 export function renderSignatureSection(r: SignatureBench, format: { n: (value: number, digits?: number) => string }): string[] {
   const { n } = format;
-  const step = (prefix: string) => r.steps.find((s) => s.step.startsWith(prefix))!;
-  const first = step("first verification");
-  const second = step("a second verification");
-  const powerOn = step("boot at power-on");
-  const tableSlots = first.liveSlotsKept - second.liveSlotsKept;
+  const step = (run: SignatureRun, prefix: string) => run.steps.find((s) => s.step.startsWith(prefix))!;
+  const kib = (bytes: number) => n(bytes / 1024);
+  const table = (run: SignatureRun) => [
+    "| step | Ed25519 verifications | computrons | slots allocated | live slots kept (bytes on the ESP32) | host wall time, ms |",
+    "|---|---|---|---|---|---|",
+    ...run.steps.map(
+      (s) => `| ${s.step} | ${s.verifications} | ${n(s.computrons)} | ${n(s.slotsAllocated)} | ${n(s.liveSlotsKept)} (${n(s.liveSlotsKept * ESP32_SLOT_BYTES)}) | ${n(s.ms, 1)} |`,
+    ),
+  ];
+  const kept = (run: SignatureRun) => {
+    const slots = step(run, "first verification").liveSlotsKept;
+    return { slots, chunks: run.chunkBytesKept, bytes: slots * ESP32_SLOT_BYTES + run.chunkBytesKept };
+  };
+  const withTable = kept(r.withTable);
+  const withoutTable = kept(r.withoutTable);
+  const warm = step(r.withTable, "a second verification").computrons;
+  const tableless = step(r.withoutTable, "a second verification").computrons;
+  const powerOnWith = step(r.withTable, "boot at power-on");
+  const powerOnWithout = step(r.withoutTable, "boot at power-on");
   return [
     "## Signatures (boot and update-policy)",
     "",
-    `The node verifies its signed policy (Ed25519 over a COSE_Sign1 of ${n(r.signedPolicyBytes)} bytes, the reference street's) at every boot, and a policy update's signatures before it takes it: the policy in its store, the new one, its disclosure, and the oversight key's countersignature when there is one. Measured in the same engine on a bundle of these modules alone (\`hosts/xs/worker/signature-bench-entry.ts\`, driven by \`hosts/xs/signature-bench.ts\`), **built with class static fields lowered**: this XS cannot initialise @noble/curves' \`Point\` class otherwise (the street node's bundle has no Ed25519). Moddable's XS on the ESP32 runs @noble/curves unmodified, so there the figures may be a little lower.`,
+    `The node verifies its signed policy (Ed25519 over a COSE_Sign1 of ${n(r.signedPolicyBytes)} bytes, the reference street's) at every boot, and a policy update's signatures before it takes it: the policy in its store, the new one, its disclosure, and the oversight key's countersignature when there is one. Measured in the same engine on a bundle of these modules alone (\`hosts/xs/worker/signature-bench-entry.ts\`, driven by \`hosts/xs/signature-bench.ts\`), **built with class static fields lowered**: this XS cannot initialise @noble/curves' \`Point\` class otherwise (the street node's bundle has no Ed25519). Moddable's XS on the ESP32 runs @noble/curves unmodified, so the figures there may be a little lower.`,
     "",
-    "| step | Ed25519 verifications | computrons | slots allocated | live slots (bytes on the ESP32) kept | host wall time, ms |",
-    "|---|---|---|---|---|---|",
-    ...r.steps.map(
-      (s) =>
-        `| ${s.step} | ${s.verifications} | ${n(s.computrons)} | ${n(s.slotsAllocated)} | ${n(s.liveSlotsKept)} (${n(s.liveSlotsKept * ESP32_SLOT_BYTES)}) | ${n(s.ms, 1)} |`,
-    ),
+    "### As the firmware runs it: no table of the base point",
     "",
-    `- **The first verification keeps ${n(tableSlots)} live slots (${n(tableSlots * ESP32_SLOT_BYTES)} bytes at the ESP32's 16 bytes a slot) and about ${n(r.chunkBytesKept / 1024)} KiB of chunks (${n(r.chunkBytesKept)} bytes on this host) for the engine's life, about ${n((tableSlots * ESP32_SLOT_BYTES + r.chunkBytesKept) / 1024)} KiB in all (slots at the ESP32's size, chunks at this host's), where an ESP32 has about 300 KB of heap for everything the node does.** It is @noble/curves' W=6 table of the base point (\`Point.BASE.precompute(6)\`: 44 windows of 32 points, 1,408 points), built at the first use and kept: the points are slots, their coordinates' BigInt digits chunks. The chunk figure is the room free in the chunk heap (counted by filling it with ${FILL_BYTES}-byte ArrayBuffers until the engine grows it) in an engine that has verified once, against one that has not; on the 32-bit ESP32 each chunk's header is 8 bytes smaller. A second verification keeps ${n(second.liveSlotsKept)} slots and costs ${n(second.computrons)} computrons, against ${n(first.computrons)} for the first.`,
-    `- The engine's allocated space (its slot and chunk heaps; xsnap-worker starts with 256 Ki slots and 32 MiB of chunks), in an engine not grown for measuring: ${n(r.allocated.loaded)} bytes with the bundle loaded, ${n(r.allocated.afterFirstVerification)} after the first verification${r.allocated.afterFirstVerification === r.allocated.loaded ? " (the table fits in what xsnap-worker reserves from the start, so this host figure does not show it)" : ""}.`,
-    `- A policy update checks the policy in its store too (\`provisionedPolicy\`), then the new policy, its disclosure and, with two keys, the countersignature; its figures include the store's commit, here into the simulator's store in RAM (NVS flash on the device), which is why they keep slots.`,
-    `- An ESP32 must boot in seconds. On this host, the boot at power-on took ${n(powerOn.ms, 1)} ms of wall time in xsnap-worker, for ${n(powerOn.computrons)} computrons (context only: this machine's CPU, not the ESP32's; no device timing is claimed here).`,
+    "`hosts/moddable/firmware.ts` calls `ed25519.Point.BASE.precompute(1)` before any verification.",
+    "",
+    ...table(r.withoutTable),
+    "",
+    "### With @noble/curves' default: a W=6 table of the base point, built at its first use",
+    "",
+    ...table(r.withTable),
+    "",
+    `- **Memory: with the table, the first verification keeps ${n(withTable.slots)} live slots (${n(withTable.slots * ESP32_SLOT_BYTES)} bytes at the ESP32's 16 bytes a slot) and ${n(withTable.chunks)} bytes of chunks, about ${kib(withTable.bytes)} KiB in all for the engine's life, where an ESP32 has about 300 KB of heap for everything the node does.** It is @noble/curves' W=6 table of the base point (\`Point.BASE.precompute(6)\`: 44 windows of 32 points, 1,408 points): the points are slots, their coordinates' BigInt digits chunks. Without the table, the first verification keeps ${n(withoutTable.slots)} slots and ${n(withoutTable.chunks)} bytes of chunks.`,
+    `- **Time: without the table a verification costs ${n(tableless)} computrons, ${n((100 * (tableless - warm)) / warm)}% more than one with the table built (${n(warm)}); the boot at power-on costs ${n(powerOnWithout.computrons)} without it, against ${n(powerOnWith.computrons)} with it, which builds the table first.**`,
+    `- Chunks are counted as the room free in the chunk heap, by filling it with ${FILL_BYTES}-byte ArrayBuffers until the engine grows it, in an engine that has verified once against one that has not (xsnap reports no chunk figures); sizes are this host's, and on the 32-bit ESP32 each chunk's header is 8 bytes smaller. The engine's allocated space (its slot and chunk heaps; xsnap-worker starts with 256 Ki slots and 32 MiB of chunks), in an engine not grown for measuring: ${n(r.allocated.loaded)} bytes with the bundle loaded, ${n(r.allocated.afterFirstVerification)} after a first verification with the table${r.allocated.afterFirstVerification === r.allocated.loaded ? " (it fits in what xsnap-worker reserves from the start, so this figure does not show it)" : ""}.`,
+    "- A policy update checks the policy in its store too (`provisionedPolicy`), then the new policy, its disclosure and, with two keys, the countersignature. Its figures include the store's commit, here into the simulator's store in RAM (NVS flash on the device): what it keeps is the new policy in place of the old.",
+    `- An ESP32 must boot in seconds. On this host the boot at power-on, as the firmware runs it, took ${n(powerOnWithout.ms, 1)} ms of wall time in xsnap-worker (${n(powerOnWith.ms, 1)} ms with the table): context only, this machine's CPU and not the ESP32's; no device timing is claimed here.`,
     `- Computrons are the command's minus an empty command's (${n(r.noopComputrons)}). "Slots allocated" are all the slots the step took, garbage or not: the heap count after it minus the live slots before it, in an engine given ${n(RESERVE_OBJECTS)} free slots beforehand, so that it did not collect during the step.`,
     "",
   ];

@@ -6,6 +6,8 @@
  *   ["store", entries JSON, config JSON]  a fresh store as provisioned ({ key: hex }) and the node's
  *                                         boot configuration, parsed here so that no measured
  *                                         command parses it
+ *   ["no-table"]                          what the firmware does before any verification
+ *                                         (hosts/moddable/firmware.ts): no table of the base point
  *   ["verify"]                            verifySign1 of the stored signed policy under the stored
  *                                         operator key -> its payload's length
  *   ["boot", identity JSON]               provisionedPolicy: verify and parse, as the node boots -> serial
@@ -23,6 +25,7 @@
  * @noble/curves' Ed25519 needs class static fields lowered in this XS: the bundle is built so,
  * like the conformance test's policy-update bundle (policy-update-entry.ts).
  */
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { parseNodeConfig, type NodeConfig } from "../../../src/policy/node-config.js";
 import { applyPolicyUpdate } from "../../../src/policy/policy-update.js";
@@ -47,6 +50,9 @@ class SignatureBenchWorker {
         this.#config = parseNodeConfig(JSON.parse(String(message[2])));
         break;
       }
+      case "no-table":
+        ed25519.Point.BASE.precompute(1);
+        break;
       case "verify":
         result = verifySign1(this.#store.get(SIGNED_POLICY_STORE_KEY)!, this.#store.get(OPERATOR_KEY_STORE_KEY)!).payload.length;
         break;
