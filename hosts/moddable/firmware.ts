@@ -17,7 +17,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { CivicNode } from "../../src/node.js";
 import { ConfigError, parseNodeConfig } from "../../src/policy/node-config.js";
-import type { Buses, KeyValueStore, Log, Platform, Random } from "../../src/platform.js";
+import type { Buses, Clock, KeyValueStore, Log, Platform, Random, Timers } from "../../src/platform.js";
 import { utf8Decode } from "../../src/wire/utf8.js";
 import { KeyStateCorruptError, NotProvisionedError } from "../../src/wire/uplink-sealer.js";
 import { isValidId } from "../../src/uplink/topics.js";
@@ -27,7 +27,6 @@ import { nodeConfigFromSignedPolicy } from "../../src/policy/node-from-policy.js
 import { applyPolicyUpdate } from "../../src/policy/policy-update.js";
 import { provisionedPolicy, SignedPolicyError } from "../../src/policy/signed-policy.js";
 import type { FirmwareSettings } from "./firmware-settings.js";
-import type { ModdableClock } from "./moddable-clock.js";
 import { DeviceMqttTransport } from "./mqtt/mqtt-session.js";
 import type { OpenSocket } from "./mqtt/socket.js";
 
@@ -37,7 +36,8 @@ export const ZONE_STORE_KEY = "node.zone";
 
 export interface FirmwareHost {
   readonly settings: FirmwareSettings;
-  readonly clock: ModdableClock;
+  /** ModdableClock on Moddable; any clock and timers elsewhere (the tests run the firmware on Node). */
+  readonly clock: Clock & Timers;
   readonly random: Random;
   readonly store: KeyValueStore;
   readonly openSocket: OpenSocket;

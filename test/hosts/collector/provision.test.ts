@@ -90,7 +90,7 @@ function runProvision(args: readonly string[], options: { policy?: boolean } = {
 }
 
 /** The civicnode domain of a lin preference file. */
-const linDomain = (json: string) => (JSON.parse(json) as Record<string, unknown>).civicnode;
+const linDomain = (json: string) => (JSON.parse(json) as Record<string, Record<string, unknown>>).civicnode!;
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
