@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import {
   JOURNAL_KEY,
   JOURNAL_MAX_BYTES,
+  JOURNAL_SEGMENT_PREFIX,
+  JOURNAL_SEGMENTS_MAX,
+  journalSegmentKey,
   PreferenceCommitError,
   PreferenceStore,
   StoreFormatError,
@@ -21,6 +24,17 @@ import { decodeKid } from "../../../src/wire/kid.js";
 import { UplinkSealer } from "../../../src/wire/uplink-sealer.js";
 import { utf8Encode } from "../../../src/wire/utf8.js";
 import { EmulatedNvs, PowerCut } from "../../../hosts/sim/emulated-nvs.js";
+import { MemoryStore } from "../../../hosts/sim/memory-store.js";
+import { STORE_VALUE_MAX_BYTES } from "../../../src/platform.js";
+import { chunkedWrites, CHUNKS_MAX } from "../../../src/store-chunks.js";
+import { disclosureFor, encodeDisclosure } from "../../../src/policy/disclosure.js";
+import { applyPolicyUpdate } from "../../../src/policy/policy-update.js";
+import { POLICY_UPDATE_MAX_BYTES } from "../../../src/policy/policy-update-bundle.js";
+import { provisionedDisclosure, SIGNED_DISCLOSURE_STORE_KEY } from "../../../src/policy/signed-disclosure.js";
+import { SIGNED_POLICY_STORE_KEY } from "../../../src/policy/signed-policy.js";
+import { bootConfig, policyUpdateKeys, provision, updateFor } from "../../support/policy-updates.js";
+import { changeDocuments, STRENGTHENINGS } from "../../src/policy/policy-change-corpus.js";
+import { referencePolicyJson } from "../../src/policy/policy-corpus.js";
 
 const NS = "civicnode";
 const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes).toString("hex"));
@@ -160,27 +174,29 @@ describe("PreferenceStore: the platform's store contract over Moddable Preferenc
     refused([{ key: "sixteen-chars-xx", value: Uint8Array.of(1) }]);
     refused([{ key: "Upper", value: Uint8Array.of(1) }]);
     refused([{ key: JOURNAL_KEY, value: Uint8Array.of(1) }]);
+    refused([{ key: journalSegmentKey(1), value: Uint8Array.of(1) }]);
     refused([{ key: "big", value: new Uint8Array(4001) }]);
     refused([{ key: "ok", value: Uint8Array.of(1) }, { key: "", value: Uint8Array.of(1) }]);
     refused([{ key: "empty", value: new Uint8Array(0) }]);
-    // Two values of 2,000 bytes: each fits NVS, their journal does not.
-    const pair = [{ key: "x", value: filled(2000, 1) }, { key: "y", value: filled(2000, 2) }];
-    expect(journalBytes(pair)).toBeGreaterThan(JOURNAL_MAX_BYTES);
-    refused(pair);
+    // Five values of 3,300 bytes: each fits NVS, their journal (over four values) does not.
+    const five = ["v", "w", "x", "y", "z"].map((key, i) => ({ key, value: filled(3300, i + 1) }));
+    expect(journalBytes(five)).toBe(16_530);
+    expect(journalBytes(five)).toBeGreaterThan(JOURNAL_MAX_BYTES);
+    refused(five);
+    expect(() => store.commit(five)).toThrow(/needs a 16530-byte journal, more than 16000 \(4 NVS values\)/);
     expect(nvs.operations).toBe(before); // not even read
     expect(() => store.get(JOURNAL_KEY)).toThrow(StoreLimitError);
+    expect(() => store.get(journalSegmentKey(1))).toThrow(StoreLimitError);
     expect(() => new PreferenceStore(nvs.preference, "civicnode-store1")).toThrow(StoreLimitError); // 16 characters
 
-    // 4,000 bytes fit a new key (one atomic set); replacing an existing key goes through the
-    // journal, which leaves maxOverwriteBytes.
+    // 4,000 bytes fit a new key (one atomic set), and now replace an existing key too: the journal
+    // of that overwrite spans two values.
     store.commit([{ key: "big", value: filled(4000, 7) }]);
-    const writesBefore = nvs.log.filter((entry) => !entry.startsWith("read")).length;
-    expect(() => store.commit([{ key: "big", value: filled(4000, 8) }])).toThrow(/existing key takes at most 3984 bytes/);
-    expect(nvs.log.filter((entry) => !entry.startsWith("read")).length).toBe(writesBefore);
-    expect(maxOverwriteBytes("big")).toBe(3984);
-    store.commit([{ key: "big", value: filled(3984, 8) }]);
-    expect(hex(boot(nvs).get("big"))).toBe("08".repeat(3984));
+    expect(maxOverwriteBytes("big")).toBe(4000);
+    store.commit([{ key: "big", value: filled(4000, 8) }]);
+    expect(hex(boot(nvs).get("big"))).toBe("08".repeat(4000));
     expect(view(boot(nvs), KEYS)).toEqual(OLD);
+    expect(nvs.keys(NS)).toEqual(["a", "b", "big", "c"]);
   });
 
   it("shows why: one Preference.set() cut between its erase and its write leaves the key absent", () => {
@@ -382,6 +398,458 @@ describe("PreferenceStore: the platform's store contract over Moddable Preferenc
     expect(view(store, KEYS)).toEqual(OLD);
     expect(view(boot(nvs), KEYS)).toEqual(OLD);
   });
+});
+
+// --- a journal over several values ------------------------------------------------------------------
+
+const POLICY_KEY = SIGNED_POLICY_STORE_KEY;
+const DISCLOSURE_KEY = SIGNED_DISCLOSURE_STORE_KEY;
+const DISCLOSURE_CHUNKS = Array.from({ length: CHUNKS_MAX }, (_, i) => `${DISCLOSURE_KEY}.${i}`);
+
+/** The state `keys` are in after `before` and then `commit`, as hex (a model to compare NVS with). */
+function applied(before: readonly StoreWrite[], commit: readonly StoreWrite[], keys: readonly string[]): Record<string, string | undefined> {
+  const state = new Map<string, Uint8Array | undefined>();
+  for (const { key, value } of [...before, ...commit]) state.set(key, value);
+  return Object.fromEntries(keys.map((key) => [key, hex(state.get(key))]));
+}
+
+/** A booted store holding `before`, and the operation count at which the next commit starts. */
+function seededWith(before: readonly StoreWrite[]): { nvs: EmulatedNvs; store: PreferenceStore; start: number } {
+  const nvs = new EmulatedNvs();
+  for (const { key, value } of before) if (value !== undefined) nvs.writeBlob(NS, key, value);
+  const store = boot(nvs);
+  return { nvs, store, start: nvs.operations };
+}
+
+/** The journal's keys NVS holds (none once a boot has finished or discarded a journal). */
+const journalKeysIn = (nvs: EmulatedNvs) => nvs.keys(NS).filter((key) => key.startsWith("~"));
+
+interface LargeCommit {
+  readonly name: string;
+  readonly before: readonly StoreWrite[];
+  readonly commit: readonly StoreWrite[];
+  readonly keys: readonly string[];
+  readonly segments: number;
+}
+
+// A store as a node of the reference street holds it: its signed policy (2,726 bytes) and signed
+// disclosure (4,277 bytes, in two chunks: src/store-chunks.ts), and a counter.
+const STREET_BEFORE: StoreWrite[] = [
+  { key: POLICY_KEY, value: filled(2726, 0x01) },
+  ...chunkedWrites(DISCLOSURE_KEY, filled(4277, 0x02)).filter(({ value }) => value !== undefined),
+  { key: "seal.ctr", value: Uint8Array.of(9) },
+];
+const LARGE_KEYS = [POLICY_KEY, ...DISCLOSURE_CHUNKS, "seal.ctr"];
+const LARGE: readonly LargeCommit[] = [
+  {
+    // The commit of applyPolicyUpdate (src/policy/policy-update.ts) for an update of about that size.
+    name: "a policy update's commit (7,152 bytes of values)",
+    before: STREET_BEFORE,
+    commit: [{ key: POLICY_KEY, value: filled(2801, 0x11) }, ...chunkedWrites(DISCLOSURE_KEY, filled(4350, 0x22))],
+    keys: LARGE_KEYS,
+    segments: 2,
+  },
+  {
+    // The largest: a policy of one whole value and a disclosure as large as the update's bound leaves.
+    name: "the largest policy update's commit (12,292 bytes of values)",
+    before: STREET_BEFORE,
+    commit: [{ key: POLICY_KEY, value: filled(STORE_VALUE_MAX_BYTES, 0x33) }, ...chunkedWrites(DISCLOSURE_KEY, filled(POLICY_UPDATE_MAX_BYTES - STORE_VALUE_MAX_BYTES, 0x44))],
+    keys: LARGE_KEYS,
+    segments: 4,
+  },
+];
+const STREET_UPDATE = LARGE[0]!;
+
+/** The NVS operations `commit` takes over `before` without faults. */
+function cleanLog(c: LargeCommit): string[] {
+  const { nvs, store, start } = seededWith(c.before);
+  store.commit(c.commit);
+  return nvs.log.slice(start);
+}
+
+/** The journal `c` leaves in NVS when the power fails right after its head was read back: its head and segments. */
+function completeJournal(c: LargeCommit): { head: Uint8Array; segments: Uint8Array[] } {
+  const { nvs, store, start } = seededWith(c.before);
+  nvs.cutPowerAt(start + cleanLog(c).indexOf("read ~journal") + 1);
+  cutShort(nvs, () => store.commit(c.commit));
+  const segments = Array.from({ length: c.segments }, (_, i) => nvs.blob(NS, journalSegmentKey(i + 1))!);
+  return { head: nvs.blob(NS, JOURNAL_KEY)!, segments };
+}
+
+/** `bytes` with its trailing CRC-32 recomputed. */
+function recrc(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  new DataView(out.buffer).setUint32(out.length - 4, crc32(out, 0, out.length - 4));
+  return out;
+}
+
+describe("PreferenceStore: a commit larger than one NVS value (a journal in segments under one head)", () => {
+  it("fits the largest commit the node makes, a policy update's, and refuses what is beyond four values", () => {
+    // policy-update.ts commits the signed policy and the disclosure's CHUNKS_MAX chunks; both come
+    // out of one update of at most POLICY_UPDATE_MAX_BYTES.
+    for (const policyBytes of [1, 2726, STORE_VALUE_MAX_BYTES]) {
+      const writes = [{ key: POLICY_KEY, value: filled(policyBytes, 1) }, ...chunkedWrites(DISCLOSURE_KEY, filled(POLICY_UPDATE_MAX_BYTES - policyBytes, 2))];
+      expect(journalBytes(writes)).toBeLessThanOrEqual(12_378);
+    }
+    expect(journalBytes(LARGE[1]!.commit)).toBe(12_378);
+    expect(JOURNAL_MAX_BYTES).toBe(JOURNAL_SEGMENTS_MAX * STORE_VALUE_MAX_BYTES);
+    expect(journalBytes(STREET_UPDATE.commit)).toBe(7_241);
+  });
+
+  it("writes the segments, verified, then the head (the commit point), applies, then deletes the head and the segments", () => {
+    const { nvs, store, start } = seededWith(STREET_UPDATE.before);
+    store.commit(STREET_UPDATE.commit);
+    expect(nvs.log.slice(start)).toEqual([
+      "erase ~journal.1",
+      "write ~journal.1",
+      "read ~journal.1",
+      "erase ~journal.2",
+      "write ~journal.2",
+      "read ~journal.2",
+      "erase ~journal",
+      "write ~journal",
+      "read ~journal",
+      "erase policy.signed",
+      "write policy.signed",
+      "erase disclosure.0",
+      "write disclosure.0",
+      "erase disclosure.1",
+      "write disclosure.1",
+      "erase disclosure.2",
+      "erase disclosure.3",
+      "erase ~journal",
+      "erase ~journal.1",
+      "erase ~journal.2",
+    ]);
+    expect(nvs.keys(NS)).toEqual([...LARGE_KEYS].filter((key) => key !== "disclosure.2" && key !== "disclosure.3").sort());
+    const rebooted = boot(nvs);
+    expect(rebooted.recovery).toBe("none");
+    expect(view(rebooted, LARGE_KEYS)).toEqual(applied(STREET_UPDATE.before, STREET_UPDATE.commit, LARGE_KEYS));
+
+    // In NVS, while it stood: segments of one value each that together are a version-1 journal,
+    // and a head of version 2 that names them.
+    const { head, segments } = completeJournal(STREET_UPDATE);
+    expect(segments.map((segment) => segment.length)).toEqual([4000, 3241]);
+    const journal = Buffer.concat(segments);
+    expect([...journal.subarray(0, 6)]).toEqual([0x43, 0x4a, 1, 0, 0, STREET_UPDATE.commit.length]);
+    expect(journal.readUInt32BE(journal.length - 4)).toBe(crc32(journal, 0, journal.length - 4));
+    expect(head.length).toBe(8 + 6 * 2);
+    expect([...head.subarray(0, 4)]).toEqual([0x43, 0x4a, 2, 2]);
+    const headView = new DataView(head.buffer);
+    expect([headView.getUint16(4), headView.getUint32(6), headView.getUint16(10), headView.getUint32(12)]).toEqual([4000, crc32(segments[0]!), 3241, crc32(segments[1]!)]);
+    expect(headView.getUint32(16)).toBe(crc32(head, 0, 16));
+  });
+
+  for (const c of LARGE) {
+    it(`${c.name}: all old until the head's blob write, all new from then on, whichever NVS operation a power cut hits`, () => {
+      const log = cleanLog(c);
+      expect(log.filter((entry) => entry.startsWith(`write ${JOURNAL_SEGMENT_PREFIX}`))).toHaveLength(c.segments);
+      const headWrite = log.indexOf("write ~journal");
+      const headErase = log.lastIndexOf("erase ~journal");
+      const before = applied(c.before, [], c.keys);
+      const after = applied(c.before, c.commit, c.keys);
+      const present = (state: Record<string, string | undefined>) => c.keys.filter((key) => state[key] !== undefined).sort();
+      for (let n = 0; n <= log.length; n++) {
+        const { nvs, store, start } = seededWith(c.before);
+        nvs.cutPowerAt(start + n);
+        cutShort(nvs, () => store.commit(c.commit));
+        // A cut while the segments are deleted ends no commit: that garbage is left for the boot.
+        expect(nvs.powered, `cut at operation ${n}`).toBe(n === log.length);
+        nvs.powerOn();
+        const rebooted = boot(nvs);
+        const state = view(rebooted, c.keys);
+        expect(state, `cut at operation ${n} (${log[n]})`).toEqual(n <= headWrite ? before : after);
+        expect(rebooted.recovery, `cut at operation ${n}`).toBe(n > headWrite && n <= headErase ? "replayed" : "none");
+        // After the boot NVS holds exactly the state: no head, no segment, no stray key.
+        expect(journalKeysIn(nvs)).toEqual([]);
+        expect(nvs.keys(NS)).toEqual(present(state));
+      }
+    });
+
+    it(`${c.name}: stays all new when the power fails again while the boot replays it`, () => {
+      const log = cleanLog(c);
+      let cases = 0;
+      for (let n = log.indexOf("write ~journal") + 1; n <= log.lastIndexOf("erase ~journal"); n++) {
+        const cutCommit = () => {
+          const { nvs, store, start } = seededWith(c.before);
+          nvs.cutPowerAt(start + n);
+          cutShort(nvs, () => store.commit(c.commit));
+          nvs.powerOn();
+          return nvs;
+        };
+        const probe = cutCommit();
+        const replayStart = probe.operations;
+        expect(boot(probe).recovery).toBe("replayed");
+        const replayOperations = probe.operations - replayStart;
+        for (let m = 0; m < replayOperations; m++) {
+          const nvs = cutCommit();
+          nvs.cutPowerAt(nvs.operations + m);
+          cutShort(nvs, () => boot(nvs));
+          expect(nvs.powered).toBe(false);
+          nvs.powerOn();
+          expect(view(boot(nvs), c.keys), `cut at ${n}, then at ${m} of the replay`).toEqual(applied(c.before, c.commit, c.keys));
+          expect(journalKeysIn(nvs)).toEqual([]);
+          cases++;
+        }
+      }
+      expect(cases).toBeGreaterThan(100);
+    });
+  }
+
+  it("when NVS fails (full, flash error) at any operation: the commit throws, and is all-old or all-new now and after a reboot", () => {
+    const c = STREET_UPDATE;
+    const log = cleanLog(c);
+    const before = applied(c.before, [], c.keys);
+    const after = applied(c.before, c.commit, c.keys);
+    const committed = new Set<string>();
+    for (let n = 0; n < log.length; n++) {
+      for (const then of ["reboot", "commit again"] as const) {
+        const { nvs, store, start } = seededWith(c.before);
+        nvs.failAt(start + n);
+        let error: unknown;
+        try {
+          store.commit(c.commit);
+        } catch (thrown) {
+          error = thrown;
+        }
+        const now = view(store, c.keys);
+        if (error === undefined) {
+          // A failed erase inside Preference.set(), which Moddable does not check, or of a segment
+          // once the commit is done (garbage the next boot deletes).
+          expect(log[n], `failure at operation ${n}`).toMatch(/^erase /);
+          expect(now).toEqual(after);
+        } else {
+          expect(error).toBeInstanceOf(PreferenceCommitError);
+          const flag = (error as PreferenceCommitError).committed;
+          committed.add(String(flag));
+          expect(now, `failure at operation ${n} (${log[n]})`).toEqual(flag ? after : before);
+        }
+        if (then === "reboot") {
+          expect(view(boot(nvs), c.keys), `failure at operation ${n}`).toEqual(now);
+        } else {
+          store.commit([{ key: "seal.ctr", value: Uint8Array.of(10) }, { key: "e", value: Uint8Array.of(0xee) }]);
+          const later = boot(nvs);
+          expect(later.recovery).toBe("none");
+          expect(view(later, [...c.keys, "e"]), `failure at operation ${n}`).toEqual({ ...now, "seal.ctr": "0a", e: "ee" });
+        }
+        expect(journalKeysIn(nvs)).toEqual([]);
+      }
+    }
+    expect(committed).toEqual(new Set(["false", "true"]));
+  });
+
+  it("discards a head that is corrupt, or whose segments are missing, damaged or foreign, and applies nothing of it", () => {
+    const c = STREET_UPDATE;
+    const { head, segments } = completeJournal(c);
+    const [first, second] = segments as [Uint8Array, Uint8Array];
+    const other = completeJournal(LARGE[1]!);
+    const flipped = (bytes: Uint8Array, at: number) => {
+      const out = bytes.slice();
+      out[at]! ^= 0x01;
+      return out;
+    };
+    const headWith = (edit: (bytes: Uint8Array) => void) => {
+      const out = head.slice();
+      edit(out);
+      return recrc(out);
+    };
+    // Segments whose CRCs the head holds, but that are not a journal together.
+    const noise = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff);
+    const noiseHead = (() => {
+      const out = new Uint8Array(8 + 6);
+      out.set([0x43, 0x4a, 2, 1]);
+      new DataView(out.buffer).setUint16(4, noise.length);
+      new DataView(out.buffer).setUint32(6, crc32(noise));
+      return recrc(out);
+    })();
+    const damaged: Record<string, (nvs: EmulatedNvs) => void> = {
+      "a byte of segment 2": (nvs) => nvs.writeBlob(NS, journalSegmentKey(2), flipped(second, 100)),
+      "segment 1 one byte short": (nvs) => nvs.writeBlob(NS, journalSegmentKey(1), first.subarray(0, first.length - 1)),
+      "segment 2 missing": (nvs) => nvs.preference.delete(NS, journalSegmentKey(2)),
+      "segment 1 a string": (nvs) => nvs.writeString(NS, journalSegmentKey(1), "not a segment"),
+      "segments swapped": (nvs) => {
+        nvs.writeBlob(NS, journalSegmentKey(1), second);
+        nvs.writeBlob(NS, journalSegmentKey(2), first);
+      },
+      "segment 2 of another journal": (nvs) => nvs.writeBlob(NS, journalSegmentKey(2), other.segments[1]!),
+      "a byte of the head": (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, flipped(head, 7)),
+      "the head truncated": (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, head.subarray(0, 14)),
+      "the head of version 3 (intact CRC)": (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, headWith((out) => (out[2] = 3))),
+      "the head naming no segment (intact CRC)": (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, recrc(Uint8Array.of(0x43, 0x4a, 2, 0, 0, 0, 0, 0))),
+      [`the head naming ${JOURNAL_SEGMENTS_MAX + 1} segments (intact CRC)`]: (nvs) => {
+        const out = new Uint8Array(8 + 6 * (JOURNAL_SEGMENTS_MAX + 1));
+        out.set(head.subarray(0, 16));
+        out[3] = JOURNAL_SEGMENTS_MAX + 1;
+        nvs.writeBlob(NS, JOURNAL_KEY, recrc(out));
+      },
+      "the head naming segment 2 one byte longer (intact CRC)": (nvs) => nvs.writeBlob(NS, JOURNAL_KEY, headWith((out) => new DataView(out.buffer).setUint16(10, second.length + 1))),
+      "the head a string": (nvs) => nvs.writeString(NS, JOURNAL_KEY, "not a head"),
+      "segments that are no journal, under a head that names them": (nvs) => {
+        nvs.writeBlob(NS, JOURNAL_KEY, noiseHead);
+        nvs.writeBlob(NS, journalSegmentKey(1), noise);
+      },
+    };
+    for (const [name, damage] of Object.entries(damaged)) {
+      const { nvs } = seededWith(c.before);
+      nvs.writeBlob(NS, JOURNAL_KEY, head);
+      segments.forEach((segment, i) => nvs.writeBlob(NS, journalSegmentKey(i + 1), segment));
+      damage(nvs);
+      const recoveries: string[] = [];
+      const rebooted = new PreferenceStore(nvs.preference, NS, { onRecovery: (recovery) => recoveries.push(recovery) });
+      expect(rebooted.recovery, name).toBe("discarded");
+      expect(recoveries).toEqual(["discarded"]);
+      expect(view(rebooted, c.keys), name).toEqual(applied(c.before, [], c.keys));
+      expect(journalKeysIn(nvs), name).toEqual([]);
+    }
+    // The undamaged journal replays.
+    const { nvs } = seededWith(c.before);
+    nvs.writeBlob(NS, JOURNAL_KEY, head);
+    segments.forEach((segment, i) => nvs.writeBlob(NS, journalSegmentKey(i + 1), segment));
+    expect(boot(nvs).recovery).toBe("replayed");
+    expect(view(boot(nvs), c.keys)).toEqual(applied(c.before, c.commit, c.keys));
+    expect(journalKeysIn(nvs)).toEqual([]);
+  });
+
+  it("deletes at boot segments that no head names, applying nothing of them; a version-1 journal beside them still replays", () => {
+    const c = STREET_UPDATE;
+    const { segments } = completeJournal(c);
+    const plantOrphans = (nvs: EmulatedNvs) => {
+      segments.forEach((segment, i) => nvs.writeBlob(NS, journalSegmentKey(i + 1), segment));
+      nvs.writeBlob(NS, journalSegmentKey(4), Uint8Array.of(1, 2, 3));
+      nvs.writeString(NS, `${JOURNAL_SEGMENT_PREFIX}9`, "stray");
+    };
+    const { nvs, store } = seededWith(c.before);
+    plantOrphans(nvs);
+    expect(store.keys("").sort()).toEqual(nvs.keys(NS).filter((key) => !key.startsWith("~"))); // never listed
+    const recoveries: string[] = [];
+    const rebooted = new PreferenceStore(nvs.preference, NS, { onRecovery: (recovery) => recoveries.push(recovery) });
+    expect(rebooted.recovery).toBe("none"); // a commit cut before its commit point: nothing happened
+    expect(recoveries).toEqual([]);
+    expect(view(rebooted, c.keys)).toEqual(applied(c.before, [], c.keys));
+    expect(journalKeysIn(nvs)).toEqual([]);
+
+    // A version-1 journal, in the layout an earlier firmware wrote (the format in the header):
+    // a = 11, b deleted.
+    const v1 = recrc(Uint8Array.from([0x43, 0x4a, 1, 0, 0, 2, 1, 0x61, 0, 1, 0x11, 1, 0x62, 0xff, 0xff, 0, 0, 0, 0]));
+    const old = seededWith(BEFORE);
+    old.nvs.writeBlob(NS, JOURNAL_KEY, v1);
+    plantOrphans(old.nvs);
+    const replayed = boot(old.nvs);
+    expect(replayed.recovery).toBe("replayed");
+    expect(view(replayed, KEYS)).toEqual({ ...OLD, a: "11", b: undefined });
+    expect(journalKeysIn(old.nvs)).toEqual([]);
+  });
+
+  it("still writes a commit that fits one value as one version-1 journal, with no segment", () => {
+    const { nvs, store, start } = seeded();
+    nvs.cutPowerAt(start + 3); // the first operation after the read-back
+    cutShort(nvs, () => store.commit(COMMIT));
+    expect(nvs.blob(NS, JOURNAL_KEY)![2]).toBe(1);
+    expect(journalKeysIn(nvs)).toEqual([JOURNAL_KEY]);
+  });
+
+  it("a journal it could not remove after a failure is removed before the next commit, so it never replays over a later one", () => {
+    // One value: the journal is complete in NVS, its read-back fails and so does its removal.
+    const { nvs, store, start } = seeded();
+    nvs.failAt(start + 2); // read ~journal
+    nvs.failAt(start + 3); // erase ~journal
+    let error: unknown;
+    try {
+      store.commit(COMMIT);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect((error as PreferenceCommitError).committed).toBeUndefined();
+    expect(view(store, KEYS)).toEqual(OLD);
+    expect(nvs.item(NS, JOURNAL_KEY)).toBeDefined();
+    const from = nvs.log.length;
+    store.commit([{ key: "e", value: Uint8Array.of(5) }]); // a new key: no journal of its own
+    expect(nvs.log.slice(from)).toEqual(["read e", "erase ~journal", "erase e", "write e"]);
+    const rebooted = boot(nvs);
+    expect(rebooted.recovery).toBe("none");
+    expect(view(rebooted, [...KEYS, "e"])).toEqual({ ...OLD, e: "05" });
+
+    // Segments: the head's read-back and removal fail; its segments are deleted, so it cannot replay.
+    const c = STREET_UPDATE;
+    const log = cleanLog(c);
+    const large = seededWith(c.before);
+    large.nvs.failAt(large.start + log.indexOf("read ~journal"));
+    large.nvs.failAt(large.start + log.indexOf("read ~journal") + 1);
+    expect(() => large.store.commit(c.commit)).toThrow(expect.objectContaining({ committed: false }));
+    expect(journalKeysIn(large.nvs)).toEqual([JOURNAL_KEY]);
+    expect(boot(large.nvs).recovery).toBe("discarded");
+    expect(view(boot(large.nvs), c.keys)).toEqual(applied(c.before, [], c.keys));
+    expect(journalKeysIn(large.nvs)).toEqual([]);
+  });
+
+  it("serves a segmented journal a failing NVS could not apply, lists no journal key, and finishes it at the next commit", () => {
+    const c = STREET_UPDATE;
+    const log = cleanLog(c);
+    const { nvs, store, start } = seededWith(c.before);
+    nvs.failAt(start + log.indexOf("write disclosure.0"));
+    expect(() => store.commit(c.commit)).toThrow(expect.objectContaining({ committed: true }));
+    expect(view(store, c.keys)).toEqual(applied(c.before, c.commit, c.keys));
+    expect(journalKeysIn(nvs)).toEqual([JOURNAL_KEY, journalSegmentKey(1), journalSegmentKey(2)]);
+    expect(store.keys("").sort()).toEqual(["disclosure.0", "disclosure.1", POLICY_KEY, "seal.ctr"]);
+    store.commit([{ key: "seal.ctr", value: Uint8Array.of(10) }, { key: "e", value: Uint8Array.of(0xee) }]);
+    expect(journalKeysIn(nvs)).toEqual([]);
+    expect(view(boot(nvs), [...c.keys, "e"])).toEqual({ ...applied(c.before, c.commit, c.keys), "seal.ctr": "0a", e: "ee" });
+  });
+});
+
+describe("PreferenceStore under a real policy update (src/policy/policy-update.ts)", () => {
+  it("takes the reference street's update (about 7 KB in one commit); a power cut at any NVS operation of it boots on the old pair or the new, whole", () => {
+    const keys = policyUpdateKeys();
+    try {
+      const flash = new MemoryStore();
+      provision(flash, keys, referencePolicyJson());
+      const update = updateFor(flash, keys, changeDocuments(STRENGTHENINGS[1]!).proposed, { countersign: "none" });
+      // The NVS of a node provisioned with it: every key a blob, as nvs_partition_gen.py writes them.
+      const provisioned = () => {
+        const nvs = new EmulatedNvs();
+        for (const key of flash.keys("")) nvs.writeBlob(NS, key, flash.get(key)!);
+        return nvs;
+      };
+      const booted = (nvs: EmulatedNvs) => {
+        const store = boot(nvs);
+        const config = bootConfig(store);
+        expect(() => provisionedDisclosure(store, encodeDisclosure(disclosureFor(config)))).not.toThrow();
+        return config.disclosure.policySerial;
+      };
+
+      const clean = provisioned();
+      const store = boot(clean);
+      const running = bootConfig(store);
+      const start = clean.operations;
+      expect(applyPolicyUpdate(update, store, running)).toEqual({ accepted: true, serial: 2, twoKeys: false });
+      const log = clean.log.slice(start);
+      expect(log.filter((entry) => entry.startsWith("write ~journal"))).toEqual(["write ~journal.1", "write ~journal.2", "write ~journal"]);
+      expect(booted(clean)).toBe(2);
+      expect(journalKeysIn(clean)).toEqual([]);
+
+      const serials = new Set<number | undefined>();
+      for (let n = 0; n < log.length; n++) {
+        const nvs = provisioned();
+        const node = boot(nvs);
+        const config = bootConfig(node);
+        nvs.cutPowerAt(nvs.operations + n);
+        try {
+          applyPolicyUpdate(update, node, config); // its verdict never reaches anyone: the power is off
+        } catch (error) {
+          if (!isPowerCut(error)) throw error; // a read of the check, cut
+        }
+        expect(nvs.powered).toBe(false);
+        nvs.powerOn();
+        const serial = booted(nvs);
+        expect(serial, `cut at operation ${n} (${log[n]})`).toBe(n <= log.indexOf("write ~journal") ? 1 : 2);
+        serials.add(serial);
+        expect(journalKeysIn(nvs)).toEqual([]);
+      }
+      expect(serials).toEqual(new Set([1, 2]));
+    } finally {
+      keys.remove();
+    }
+  }, 120_000);
 });
 
 describe("PreferenceStore under the node's real commits", () => {
