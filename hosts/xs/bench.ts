@@ -8,6 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { otherBenchSections } from "./other-bench-sections.js";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { bundleForXs, projectRoot } from "./bundle.js";
@@ -201,29 +202,16 @@ async function main(): Promise<void> {
     signatures,
   });
   const path = join(projectRoot(), "BENCHMARKS.md");
-  writeFileSync(path, report + otherBenchSections(path));
+  writeFileSync(path, report + otherBenchSections(readIfThere(path)));
   process.stdout.write(report);
 }
 
-/** Sections other benches own (`npm run bench:collector`'s): kept as they are, after this report. */
-const OTHER_SECTIONS = ["## Collector throughput"];
-
-function otherBenchSections(path: string): string {
-  let previous: string;
+function readIfThere(path: string): string {
   try {
-    previous = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch {
     return "";
   }
-  const lines = previous.split("\n");
-  let kept = "";
-  for (const heading of OTHER_SECTIONS) {
-    const start = lines.findIndex((line) => line === heading);
-    if (start < 0) continue;
-    const next = lines.findIndex((line, i) => i > start && /^## /.test(line));
-    kept += "\n" + lines.slice(start, next < 0 ? lines.length : next).join("\n").trimEnd() + "\n";
-  }
-  return kept;
 }
 
 /** The bytes of an MQTT 3.1.1 PUBLISH packet: fixed header, topic, packet id (QoS > 0), payload. */
