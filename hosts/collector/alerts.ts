@@ -9,6 +9,7 @@
  */
 import type { AuditFinding, ChainReport } from "./audit-continuity.js";
 import type { MessageSource, RejectCause } from "./message-opener.js";
+import type { DisclosedPolicy } from "./policy-agreement.js";
 import { isoSeconds } from "./verdict-text.js";
 
 export type AlertKind =
@@ -40,7 +41,7 @@ export type AlertKind =
   | "counter-restart"
   /** A device's epoch moved on by more steps between two messages than a node takes (epoch-jumps.ts). */
   | "epoch-jump"
-  /** Summaries bound to another policy than the one the operator published for the node (reserved: raised by the policy check). */
+  /** A stored message produced under another policy than the one the node's verified disclosure names (policy-mismatches.ts). */
   | "policy-mismatch";
 
 /** Every kind, in the order docs/alerts.md describes them. */
@@ -319,5 +320,47 @@ export function epochJumpAlert(device: string, from: EpochStep, to: EpochStep, m
       `look at ${device}'s health reports around then: dropped above 0 means its outbox lost the skipped epochs' messages (an outage longer than it holds), nothing else to do; ` +
       `otherwise its audit log's epoch-rotated entries say why (counter-lost: its flash loses records; command: see GET /api/commands). ` +
       `If neither explains it, its key state may have been replaced: re-key it (npm run provision -- ${device} --new-key)`,
+  };
+}
+
+/** A stored message under another policy than the node's verified disclosure names, and how it differs (policy-agreement.ts). */
+export interface PolicyMismatch {
+  readonly device: string;
+  /** The message that shows it: "summary" (of the window starting at `producedFromS`) or "health" (report of that time). */
+  readonly message: "summary" | "health";
+  readonly producedFromS: number;
+  readonly produced: { readonly serial: number; readonly sha256: string };
+  readonly disclosed: DisclosedPolicy;
+  readonly how: "other-hash" | "older" | "newer";
+}
+
+/** "serial 2 (sha256 430d274871cff615...)": how a policy-mismatch names a policy. */
+function policyName(policy: { readonly serial: number; readonly sha256: string }): string {
+  return `serial ${policy.serial} (sha256 ${policy.sha256.slice(0, 16)}...)`;
+}
+
+/** A node's stored message produced under another policy than its verified disclosure names (policy-mismatches.ts). */
+export function policyMismatchAlert(mismatch: PolicyMismatch, graceMs: number, now = new Date()): Alert {
+  const { device, produced, disclosed } = mismatch;
+  const what = mismatch.message === "summary" ? `summary of the window of ${isoSeconds(mismatch.producedFromS)}` : `health report of ${isoSeconds(mismatch.producedFromS)}`;
+  const under = `${device}'s ${what} was produced under policy ${policyName(produced)}`;
+  const received = new Date(disclosed.receivedAtMs).toISOString();
+  const grace = span(graceMs);
+  const detail = {
+    "other-hash": `${under}, but its verified disclosure (received ${received}) names serial ${disclosed.serial} with another hash (sha256 ${disclosed.sha256.slice(0, 16)}...): two different policies under one serial, of which one is not the policy the operator published`,
+    older: `${under}, and received, more than ${grace} after its verified disclosure of policy ${policyName(disclosed)} arrived (${received}): the node still runs an older policy than the one residents are shown`,
+    newer: `${under}, newer than the policy ${policyName(disclosed)} its verified disclosure (received ${received}) names, and no disclosure of serial ${produced.serial} arrived within ${grace}: residents are shown a policy the node no longer runs`,
+  }[mismatch.how];
+  const why = {
+    "other-hash": `the operator's record (<state>/policies/${device}/${produced.serial}.cose) and the disclosure disagree on serial ${produced.serial}: find which the operator signed (a serial must grow with every change) and provision or update the node on a new serial`,
+    older: `compare ${device}'s audit log (its policy-updated and policy-refused entries, GET /api/nodes/${device}/health) with the operator's record: an update it refused or has not restarted on, a copy of its flash on another board, or a newer signed disclosure published by someone other than the node; send it the published policy (npm run cmd -- ${device} update-policy --policy FILE), or put its own disclosure back (npm run cmd -- ${device} republish-disclosure)`,
+    newer: `its own disclosure is lost, or an older signed disclosure was republished on the broker: npm run cmd -- ${device} republish-disclosure puts the node's own back; check who can publish on its topics, and that the operator's record holds serial ${produced.serial} on purpose`,
+  }[mismatch.how];
+  return {
+    time: now.toISOString(),
+    kind: "policy-mismatch",
+    device,
+    detail,
+    action: `${why}. Until then treat its messages as produced under serial ${produced.serial} (each summary's policy says which: GET /api/nodes/${device}/summaries)`,
   };
 }

@@ -41,6 +41,8 @@ import { CollectorDbError } from "./db/db-errors.js";
 import type { PolicyRegistry } from "./policy-registry.js";
 import { PolicySources } from "./policy-sources.js";
 import { DisclosureStore } from "./disclosure-store.js";
+import { disclosedPolicyOf } from "./policy-agreement.js";
+import { PolicyMismatches } from "./policy-mismatches.js";
 import { EpochJumps } from "./epoch-jumps.js";
 import { JsonLinesLog } from "./json-lines-log.js";
 import type { Keyring } from "./keyring.js";
@@ -125,9 +127,17 @@ export interface CollectorOptions {
   readonly epochJumpSettleMs?: number;
   /**
    * How often a started collector runs its timed watch (ms): silent nodes (silent-nodes.ts), epoch
-   * jumps that have settled. Default a minute, the first a minute after start; 0: never (watchNow() still does).
+   * jumps that have settled, newer policies still without their disclosure (policy-mismatches.ts).
+   * Default a minute, the first a minute after start; 0: never (watchNow() still does).
    */
   readonly watchEveryMs?: number;
+  /**
+   * How long after a node's verified disclosure arrives its messages under another policy are still
+   * its past (an outbox draining after an update), and how long a message under a newer policy
+   * waits for that policy's disclosure, before a policy-mismatch is raised (policy-mismatches.ts);
+   * default 15 minutes, 1 s to a day.
+   */
+  readonly policyMismatchGraceMs?: number;
 }
 
 export interface CollectorStats {
@@ -204,6 +214,8 @@ export class Collector {
   /** Counter reuses and restarts alerted (once per device and epoch in a run; every message is counted). */
   readonly #counterAlerts = new CounterAlerts();
   readonly #epochJumps: EpochJumps;
+  /** Stored messages under another policy than their node's verified disclosure names. */
+  readonly #policyMismatches: PolicyMismatches;
   readonly #bursts: RejectionBursts;
   readonly #silentNodes: SilentNodeWatch;
   #watchTimer: NodeJS.Timeout | undefined;
@@ -240,6 +252,7 @@ export class Collector {
     this.#epochJumps = new EpochJumps(options.db, { maxSteps: options.epochJumpSteps, settleMs: options.epochJumpSettleMs, log: this.#log });
     this.#bursts = new RejectionBursts((device) => options.keyring.get(device) !== undefined, options.rejectionBurst);
     this.#silentNodes = new SilentNodeWatch(options.db, this.#now);
+    this.#policyMismatches = new PolicyMismatches((device) => disclosedPolicyOf(this.disclosures.latest(device)), { graceMs: options.policyMismatchGraceMs });
     this.stats = {
       accepted: 0,
       summaries: 0,
@@ -358,12 +371,14 @@ export class Collector {
   /**
    * Runs the timed watch now, with the collector's clock (a started collector runs it every
    * watchEveryMs): nodes gone silent or back (silent-nodes.ts), epoch jumps held long enough
-   * (epoch-jumps.ts). Raises and returns the alerts; a check the database fails is logged (once
+   * (epoch-jumps.ts), messages under a newer policy whose disclosure has not come
+   * (policy-mismatches.ts). Raises and returns the alerts; a check the database fails is logged (once
    * until one succeeds), never thrown.
    */
   watchNow(): Promise<readonly Alert[]> {
     const run = this.#watchRuns.then(async () => {
       const alerts = await this.#epochJumps.settle(this.#now());
+      alerts.push(...this.#policyMismatches.settle(this.#now()));
       try {
         // While the store refuses writes, nodes only look silent: store-failed says so already.
         if (!this.stats.store.paused) alerts.push(...(await this.#silentNodes.check()));
@@ -422,6 +437,7 @@ export class Collector {
         }
       }
       alerts.push(...this.#counterAlerts.of(opened, outcomes, new Date(receivedAtMs)));
+      alerts.push(...this.#policyMismatches.of(opened, outcomes, new Date(receivedAtMs)));
       alerts.push(...(await this.#checkAuditChains(opened, outcomes, receivedAtMs)));
       await this.#epochJumps.note(opened, outcomes, receivedAtMs);
       for (const j of judged) {
@@ -444,6 +460,7 @@ export class Collector {
     this.#failures.succeeded(storeName(this.#db));
     for (const alert of alerts) {
       this.#counterAlerts.raised(alert);
+      this.#policyMismatches.raised(alert);
       this.#announce(alert);
     }
     const results: HandleResult[] = [];

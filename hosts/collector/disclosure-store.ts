@@ -5,10 +5,12 @@
  *
  * A disclosure is a COSE_Sign1 by the operator's key (src/policy/signed-disclosure.ts), and the
  * collector checks it with the operator's public key (`<state>/operator.pub`):
- *   - verified: its payload is kept, with the policy it names (name, serial, SHA-256);
+ *   - verified: its payload is kept, with the policy it names (name, serial, SHA-256) and when it
+ *     first arrived (the same document again keeps that time: policy-agreement.ts reads it);
  *   - anything else on the topic (a bad signature, another key's, plain unsigned JSON) is
  *     `forged`: raised as an alert by the collector, and it never replaces a verified disclosure,
- *     so a forgery on the broker cannot change what the node's public page says;
+ *     so a forgery on the broker cannot change what the node's public page says (which says
+ *     "forged" while no verified one is kept: api/node-verification.ts);
  *   - without an operator key to check with, a disclosure is kept as published and marked
  *     unverified, never as verified.
  * Untrusted like everything from the broker: only a device of the keyring, in its zone, with at most
@@ -32,6 +34,8 @@ export class DisclosureStore implements DisclosureSource {
   readonly #latest = new Map<string, StoredDisclosure>();
   /** Per keyring device: when its last forgery alert was raised, and the forgeries since. */
   readonly #forgeries = new Map<string, { alertedAtMs: number; since: number }>();
+  /** Per keyring device with no disclosure kept, when a forgery was last refused. */
+  readonly #forgedUnheld = new Map<string, number>();
 
   constructor(keyring: Keyring, operatorKey?: Uint8Array) {
     this.#keyring = keyring;
@@ -83,7 +87,12 @@ export class DisclosureStore implements DisclosureSource {
     }
     if (typeof document !== "object" || document === null || (document as { device?: unknown }).device !== parsed.device) return "device-mismatch";
     const policy = policyOf(document as { policy?: unknown });
-    this.#latest.set(parsed.device, { document: Uint8Array.from(documentBytes), receivedAtMs, verified, ...(policy ? { policy } : {}) });
+    // The same document again (a retained message redelivered, republished on request) is no news:
+    // it keeps the time it first arrived, which tells a node's outbox drain from what it seals since.
+    const held = this.#latest.get(parsed.device);
+    const since = held && held.verified === verified && sameDocument(held.document, documentBytes) ? held.receivedAtMs : receivedAtMs;
+    this.#latest.set(parsed.device, { document: Uint8Array.from(documentBytes), receivedAtMs: since, verified, ...(policy ? { policy } : {}) });
+    this.#forgedUnheld.delete(parsed.device);
     return "kept";
   }
 
@@ -94,6 +103,11 @@ export class DisclosureStore implements DisclosureSource {
   /** The latest disclosure kept for `device`, at once. */
   latest(device: string): StoredDisclosure | undefined {
     return this.#latest.get(device);
+  }
+
+  /** When a disclosure of `device` that did not verify was last refused, whether or not a verified one is kept. */
+  forgedAtMs(device: string): number | undefined {
+    return this.#latest.get(device)?.forgedAtMs ?? this.#forgedUnheld.get(device);
   }
 
   /**
@@ -111,11 +125,16 @@ export class DisclosureStore implements DisclosureSource {
     return since;
   }
 
-  /** A forgery is remembered beside the verified disclosure it did not replace. */
+  /** A forgery is remembered beside the verified disclosure it did not replace, or alone (the public verdict says "forged"). */
   #markForged(device: string, atMs: number): void {
     const held = this.#latest.get(device);
     if (held) this.#latest.set(device, { ...held, forgedAtMs: atMs });
+    else this.#forgedUnheld.set(device, atMs);
   }
+}
+
+function sameDocument(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 function policyOf(document: { policy?: unknown }): StoredDisclosure["policy"] {

@@ -60,6 +60,7 @@ export interface ApiRoute {
 export interface StoredDisclosure {
   /** The disclosure document (JSON), the payload of the COSE_Sign1 the node published. */
   readonly document: Uint8Array;
+  /** When it arrived (Unix ms); the same document published again keeps its first time. */
   readonly receivedAtMs: number;
   /** True only when its signature held under the operator's public key. */
   readonly verified: boolean;
@@ -72,6 +73,8 @@ export interface StoredDisclosure {
 /** Where the API finds a node's disclosure (the database's contract has no place for it yet). */
 export interface DisclosureSource {
   disclosure(device: string): Promise<StoredDisclosure | undefined>;
+  /** When a disclosure of the device that did not verify was last refused (the verification says "forged" while none verified is kept). */
+  forgedAtMs?(device: string): number | undefined;
 }
 
 /** What the routes read from. */
@@ -83,6 +86,8 @@ export interface ApiContext {
   readonly operatorKey: Uint8Array | undefined;
   /** The time now (Unix ms): node status. */
   readonly now: () => number;
+  /** The collector's policyMismatchGraceMs, for the verification verdict (node-verification.ts); default 15 minutes. */
+  readonly policyGraceMs?: number;
 }
 
 /** The devices the API knows: the database's, and the keyring's not stored yet. */

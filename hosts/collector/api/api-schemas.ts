@@ -13,6 +13,7 @@
 import { REJECT_CAUSES } from "../message-opener.js";
 import { ALERT_KINDS } from "../alerts.js";
 import { MAX_PAGE } from "../db/collector-db.js";
+import { VERIFICATION_STATES } from "./node-verification.js";
 
 /** A JSON Schema, as a plain object. */
 export type JsonSchema = { readonly [keyword: string]: unknown };
@@ -120,6 +121,39 @@ export const nodeSchema: JsonSchema = {
       type: "string",
       enum: [...NODE_STATUSES],
       description: "reporting: its newest window closed at most 2 window lengths ago; late: at most 6; silent: longer ago, or never",
+    },
+  },
+};
+
+/** The public verification verdict of a node (node-verification.ts). */
+export const verificationSchema: JsonSchema = {
+  type: "object",
+  required: ["device", "state", "policy", "producedUnder"],
+  additionalProperties: false,
+  properties: {
+    device: string,
+    state: {
+      type: "string",
+      enum: [...VERIFICATION_STATES],
+      description:
+        "verified: the disclosure's signature holds under the operator's key and the newest stored summary was produced under the policy it names; " +
+        "awaiting-summary: the signature holds, no summary under its policy is stored yet (none at all, or the newest was produced before the disclosure arrived: an update on its way); " +
+        "mismatch: the signature holds, but the newest summary was produced under another policy; signature-only: the signature holds, the disclosure names no policy hash; " +
+        "unchecked: the collector has no operator key; forged: only disclosures that do not verify were published; absent: none was published",
+    },
+    policy: {
+      type: ["object", "null"],
+      description: "the policy the disclosure names; null without a disclosure",
+      required: ["name", "serial", "sha256"],
+      additionalProperties: false,
+      properties: { name: string, serial: { type: ["integer", "null"] }, sha256: { type: ["string", "null"], pattern: "^[0-9a-f]{64}$" } },
+    },
+    producedUnder: {
+      type: ["object", "null"],
+      description: "the policy the newest stored summary was produced under; null when none is stored, or it carries none",
+      required: ["serial", "sha256"],
+      additionalProperties: false,
+      properties: { serial: { type: "integer" }, sha256: { type: "string", pattern: "^[0-9a-f]{64}$" } },
     },
   },
 };

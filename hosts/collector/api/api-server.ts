@@ -20,8 +20,9 @@
  * and `npm run collector`):
  *   startApi(options: ApiOptions)   db (opened, migrated: the API only reads), tokenFile (required:
  *                                   `<state>/${API_TOKEN_FILE}`, made on first run), and optional
- *                                   keyring, disclosures, host, port, log, now; resolves once
- *                                   listening, rejects with ApiTokenError or the listen error
+ *                                   keyring, disclosures, host, port, log, now, policyGraceMs;
+ *                                   resolves once listening, rejects with ApiTokenError or the
+ *                                   listen error
  *   API_TOKEN_FILE                  from ./api-token.ts: "api-token"
  *   parseHttpAddress(text)          from ./http-address.ts: `--http HOST:PORT` -> { host, port },
  *                                   HttpAddressError saying what is wrong; `--http off` is the
@@ -54,6 +55,7 @@ import { operatorKeyRoute } from "./routes/operator-key.js";
 import { nodeDisclosureRoute } from "./routes/node-disclosure.js";
 import { nodeHealthRoute } from "./routes/node-health.js";
 import { nodeSummariesRoute } from "./routes/node-summaries.js";
+import { nodeVerificationRoute } from "./routes/node-verification.js";
 import { nodesRoute } from "./routes/nodes.js";
 import { openApiRoute } from "./routes/openapi.js";
 import { rejectionsRoute } from "./routes/rejections.js";
@@ -88,6 +90,8 @@ export interface ApiOptions {
   readonly log?: Log;
   /** The time now (Unix ms), for node status; default Date.now. */
   readonly now?: () => number;
+  /** The collector's policyMismatchGraceMs, so that a node's verification judges as its alerts do; default 15 minutes. */
+  readonly policyGraceMs?: number;
 }
 
 export interface ApiServer {
@@ -112,10 +116,18 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
   if (created) log("info", "api-token-created", { path: token.path });
   if (token.exposed) log("warn", "api-token-exposed", { path: token.path, advice: `chmod 600 ${token.path}: others can read the staff token` });
 
-  const context: ApiContext = { db: options.db, keyring: options.keyring, disclosures: options.disclosures, operatorKey: options.operatorKey, now: options.now ?? Date.now };
+  const context: ApiContext = {
+    db: options.db,
+    keyring: options.keyring,
+    disclosures: options.disclosures,
+    operatorKey: options.operatorKey,
+    now: options.now ?? Date.now,
+    ...(options.policyGraceMs === undefined ? {} : { policyGraceMs: options.policyGraceMs }),
+  };
   const routes: ApiRoute[] = [
     nodesRoute(context),
     nodeDisclosureRoute(context),
+    nodeVerificationRoute(context),
     operatorKeyRoute(context),
     nodeSummariesRoute(context),
     zoneSummariesRoute(context),

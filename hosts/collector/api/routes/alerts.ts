@@ -10,7 +10,8 @@ export function alertsRoute(context: ApiContext): ApiRoute {
     summary: "Alerts",
     description:
       "Alerts (counter reuse and restarts, epoch jumps, window conflicts, rejection bursts, silent nodes and their return, store failures and recoveries, " +
-      "audit-chain gaps, rewrites and resets, forged disclosures; docs/alerts.md), oldest first, in pages: each with what happened and what to do.",
+      "audit-chain gaps, rewrites and resets, forged disclosures, messages produced under another policy than the disclosed one; docs/alerts.md), " +
+      "oldest first, in pages: each with what happened and what to do.",
     tag: "operations",
     access: "staff",
     query: parameters({ limit: limitParameter, cursor: cursorParameter }),
