@@ -14,6 +14,8 @@
  * the host's `reboot` (the ESP32 restarts the chip), or else the node and its MQTT session are
  * stopped and booted again from the store, in this process (the desktop simulator, the tests).
  */
+// Before @noble/curves, which needs a TextEncoder as it loads.
+import "./text-encoder-global.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { CivicNode } from "../../src/node.js";
 import { ConfigError, parseNodeConfig } from "../../src/policy/node-config.js";

@@ -7,7 +7,7 @@
  * oldest first, seq strictly increasing, hash: the entry's 16-byte chain hash (audit-chain.ts). The
  * hashes are stored, not recomputed at boot: an entry altered in the store then no longer hashes to
  * what follows it, and the collector sees it. At most 3,628 bytes (32 entries), within what a single-key commit
- * may overwrite on the ESP32 (its journal holds 4,000 bytes: hosts/moddable/preference-store.ts).
+ * may overwrite on the ESP32 (one value: 4,000 bytes, hosts/moddable/preference-store.ts).
  *
  * "audit.sent": CBOR [chain id, seq] then its CRC-32: the newest entry a sealed health report has
  * carried (-1: none yet). It is written in the same commit as that report's outbox record, so a

@@ -79,6 +79,23 @@ describe("manifest.json", () => {
     });
   }
 
+  it("preloads every module of the core except those that reach @noble/curves, which load at run time", async () => {
+    // A preloaded module's objects live in flash, and XS refuses to change a preloaded WeakMap
+    // ("read-only WeakMap instance"): @noble/curves keeps its point tables in module-level
+    // WeakMaps, so it, and whatever imports it, must be loaded into RAM when the firmware imports it.
+    const lin = platformModules(root, manifest, "lin");
+    const preloaded = (file: string) =>
+      lin.preload.some((entry) => (entry.endsWith("/*") ? moduleKey(file).startsWith(entry.slice(0, -1)) && !moduleKey(file).slice(entry.length - 1).includes("/") : entry === moduleKey(file)));
+    const problems: string[] = [];
+    for (const file of graphs.get("lin")!.files) {
+      if (!/^(src\/|node_modules\/@noble\/)/.test(file)) continue;
+      const reachesCurves = file.startsWith("node_modules/@noble/curves/") || (await importGraph(root, file)).files.some((f) => f.startsWith("node_modules/@noble/curves/"));
+      if (reachesCurves && preloaded(file)) problems.push(`${file} is preloaded but reaches @noble/curves`);
+      if (!reachesCurves && !preloaded(file) && file.startsWith("src/")) problems.push(`${file} is not preloaded`);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it("gives the desktop simulators the same modules, differing only in native code", () => {
     const lin = platformModules(root, manifest, "lin");
     for (const platform of ["mac", "win"] as const) {
