@@ -2,8 +2,8 @@
  * A global `TextEncoder` (UTF-8 only) for @noble/curves: its ed25519 module encodes context strings
  * with one while it loads (its FROST and hash-to-curve set-ups), and the Moddable runtime has none
  * (the SDK's text/encoder module is a class to import, with a native encoder, not a global). Without
- * it the build fails at preload: "get TextEncoder: undefined variable". It must be evaluated before
- * @noble/curves: first among the preloaded modules, and imported before it by the firmware.
+ * it loading fails: "get TextEncoder: undefined variable". It must be evaluated before @noble/curves,
+ * which is not preloaded (docs/decisions.md, Moddable target): the firmware imports it first.
  */
 import { utf8Encode } from "../../src/wire/utf8.js";
 
