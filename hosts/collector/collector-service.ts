@@ -17,6 +17,7 @@ import { join } from "node:path";
 import type { Log } from "../../src/platform.js";
 import { keyIdFromRoot } from "../../src/wire/key-schedule.js";
 import { startApi, type ApiServer } from "./api/api-server.js";
+import { collectorPages } from "./web/web-pages.js";
 import { API_TOKEN_FILE } from "./api/api-token.js";
 import type { HttpAddress } from "./api/http-address.js";
 import { Collector, type CollectorOptions } from "./collector.js";
@@ -71,7 +72,7 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     await collector.start();
     if (options.http !== "off") {
       const address = options.http ?? { host: "127.0.0.1", port: 0 };
-      api = await startApi({ db, keyring, disclosures: collector.disclosures, operatorKey, host: address.host, port: address.port, tokenFile: join(stateDir, API_TOKEN_FILE), log });
+      api = await startApi({ db, keyring, disclosures: collector.disclosures, operatorKey, host: address.host, port: address.port, tokenFile: join(stateDir, API_TOKEN_FILE), log, pages: collectorPages() });
     }
     const started = collector;
     const server = api;

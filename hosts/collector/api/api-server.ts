@@ -60,6 +60,7 @@ import { nodesRoute } from "./routes/nodes.js";
 import { openApiRoute } from "./routes/openapi.js";
 import { rejectionsRoute } from "./routes/rejections.js";
 import { zoneSummariesRoute } from "./routes/zone-summaries.js";
+import type { WebPages } from "../web/web-pages.js";
 
 /** The API's own version, in its OpenAPI document: its major number changes when a client would break. */
 export const API_VERSION = "1.0.0";
@@ -92,6 +93,8 @@ export interface ApiOptions {
   readonly now?: () => number;
   /** The collector's policyMismatchGraceMs, so that a node's verification judges as its alerts do; default 15 minutes. */
   readonly policyGraceMs?: number;
+  /** The HTML pages served beside the API (hosts/collector/web/web-pages.ts); default none. */
+  readonly pages?: readonly WebPages[];
 }
 
 export interface ApiServer {
@@ -204,6 +207,8 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
       return send(reply, request, await route.handle(apiRequest));
     });
   }
+  // The HTML pages, under the same hooks (the token for staff pages, the security headers).
+  for (const pages of options.pages ?? []) pages(app, context);
 
   const url = await app.listen({ host: options.host ?? DEFAULT_HTTP_ADDRESS.host, port: options.port ?? DEFAULT_HTTP_ADDRESS.port });
   const host = options.host ?? DEFAULT_HTTP_ADDRESS.host;
