@@ -145,6 +145,30 @@ export interface StoredHealth {
   readonly report: DecodedHealth;
 }
 
+/** A signed policy a device's stored summaries were produced under, and the stored windows it covers. */
+export interface PolicyRun {
+  readonly serial: number;
+  readonly sha256: string;
+  /** The first and the last stored window produced under it (window starts, Unix s). */
+  readonly firstWindowStart: number;
+  readonly lastWindowStart: number;
+  /** How many stored windows were produced under it. */
+  readonly windows: number;
+}
+
+/** One entry of a node's audit log, as a stored health report carried it. */
+export interface ReportedAuditEntry {
+  /** When the node made it (Unix s; 0: before the node's clock was set). */
+  readonly time: number;
+  readonly event: string;
+  readonly detail: string;
+  /** Its place in the node's audit chain; undefined from firmware before the chain. */
+  readonly chain?: string;
+  readonly seq?: number;
+  /** When the health report that carried it was made (Unix s). */
+  readonly reportTime: number;
+}
+
 /** A page of a list, oldest first; `cursor` asks for the next page, undefined on the last. */
 export interface Page<T> {
   readonly items: readonly T[];
@@ -220,6 +244,14 @@ export interface CollectorDb {
   listDevices(): Promise<DeviceRow[]>;
   summaries(query: SummaryQuery): Promise<Page<StoredSummary>>;
   health(device: string, query: { readonly from?: number; readonly to?: number; readonly limit: number; readonly cursor?: string }): Promise<Page<StoredHealth>>;
+  /** The signed policies a device's stored summaries were produced under, by their first window. */
+  policiesProducedUnder(device: string): Promise<PolicyRun[]>;
+  /**
+   * The entries of a device's audit log whose event is one of `events` (audit-chain.ts's pattern),
+   * as its stored health reports carried them: each once (a node that lost its report mark carries
+   * entries again), oldest first, at most those of the newest `limit` reports (1 to MAX_PAGE).
+   */
+  auditEntries(device: string, query: { readonly events: readonly string[]; readonly limit: number }): Promise<ReportedAuditEntry[]>;
   rejections(query: { readonly from?: number; readonly to?: number; readonly bucketSeconds: number }): Promise<RejectionCounts>;
   alerts(query: { readonly limit: number; readonly cursor?: string }): Promise<Page<Alert>>;
   commands(query: { readonly device?: string; readonly limit: number; readonly cursor?: string }): Promise<Page<CommandRow & { readonly outcome: string | undefined }>>;

@@ -7,7 +7,19 @@
 import type { Alert, AlertKind } from "../alerts.js";
 import type { DecodedHealth } from "../decoded-messages.js";
 import type { RejectCause } from "../message-opener.js";
-import { MAX_PAGE, type CommandRow, type DeviceRow, type Page, type RejectionCounts, type StoredHealth, type StoredSummary, type SummaryQuery } from "./collector-db.js";
+import { AUDIT_EVENT_PATTERN, parseAuditText } from "../../../src/policy/audit-chain.js";
+import {
+  MAX_PAGE,
+  type CommandRow,
+  type DeviceRow,
+  type Page,
+  type PolicyRun,
+  type RejectionCounts,
+  type ReportedAuditEntry,
+  type StoredHealth,
+  type StoredSummary,
+  type SummaryQuery,
+} from "./collector-db.js";
 import { checkLimit, decodeCursor, encodeCursor, QueryParameterError, type CursorKey } from "./page-cursor.js";
 import { channelNeedle, parseStatistics } from "./summary-statistics.js";
 import type { SqlDialect, SqlExecutor, SqlValue } from "./sql-database.js";
@@ -103,6 +115,56 @@ export async function health(
     (row) => ({ device: row.device, time: row.time, epoch: row.epoch, counter: row.counter, receivedAtMs: row.received_ms, report: JSON.parse(row.report) as DecodedHealth }),
     (row) => [row.time, row.id],
   );
+}
+
+/** The policies a device's stored summaries were produced under (rows without one left out), by their first window. */
+export async function policiesProducedUnder(db: SqlExecutor, device: string): Promise<PolicyRun[]> {
+  const rows = await db.query<{ policy_serial: number; policy_sha256: string; first_window: number; last_window: number; windows: number }>(
+    "SELECT policy_serial, policy_sha256, min(window_start) AS first_window, max(window_start) AS last_window, count(*) AS windows FROM summaries " +
+      "WHERE device = ? AND policy_sha256 IS NOT NULL GROUP BY policy_serial, policy_sha256 ORDER BY 3, 1",
+    [device],
+  );
+  return rows.map((row) => ({
+    serial: Number(row.policy_serial),
+    sha256: row.policy_sha256,
+    firstWindowStart: Number(row.first_window),
+    lastWindowStart: Number(row.last_window),
+    windows: Number(row.windows),
+  }));
+}
+
+/**
+ * The audit entries of `events` that a device's newest `limit` health reports holding one of them
+ * carried. The reports are found by their text (LIKE, on both engines; SQLite's ignores case), then
+ * read: only entries whose event is exactly one of `events` are kept, each once.
+ */
+export async function auditEntries(db: SqlExecutor, device: string, query: { readonly events: readonly string[]; readonly limit: number }): Promise<ReportedAuditEntry[]> {
+  const limit = checkLimit(query.limit, MAX_PAGE);
+  const events = new Set(query.events);
+  if (events.size === 0) return [];
+  // The pattern keeps out LIKE's wildcards (% and _), so an event is its own needle.
+  for (const event of events) if (!AUDIT_EVENT_PATTERN.test(event)) throw new QueryParameterError("events", `${JSON.stringify(event)} is not an audit event (a lowercase hyphenated word)`);
+  const rows = await db.query<{ time: number; report: string }>(
+    `SELECT time, report FROM health_reports WHERE device = ? AND (${[...events].map(() => "report LIKE ?").join(" OR ")}) ORDER BY time DESC, id DESC LIMIT ?`,
+    [device, ...[...events].map((event) => `%${event}%`), limit],
+  );
+  const found = new Map<string, ReportedAuditEntry>();
+  for (const row of rows) {
+    const report = JSON.parse(row.report) as DecodedHealth;
+    const reportTime = Number(row.time);
+    const carried: ReportedAuditEntry[] = report.auditChain
+      ? report.auditChain.entries.map(({ seq, time, event, detail }) => ({ time, event, detail, chain: report.auditChain!.chain, seq, reportTime }))
+      : report.audit.flatMap(({ time, entry }) => {
+          const parsed = parseAuditText(entry);
+          return parsed ? [{ time, ...parsed, reportTime }] : [];
+        });
+    for (const entry of carried) {
+      if (!events.has(entry.event)) continue;
+      const key = entry.chain === undefined ? `${entry.time} ${entry.event} ${entry.detail}` : `${entry.chain} ${entry.seq}`;
+      found.set(key, entry); // the rows come newest first: the earliest report that carried it wins
+    }
+  }
+  return [...found.values()].sort((a, b) => a.time - b.time || (a.seq ?? 0) - (b.seq ?? 0) || a.reportTime - b.reportTime);
 }
 
 /** Rejections counted by cause in buckets of `bucketSeconds`, over [from, to) (Unix s). */

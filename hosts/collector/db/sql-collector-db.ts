@@ -136,6 +136,14 @@ export class SqlCollectorDb implements CollectorDb {
     return queries.health(this.#db, device, query);
   }
 
+  policiesProducedUnder(device: string) {
+    return queries.policiesProducedUnder(this.#db, device);
+  }
+
+  auditEntries(device: string, query: { readonly events: readonly string[]; readonly limit: number }) {
+    return queries.auditEntries(this.#db, device, query);
+  }
+
   rejections(query: { readonly from?: number; readonly to?: number; readonly bucketSeconds: number }) {
     return queries.rejections(this.#db, query);
   }
