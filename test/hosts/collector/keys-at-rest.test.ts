@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { projectRoot } from "../../../hosts/xs/bundle.js";
 import { Keyring, KEYRING_FILE, PLAINTEXT_KEYRING_FILE } from "../../../hosts/collector/keyring.js";
 import { LOCAL_PASSPHRASE_FILE, PassphraseSource } from "../../../hosts/collector/passphrase-source.js";
 
@@ -34,7 +35,9 @@ function run(script: string, args: readonly string[], env: Record<string, string
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const provision = (state: string, env?: Record<string, string>) => run("hosts/collector/provision.js", ["street-01", "--zone", "demo-street", "--state", state, "--out", join(state, "out")], env);
+/** A device's files carry its signed policy: the reference street's, at a position. */
+const POLICY = ["--policy", join(projectRoot(), "src", "policy", "reference-street.policy.json"), "--position", "52.37311,4.89224"];
+const provision = (state: string, env?: Record<string, string>) => run("hosts/collector/provision.js", ["street-01", "--zone", "demo-street", "--state", state, "--out", join(state, "out"), ...POLICY], env);
 const sources = (state: string, env: Record<string, string>) => new PassphraseSource(state, { env, notify: () => {} });
 
 /** A folder whose keyring holds street-01, sealed under PASSPHRASE given in the environment. */
@@ -64,7 +67,7 @@ describe("the built tools and the sealed keyring", () => {
     const sealed = readFileSync(join(state, KEYRING_FILE));
     const message = `${join(state, KEYRING_FILE)} is sealed, and no passphrase is given: set CIVICNODE_PASSPHRASE_FILE to the file that holds it (or CIVICNODE_PASSPHRASE to the passphrase), or put its file back at ${join(state, LOCAL_PASSPHRASE_FILE)}`;
     const tools: Array<[string, string[], string]> = [
-      ["hosts/collector/provision.js", ["street-01", "--state", state, "--out", join(state, "out")], "provision"],
+      ["hosts/collector/provision.js", ["street-01", "--state", state, "--out", join(state, "out"), ...POLICY], "provision"],
       ["hosts/collector/main.js", ["--broker", "mqtt://127.0.0.1:1", "--state", state, "--http", "off"], "collector"],
       ["hosts/collector/cmd.js", ["street-01", "republish-disclosure", "--broker", "mqtt://127.0.0.1:1", "--state", state], "cmd"],
     ];
@@ -77,11 +80,11 @@ describe("the built tools and the sealed keyring", () => {
     expect(existsSync(join(state, LOCAL_PASSPHRASE_FILE))).toBe(false);
     expect(existsSync(join(state, "out"))).toBe(false);
 
-    const wrong = run("hosts/collector/provision.js", ["street-01", "--state", state], { CIVICNODE_PASSPHRASE: "a guess" });
+    const wrong = run("hosts/collector/provision.js", ["street-01", "--state", state, ...POLICY], { CIVICNODE_PASSPHRASE: "a guess" });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toBe(`provision: wrong passphrase or altered file: ${join(state, KEYRING_FILE)} (the passphrase came from CIVICNODE_PASSPHRASE)\n`);
 
-    const given = run("hosts/collector/provision.js", ["street-01", "--state", state, "--out", join(state, "out")], { CIVICNODE_PASSPHRASE: PASSPHRASE });
+    const given = run("hosts/collector/provision.js", ["street-01", "--state", state, "--out", join(state, "out"), ...POLICY], { CIVICNODE_PASSPHRASE: PASSPHRASE });
     expect(given.stderr).toBe("");
     expect(given.code).toBe(0);
     expect(given.stdout).toContain("issued now for the first time");
