@@ -178,7 +178,9 @@ describe("npm start (the built simulator)", () => {
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
-  });
+    // Three cores in XS, which runs them about a hundred times slower than V8: 10-15 s on an idle
+    // machine, over 30 s on a loaded one (CI, 2026-12-02).
+  }, 180_000);
 
   it("injects faults on request and shows them in the health view and the stored health reports", async () => {
     const state = mkdtempSync(join(tmpdir(), "civicnode-cli-faults-"));
