@@ -9,14 +9,15 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { HttpAddressError, parseHttpAddress, type HttpAddress } from "./api/http-address.js";
 import { databaseLocation, startCollectorService, usesPostgres } from "./collector-service.js";
 import { CollectorDbError } from "./db/db-errors.js";
 import { Keyring, KEYRING_FILE } from "./keyring.js";
 import { PassphraseSource } from "./passphrase-source.js";
 import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError } from "../node/exclusive-lock.js";
+import { CommandLineError, parseCommandLine } from "../node/command-line.js";
 import { readPinnedCa } from "../node/pinned-ca.js";
+import { stateFolderProblem } from "../node/state-folder.js";
 
 const USAGE = `civicnode collector
 
@@ -53,27 +54,24 @@ from CIVICNODE_PASSPHRASE, or else from DIR/passphrase (docs/keys-at-rest.md).
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        broker: { type: "string" },
-        ca: { type: "string" },
-        state: { type: "string" },
-        db: { type: "string" },
-        group: { type: "string" },
-        "client-id": { type: "string" },
-        "session-expiry": { type: "string" },
-        http: { type: "string" },
-        jsonl: { type: "string" },
-        "retention-days": { type: "string" },
-        "health-days": { type: "string" },
-        "rejection-days": { type: "string" },
-        help: { type: "boolean" },
-      },
+    ({ values } = parseCommandLine(argv, {
+      broker: { type: "string" },
+      ca: { type: "string" },
+      state: { type: "string" },
+      db: { type: "string" },
+      group: { type: "string" },
+      "client-id": { type: "string" },
+      "session-expiry": { type: "string" },
+      http: { type: "string" },
+      jsonl: { type: "string" },
+      "retention-days": { type: "string" },
+      "health-days": { type: "string" },
+      "rejection-days": { type: "string" },
+      help: { type: "boolean" },
     }));
   } catch (error) {
-    process.stderr.write(`collector: ${(error as Error).message}\n${USAGE}`);
+    if (!(error instanceof CommandLineError)) throw error;
+    process.stderr.write(`collector: ${error.message}\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -112,6 +110,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const stateDir = resolve(values.state ?? ".civicnode");
+  const stateProblem = stateFolderProblem(stateDir);
+  if (stateProblem !== undefined) return usage(stateProblem);
   const clientId = values["client-id"];
   // SQLite: one collector per database file (npm start runs one too). PostgreSQL: one process per
   // client id, since two under one id would take the broker's session from each other. The kernel
@@ -169,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
 function wholeNumber(text: string | undefined, option: string, max: number): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value > max) throw new RangeError(`${option} ${JSON.stringify(text)}: a whole number from 0 to ${max}`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value > max) throw new RangeError(`${option}: ${JSON.stringify(text)} is not a whole number from 0 to ${max}`);
   return value;
 }
 

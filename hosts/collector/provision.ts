@@ -26,6 +26,7 @@ import { writeFileAtomic } from "../node/atomic-file.js";
 import { ExclusiveLock, SIMULATOR_LOCK_FILE } from "../node/exclusive-lock.js";
 import { flashPath, provisionFlash } from "../node/flash-provisioning.js";
 import { loadPolicyDocument, PolicyFileError } from "../node/policy-file.js";
+import { stateFolderProblem } from "../node/state-folder.js";
 import { streetBoard } from "../sim/street-board.js";
 import { ISSUED_UNKNOWN, Keyring, KEYRING_FILE, type KeyringEntry } from "./keyring.js";
 import { OperatorKey, OPERATOR_PUBLIC_KEY_FILE } from "./operator-key.js";
@@ -129,6 +130,8 @@ function provision(argv: string[]): number {
   if (!TARGETS.includes(target)) throw new UsageError(`--target must be one of ${TARGETS.join(", ")}`);
   if (values["new-key"] && values["same-key"]) throw new UsageError("give --new-key or --same-key, not both");
   const stateDir = resolve(values.state ?? ".civicnode");
+  const stateProblem = stateFolderProblem(stateDir);
+  if (stateProblem !== undefined) throw new UsageError(stateProblem);
   if (target === "sim") {
     if (values.out !== undefined) throw new UsageError(`--out does not apply to --target sim: a simulated node's flash is ${flashPath(stateDir, device)}`);
     // npm start gives a flash a key it never issued by itself; an issued key and a lost flash

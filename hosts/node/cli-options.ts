@@ -1,8 +1,8 @@
 /**
  * Options of `npm start`. Bad options produce a message that says what is wrong and exit code 2.
  */
-import { parseArgs } from "node:util";
 import { HttpAddressError, parseHttpAddress, type HttpAddress } from "../collector/api/http-address.js";
+import { CommandLineError, parseCommandLine } from "./command-line.js";
 import { readPinnedCa } from "./pinned-ca.js";
 
 export interface SimulatorOptions {
@@ -73,28 +73,24 @@ export class UsageError extends Error {
 export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        broker: { type: "string" },
-        ca: { type: "string" },
-        nodes: { type: "string" },
-        speed: { type: "string" },
-        windows: { type: "string" },
-        state: { type: "string" },
-        engine: { type: "string" },
-        faults: { type: "string" },
-        db: { type: "string" },
-        http: { type: "string" },
-        jsonl: { type: "string" },
-        policy: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+    parsed = parseCommandLine(argv, {
+      broker: { type: "string" },
+      ca: { type: "string" },
+      nodes: { type: "string" },
+      speed: { type: "string" },
+      windows: { type: "string" },
+      state: { type: "string" },
+      engine: { type: "string" },
+      faults: { type: "string" },
+      db: { type: "string" },
+      http: { type: "string" },
+      jsonl: { type: "string" },
+      policy: { type: "string" },
+      help: { type: "boolean", short: "h" },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    if (error instanceof CommandLineError) throw new UsageError(error.message);
+    throw error;
   }
   const values = parsed.values;
   const engine = values.engine ?? "node";
@@ -165,15 +161,18 @@ function pinnedCa(broker: string | undefined, file: string | undefined): string 
   }
 }
 
+/** Decimal notation only: "0x10", "1e3", "Infinity" and " 5" are not what a person means by a number here. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
 function number(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max) throw new UsageError(`${name}: "${text}" must be a number from ${min} to ${max}`);
+  if (!DECIMAL.test(text) || value < min || value > max) throw new UsageError(`${name}: "${text}" is not a number from ${min} to ${max}`);
   return value;
 }
 
 function integer(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   const value = number(text, name, fallback, min, max);
-  if (!Number.isInteger(value)) throw new UsageError(`${name}: "${text}" must be a whole number`);
+  if (!Number.isInteger(value)) throw new UsageError(`${name}: "${text}" is not a whole number from ${min} to ${max}`);
   return value;
 }

@@ -23,6 +23,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { COLLECTOR_LOCK_FILE, ExclusiveLock, LockError, SIMULATOR_LOCK_FILE } from "./exclusive-lock.js";
 import { FlashWriteError, flashPath, prepareStreetFlash, type StreetFlash } from "./flash-provisioning.js";
 import { Fleet } from "./fleet.js";
+import { stateFolderProblem } from "./state-folder.js";
 import { OperatorKey, OperatorKeyError, OPERATOR_PUBLIC_KEY_FILE } from "../collector/operator-key.js";
 import { OversightKey, OversightKeyError, OVERSIGHT_PUBLIC_KEY_FILE, readOversightPublicKey } from "../collector/oversight-key.js";
 import { PolicyFileError, loadPolicyDocument } from "./policy-file.js";
@@ -48,6 +49,11 @@ async function main(argv: readonly string[]): Promise<number> {
   if (options.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  const stateProblem = stateFolderProblem(resolve(options.state));
+  if (stateProblem !== undefined) {
+    process.stderr.write(`civicnode: ${stateProblem}\nRun "npm start -- --help" for the options.\n`);
+    return 2;
   }
 
   // What the nodes will collect, checked before anything starts: every error at once.
