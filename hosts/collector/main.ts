@@ -155,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { collector, api, db } = service;
   process.stderr.write(`collector: storing into ${db.engine} ${db.location} as ${collector.clientId}${values.group ? ` in group ${values.group}` : ""}\n`);
-  if (api) process.stderr.write(`collector: API on ${api.url}/api/nodes (staff token in ${api.tokenFile})\n`);
+  if (api) process.stderr.write(`collector: dashboard ${api.staffLoginUrl()} (one-time login link)\ncollector: API on ${api.url}/api/nodes (staff token in ${api.tokenFile})\n`);
   await new Promise<void>((done) => {
     process.once("SIGINT", done);
     process.once("SIGTERM", done);

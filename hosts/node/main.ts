@@ -218,7 +218,7 @@ async function main(argv: readonly string[]): Promise<number> {
     latestHealth.set(line.device, line);
   });
   view.message(`collector subscribed; it stores into ${service.db.engine} ${service.db.location}${options.jsonl ? ` and exports to ${resolve(options.jsonl)}` : ""}`);
-  if (api) view.message(`collector API on ${api.url}/api/nodes (staff token in ${api.tokenFile})`);
+  if (api) view.message(`dashboard ${api.staffLoginUrl()} (one-time login link)\ncollector API on ${api.url}/api/nodes (staff token in ${api.tokenFile})`);
 
   const startWallMs = simulatedStartTime(stateDir, devices);
   const fleet = new Fleet({ engine: options.engine, faultHours: options.faultHours, brokerUrl, ca: options.ca, devices, zone: DEFAULT_ZONE, speed: options.speed, stateDir, keyring, operator, oversightKey, policy: policy.document, startWallMs, log });

@@ -3,7 +3,7 @@
  * collector's database. One route per module in routes/, each described once (api-route.ts) and
  * registered here from its description, which also writes /api/openapi.json.
  *
- *   request -> route found? (404) -> staff route: bearer token? (401) -> parameters valid? (400,
+ *   request -> route found? (404) -> staff route: bearer token or session cookie? (401) -> parameters valid? (400,
  *     by the route's JSON Schema) -> handle (404 for an unknown device) -> response shaped by its
  *     schema -> security headers
  *
@@ -14,7 +14,9 @@
  * `Cache-Control: no-store` on staff data and every error, `no-cache` on public answers.
  *
  * It listens on a free port of 127.0.0.1 unless told otherwise. The token's path is logged, never
- * its value.
+ * its value. A browser gets in with a one-time login link instead (staffLoginUrl, redeemed at
+ * /login by the dashboard's pages for a session cookie the staff routes admit: staff-sessions.ts).
+ * GET /api/events is a stream (routes/events.ts): handed the raw response, closed at close().
  *
  * What a host needs to serve it (hosts/collector/collector-service.ts does this for `npm start`
  * and `npm run collector`):
@@ -28,7 +30,8 @@
  *                                   HttpAddressError saying what is wrong; `--http off` is the
  *                                   caller's to recognise (no API at all); DEFAULT_HTTP_ADDRESS is
  *                                   127.0.0.1 on port 0 (a free one)
- *   ApiServer                       url (print it), tokenFile (print it, never its content), close()
+ *   ApiServer                       url (print it), tokenFile (print it, never its content),
+ *                                   staffLoginUrl() (print it: a fresh one-time link), close()
  *
  * Example:
  *   const api = await startApi({ db, keyring, tokenFile: join(stateDir, API_TOKEN_FILE), log });
@@ -47,10 +50,15 @@ import { ApiError, validationError } from "./api-errors.js";
 import type { Access, ApiContext, ApiRequest, ApiResponse, ApiRoute, DisclosureSource } from "./api-route.js";
 import { errorSchema } from "./api-schemas.js";
 import { ApiToken } from "./api-token.js";
+import { StaffSessions } from "./staff-sessions.js";
 import { DEFAULT_HTTP_ADDRESS, isLoopback } from "./http-address.js";
 import { openApiDocument } from "./openapi-document.js";
 import { alertsRoute } from "./routes/alerts.js";
 import { commandsRoute } from "./routes/commands.js";
+import { eventsRoute, isStreamRoute, type StreamRoute } from "./routes/events.js";
+import { nodeAuditRoute } from "./routes/node-audit.js";
+import { nodeMessagesRoute } from "./routes/node-messages.js";
+import { streetRoute } from "./routes/street.js";
 import { operatorKeyRoute } from "./routes/operator-key.js";
 import { nodeDisclosureRoute } from "./routes/node-disclosure.js";
 import { nodeHealthRoute } from "./routes/node-health.js";
@@ -65,7 +73,7 @@ import type { WebPages } from "../web/web-pages.js";
 /** The API's own version, in its OpenAPI document: its major number changes when a client would break. */
 export const API_VERSION = "1.0.0";
 
-/** Nothing at all: the API serves no HTML yet (issue 14's pages set their own policy). */
+/** Nothing at all: the API serves no HTML (the pages of web/ set their own policy). */
 const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /** A request's whole exchange: a slow client cannot hold a connection open for longer. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -101,6 +109,12 @@ export interface ApiServer {
   /** Where it listens: http://127.0.0.1:41234 (no trailing slash). */
   readonly url: string;
   readonly tokenFile: string;
+  /**
+   * A link that logs one browser in as staff: `<url>/login?code=<a fresh one-time code>`, valid
+   * for LOGIN_CODE_MS and once (staff-sessions.ts; the dashboard serves /login). Print it; it is
+   * not the token, which is never printed.
+   */
+  staffLoginUrl(): string;
   /** The routes it serves ("GET /api/nodes/:device/summaries"), as fastify registered them. */
   readonly routes: readonly string[];
   close(): Promise<void>;
@@ -110,7 +124,14 @@ declare module "fastify" {
   interface FastifyContextConfig {
     access?: Access;
   }
+  interface FastifyInstance {
+    /** The staff sessions a page module logs browsers in with (/login: web/dashboard-pages.ts). */
+    staffSessions: StaffSessions;
+  }
 }
+
+/** The headers every answer carries, for a stream that writes its own (onSend does not run for it). */
+const STREAM_HEADERS: Readonly<Record<string, string>> = { "X-Content-Type-Options": "nosniff", "Content-Security-Policy": STRICT_CSP, "Referrer-Policy": "no-referrer" };
 
 /** Starts the API; throws ApiTokenError for a token file it cannot read or make, or the listen error. */
 export async function startApi(options: ApiOptions): Promise<ApiServer> {
@@ -118,6 +139,7 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
   const { token, created } = ApiToken.loadOrCreate(options.tokenFile);
   if (created) log("info", "api-token-created", { path: token.path });
   if (token.exposed) log("warn", "api-token-exposed", { path: token.path, advice: `chmod 600 ${token.path}: others can read the staff token` });
+  const sessions = new StaffSessions((authorization) => token.admits(authorization));
 
   const context: ApiContext = {
     db: options.db,
@@ -138,6 +160,10 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
     rejectionsRoute(context),
     alertsRoute(context),
     commandsRoute(context),
+    streetRoute(context),
+    nodeMessagesRoute(context),
+    nodeAuditRoute(context),
+    eventsRoute(context, log),
   ];
   let document: Record<string, unknown> = {};
   routes.push(openApiRoute(() => document));
@@ -167,6 +193,8 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
   app.addHook("onRequest", async (request, reply) => {
     if (request.routeOptions.config.access !== "staff") return;
     if (token.admits(request.headers.authorization)) return;
+    // A browser logged in at /login (staff-sessions.ts): its session cookie, never from another site.
+    if (sessions.admits(request.headers.cookie, request.headers["sec-fetch-site"])) return;
     // RFC 6750 section 3: the scheme and, when a token was sent, that it was refused.
     const sent = request.headers.authorization !== undefined;
     // The file's name only: where the state folder is on the server is none of an anonymous client's business.
@@ -197,8 +225,15 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
     void reply.code(failure.status).send(failure.body);
   });
 
+  const streams = routes.filter(isStreamRoute);
+  // Before the server stops taking connections: an open stream would hold the process.
+  app.addHook("preClose", async () => {
+    for (const stream of streams) stream.close();
+  });
+
   for (const route of routes) {
     app.get(fastifyPath(route.path), { schema: fastifySchema(route), config: { access: route.access } }, async (request, reply) => {
+      if (isStreamRoute(route)) return openStream(route, request, reply);
       const apiRequest: ApiRequest = {
         params: request.params as Record<string, unknown>,
         query: request.query as Record<string, unknown>,
@@ -208,9 +243,11 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
     });
   }
   // The HTML pages, under the same hooks (the token for staff pages, the security headers).
+  app.decorate("staffSessions", sessions);
   for (const pages of options.pages ?? []) pages(app, context);
 
   const url = await app.listen({ host: options.host ?? DEFAULT_HTTP_ADDRESS.host, port: options.port ?? DEFAULT_HTTP_ADDRESS.port });
+  sessions.listening(Number(new URL(url).port));
   const host = options.host ?? DEFAULT_HTTP_ADDRESS.host;
   if (!isLoopback(host)) log("warn", "api-not-loopback", { host, advice: "the API speaks plain HTTP: serve it beyond this machine only behind a TLS reverse proxy" });
   log("info", "api-listening", { url, tokenFile: token.path });
@@ -218,8 +255,18 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
     url,
     tokenFile: token.path,
     routes: registered,
+    staffLoginUrl: () => `${url}/login?code=${sessions.issueCode()}`,
     close: () => app.close(),
   };
+}
+
+/** Hands the response to an event stream, or answers 503 when it has as many clients as it takes. */
+function openStream(route: StreamRoute, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (request.method === "HEAD") return reply.type("text/event-stream; charset=utf-8").send("");
+  if (!route.hasRoom) throw new ApiError(503, { error: "unavailable", message: `${route.path} has as many listeners as it takes: try again in a few seconds` });
+  reply.hijack();
+  route.attach(reply.raw, STREAM_HEADERS);
+  return reply;
 }
 
 /** /api/nodes/{device} -> /api/nodes/:device */

@@ -8,11 +8,15 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/api-route.js";
+import { dashboardPages } from "./dashboard-pages.js";
 import { publicPages } from "./public-page.js";
 
 export type WebPages = (app: FastifyInstance, context: ApiContext) => void;
 
 /** Every page module of the collector, in the order they register. */
 export function collectorPages(): WebPages[] {
-  return [publicPages()];
+  return [
+    dashboardPages(),
+    publicPages(),
+  ];
 }
