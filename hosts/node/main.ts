@@ -150,10 +150,8 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const opened = OperatorKey.loadOrCreate(stateDir, new PassphraseSource(stateDir, { notify: (line) => view.message(line) }));
     operator = opened.key;
-    view.message(
-      `${opened.created ? "created the operator's signing key" : "using the operator's signing key"} (public key in ${join(stateDir, OPERATOR_PUBLIC_KEY_FILE)}); ` +
-        `every node runs the policy "${policy.name}" from ${policyFile}, signed with it`,
-    );
+    view.message(`${opened.created ? "created the operator's signing key" : "using the operator's signing key"} (public key in ${join(stateDir, OPERATOR_PUBLIC_KEY_FILE)})`);
+    view.message(`every node runs the policy "${policy.name}" from ${policyFile}, signed with it`);
   } catch (error) {
     if (!(error instanceof OperatorKeyError || error instanceof LockError)) throw error;
     process.stderr.write(`civicnode: ${error.message}
@@ -172,10 +170,8 @@ async function main(argv: readonly string[]): Promise<number> {
       oversightKey = opened.key.publicKey;
       opened.key.wipe();
       if (opened.created) {
-        view.message(
-          `created an oversight key for the two-key rule (public key in ${join(stateDir, OVERSIGHT_PUBLIC_KEY_FILE)}); ` +
-            "a city keeps it with its data-ethics board, on another machine under another passphrase, not beside the operator's key",
-        );
+        view.message(`created an oversight key for the two-key rule (public key in ${join(stateDir, OVERSIGHT_PUBLIC_KEY_FILE)})`);
+        view.message("  a city keeps it with its data-ethics board, on another machine under another passphrase, not beside the operator's key");
       }
     }
   } catch (error) {

@@ -53,7 +53,7 @@ describe("npm start (the built simulator)", () => {
       expect(run.stderr).toBe("");
       expect(run.code).toBe(0);
       for (const device of ["street-01", "street-02", "street-03"]) {
-        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+T -?\\d+(\\.\\d)? °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
+        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+T -?\\d+(\\.\\d)?°C`, "g"))?.length).toBeGreaterThanOrEqual(2);
       }
       expect(run.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
       const keyringPath = join(state, KEYRING_FILE);
@@ -171,7 +171,7 @@ describe("npm start (the built simulator)", () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toContain("cores in the XS engine");
       for (const device of ["street-01", "street-02", "street-03"]) {
-        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+T -?\\d+(\\.\\d)? °C`, "g"))?.length).toBeGreaterThanOrEqual(2);
+        expect(run.stdout.match(new RegExp(`${device}\\s+#\\d+\\s+T -?\\d+(\\.\\d)?°C`, "g"))?.length).toBeGreaterThanOrEqual(2);
       }
       expect(run.stdout).toMatch(/2\/2 windows\/node \| \d+ decrypted, 0 rejected/);
       expect(readFileSync(join(state, "simulator.log"), "utf8")).toContain('"event":"node-boot"');
@@ -198,13 +198,13 @@ describe("npm start (the built simulator)", () => {
     }
   });
 
-  it("exits 1 naming the path and the cause when the state folder cannot be made or locked", async () => {
+  it("refuses a state folder below a file (exit 2), and exits 1 naming the path and the cause when it cannot be locked", async () => {
     const dir = mkdtempSync(join(tmpdir(), "civicnode-cli-"));
     try {
       writeFileSync(join(dir, "a-file"), "");
       const notFolder = await runSimulator(["--windows", "1", "--state", join(dir, "a-file", "state")]);
-      expect(notFolder.code).toBe(1);
-      expect(notFolder.stderr).toMatch(new RegExp(`^civicnode: cannot make the state folder ${join(dir, "a-file", "state")}: ENOTDIR`));
+      expect(notFolder.code).toBe(2);
+      expect(notFolder.stderr).toMatch(new RegExp(`^civicnode: --state ${join(dir, "a-file", "state")} cannot be made: ${join(dir, "a-file")} is a file, not a folder`));
       expect(notFolder.stdout).toBe("");
 
       // A folder this process may not write: read-only for root only as a read-only mount.
