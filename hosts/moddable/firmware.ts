@@ -63,10 +63,10 @@ export interface RunningFirmware {
 
 /** Starts the node; undefined (after saying why) when it cannot run. */
 export function startFirmware(host: FirmwareHost): RunningFirmware | undefined {
-  // @noble/curves keeps a table of multiples of the Ed25519 base point from its first use: about
-  // 7,000 slots and their numbers, near 300 KB on an ESP32, for a verification the node does at
-  // boot and at a policy update. Without it a verification costs about a fifth more
-  // (BENCHMARKS.md); the node keeps its RAM.
+  // @noble/curves keeps a table of multiples of the Ed25519 base point from its first use: 7,052
+  // slots and 227 KB of numbers, about 332 KiB (BENCHMARKS.md, Signatures), more than an ESP32's
+  // heap, for a verification the node does at boot and at a policy update. Without it a
+  // verification costs a fifth more computrons; the node keeps its RAM.
   ed25519.Point.BASE.precompute(1);
   let current: { node: CivicNode; transport: DeviceMqttTransport } | undefined;
   let restarts = 0;

@@ -359,7 +359,7 @@ function renderReport(r: {
     `| ${r.days} days (${n(r.windowsInRun)} windows) | ${n(r.heapAfterLastDay)} | ${n(r.allocateAfterLastDay)} |`,
     `| growth per day | ${n(growthPerDay, 2)} | ${n((r.allocateAfterLastDay - r.allocateAfterDay1) / (r.days - 1), 0)} |`,
     "",
-    `Of those, ${n(r.bundleSlots)} are the engine's and the loaded modules' before any node exists (on the device the preloaded modules are in flash). The node adds ${n(r.heapAfterDay1 - r.bundleSlots)} live slots (${n((r.heapAfterDay1 - r.bundleSlots) * 16)} bytes at the ESP32's 16 bytes a slot), an upper bound for the firmware's RAM: it includes the virtual clock, the in-memory store, the recording player and what the earlier measurements left. \`manifest.json\` sizes the ESP32's initial heap from it (docs/flashing.md).`,
+    `Of those, ${n(r.bundleSlots)} are the engine's and the loaded modules' before any node exists (on the device, today in RAM too: the TypeScript core is not preloaded, docs/decisions.md). The node adds ${n(r.heapAfterDay1 - r.bundleSlots)} live slots (${n((r.heapAfterDay1 - r.bundleSlots) * 16)} bytes at the ESP32's 16 bytes a slot), an upper bound for the firmware's RAM: it includes the virtual clock, the in-memory store, the recording player and what the earlier measurements left. \`manifest.json\` sizes the ESP32's initial heap from it (docs/flashing.md).`,
     "",
     ...renderSignatureSection(r.signatures, { n }),
     "## Host wall time (context only, this machine)",
