@@ -146,11 +146,7 @@ function formatChannel(channel: ChannelSummary): string {
   if (count !== undefined) return `${whole(count)}${unit}`;
   if (channel.mean === undefined) return "?";
   // A tenth of a degree is what a thermometer shows; other means read well enough whole.
-  return `${unit === "°C" ? formatNumber(channel.mean) : whole(channel.mean)}${unit}`;
-}
-
-function formatNumber(value: number): string {
-  return Math.abs(value) >= 100 || Number.isInteger(value) ? value.toFixed(0) : value.toFixed(1);
+  return `${unit === "°C" ? channel.mean.toFixed(1) : whole(channel.mean)}${unit}`;
 }
 
 function whole(value: number): string {

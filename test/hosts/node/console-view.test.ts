@@ -50,6 +50,7 @@ describe("summary lines", () => {
     const line = formatSummary(summary(street()));
     expect(line).toBe("02:35Z street-01  #3    T 1.9°C  RH 87%  CO2 458ppm  PM2.5 19µg/m³  noise 56dB  people 6  vehicles 11  devices 51");
     fits(line);
+    expect(formatSummary(summary(street({ t: 3 })))).toMatch(/ T 3\.0°C /); // a tenth of a degree, always
   });
 
   it("show withheld counts and missing channels as markers, never as numbers", () => {
