@@ -113,6 +113,10 @@ export class ChannelPlot {
         if (point?.summary) this.#options.onPick(point);
       });
     }
+    // What the plot holds, for a reader's tools and the tests: its stored windows, the newest one.
+    const stored = series.points.filter((p) => p.summary !== undefined);
+    this.element.setAttribute("data-windows", String(stored.length));
+    this.element.setAttribute("data-last-window", String(stored.at(-1)?.windowStart ?? ""));
     this.#gapPager.set([...series.gaps].reverse());
     replace(this.#note, ...this.#notes(noisy));
     if (this.#table.open) this.#fillTable();
@@ -240,7 +244,8 @@ export class ChannelPlot {
         const v = column[i];
         const stat = this.#series.stats[c];
         const reason = stat === undefined ? undefined : this.#series.reasons.get(stat)?.[i];
-        return el("td", { "data-series": labels[c], "data-value": v === null || v === undefined ? "" : String(v) }, v === null || v === undefined ? (reason ? GAP_LABEL[reason] : "") : value(v));
+        const shown = v === null || v === undefined ? (reason ? GAP_LABEL[reason] : "") : c >= this.#series.stats.length ? v.toFixed(2) : value(v);
+        return el("td", { "data-series": labels[c], "data-value": v === null || v === undefined ? "" : String(v) }, shown);
       });
       append(body, el("tr", { "data-x": x, "data-stored": String(point?.summary !== undefined) }, el("th", { scope: "row" }, utcMinute(x)), ...cells));
     });

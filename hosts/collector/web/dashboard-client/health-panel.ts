@@ -16,7 +16,7 @@ export class HealthPanel {
   readonly #latest = el("div", { class: "health-latest" });
   readonly #strip = el("div", { class: "sensor-strips" });
   readonly #drops = new LinePlot("Readings dropped, by sensor and cause", "Since the node's boot, as each report says: a fall to 0 is a reboot.", "no report says a reading was dropped", { name: "drops" });
-  readonly #outbox = new LinePlot("Outbox", "queue: messages waiting to be sent; dropped: messages the full outbox gave up, since provisioning.", "no health report stored", { name: "outbox" });
+  readonly #outbox = new LinePlot("Outbox", "queue: messages waiting to be sent; dropped: messages the full outbox gave up, since provisioning.", "no health report gives the outbox", { name: "outbox" });
   readonly #budget = new LinePlot("Privacy budget left today (ε), per channel", "The daily ε budget of each noisy channel; at 0 its counts are withheld as budget-exhausted until the day ends.", "no noisy channel reports a budget", { name: "budget" });
 
   constructor() {

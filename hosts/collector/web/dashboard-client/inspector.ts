@@ -18,7 +18,12 @@ export class Inspector {
 
   constructor() {
     this.element = el("section", { class: "inspector", "aria-live": "polite" }, el("h3", {}, "What left the device"), this.#body);
-    replace(this.#body, el("p", { class: "empty" }, "Pick a window (click it on a plot, or in the list) to see its message as it was sealed."));
+    this.clear();
+  }
+
+  /** Shows no message (another node was selected). */
+  clear(): void {
+    replace(this.#body, el("p", { class: "empty" }, "Pick a window (click it on a plot, or in the Messages list) to see its message as it was sealed."));
   }
 
   async show(device: string, epoch: number, counter: number): Promise<void> {

@@ -59,7 +59,8 @@ export class LinePlot {
         width: this.#width(),
         height: 170,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-        scales: { x: { time: true } },
+        // One report alone: an hour around it, not uPlot's guess.
+        scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 1800, max + 1800] : [min, max]) } },
         series: [
           { label: "time (UTC)", value: (_u, v) => (v === null ? "" : utcMinute(v)) },
           ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length]!, fill: this.#bars ? COLORS[i % COLORS.length]! + "99" : undefined, width: 1.5, spanGaps: false, paths })),

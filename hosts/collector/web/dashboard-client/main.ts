@@ -42,7 +42,8 @@ class Dashboard {
     this.#main = el(
       "main",
       { hidden: true },
-      el("section", { class: "street" }, el("h2", {}, "The street"), this.#plan.element, this.#list.element),
+      el("section", { class: "street" }, el("h2", {}, "The street"), this.#plan.element),
+      el("section", { class: "nodes-section" }, el("h2", {}, "Nodes"), this.#list.element),
       this.#node.element,
       el("section", { class: "security" }, el("h2", {}, "Security"), this.#security.element),
     );

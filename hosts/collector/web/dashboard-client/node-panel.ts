@@ -98,6 +98,7 @@ export class NodePanel {
     for (const plot of this.#plots.values()) plot.destroy();
     this.#plots.clear();
     replace(this.#plotArea);
+    this.#inspector.clear();
     if (node) void this.#run(() => this.#load());
   }
 
@@ -257,9 +258,15 @@ export class NodePanel {
   }
 }
 
-/** Per channel, the privacy parameters of the node's disclosure (public); empty without one. */
+/**
+ * Per channel, the privacy parameters of the node's disclosure (public); empty without one. Its
+ * verification says first whether the collector holds one (state "absent" when not), so that a
+ * node without a disclosure costs no failed request.
+ */
 async function disclosedPrivacy(device: string): Promise<Map<string, DisclosedPrivacy>> {
   const privacy = new Map<string, DisclosedPrivacy>();
+  const { state } = await getJson<{ state: string }>(nodePath(device, "verification"));
+  if (state === "absent" || state === "forged") return privacy;
   let document: { dataTypes?: unknown };
   try {
     document = await getJson<{ dataTypes?: unknown }>(nodePath(device, "disclosure"));

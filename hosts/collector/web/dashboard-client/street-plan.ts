@@ -20,7 +20,7 @@ const METERS_PER_DEGREE = 111_320;
 const DOT_PX = 9;
 const DOT_GAP_PX = 3;
 const MARGIN_PX = 16;
-const TARGET_WIDTH_PX = 860;
+const TARGET_WIDTH_PX = 1320;
 const MAX_CELL_PX = 96;
 
 export const STATE_LABEL: Record<StreetState, string> = {

@@ -17,6 +17,9 @@
  */
 import type { Summary } from "./api-types.js";
 
+/** The series of a channel with no statistic released in the span. */
+export const NO_STATISTIC = "value";
+
 export type GapReason = "missing" | "no-readings" | "suppressed" | "budget-exhausted" | "withheld" | "absent";
 
 export interface WindowGap {
@@ -75,7 +78,9 @@ export function channelSeries(summaries: readonly Summary[]): ChannelSeries[] {
       channels.set(s.channel, channel);
     }
   }
-  return [...channels].map(([channel, { unit, stats }]) => seriesOf(channel, unit, stats, points));
+  // A channel that only ever said a status ("missing") released no statistic to name: one placeholder
+  // series carries its gaps, so that its windows are still marked.
+  return [...channels].map(([channel, { unit, stats }]) => seriesOf(channel, unit, stats.length > 0 ? stats : [NO_STATISTIC], points));
 }
 
 function seriesOf(channel: string, unit: string | null, stats: readonly string[], points: readonly WindowPoint[]): ChannelSeries {
