@@ -163,8 +163,14 @@ export class ChannelPlot {
       scales: {
         x: {
           time: true,
-          // To the end of the newest window, so that its band (a gap there) shows whole.
-          range: (u, min, max) => [min, Math.max(max + (this.#series.points.at(-1)?.windowSeconds ?? 0), min + 1)],
+          // From the first window's start to the end of the newest, so that its band (a gap there)
+          // shows whole; from the data itself, since uPlot widens a single point's range to days.
+          range: (u, min, max) => {
+            const xs = u.data[0];
+            if (xs.length === 0) return [min, max];
+            const first = xs[0]!;
+            return [first, Math.max(xs[xs.length - 1]! + (this.#series.points.at(-1)?.windowSeconds ?? 0), first + 1)];
+          },
         },
       },
       series: [{ label: "window (UTC)", value: (_u, v) => (v === null ? "" : utcMinute(v)) }, ...lines],

@@ -59,8 +59,9 @@ export class LinePlot {
         width: this.#width(),
         height: 170,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-        // One report alone: an hour around it, not uPlot's guess.
-        scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 1800, max + 1800] : [min, max]) } },
+        // One report alone: an hour around it (uPlot would widen a single point's range to days).
+        // Bars: to the end of the last bucket, which each bar spans from its start.
+        scales: { x: { time: true, range: (u, min, max) => this.#range(u, min, max) } },
         series: [
           { label: "time (UTC)", value: (_u, v) => (v === null ? "" : utcMinute(v)) },
           ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length]!, fill: this.#bars ? COLORS[i % COLORS.length]! + "99" : undefined, width: 1.5, spanGaps: false, paths })),
@@ -71,6 +72,13 @@ export class LinePlot {
       data,
       this.#target,
     );
+  }
+
+  #range(u: uPlot, min: number, max: number): uPlot.Range.MinMax {
+    const xs = u.data[0];
+    if (xs.length === 1) return [xs[0]! - 1800, xs[0]! + 1800];
+    if (this.#bars && xs.length > 1) return [xs[0]!, xs[xs.length - 1]! + (xs[1]! - xs[0]!)];
+    return [min, max];
   }
 
   destroy(): void {

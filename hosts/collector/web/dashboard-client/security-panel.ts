@@ -11,7 +11,7 @@ import { utcSecond } from "./format.js";
 import { LinePlot } from "./line-plot.js";
 import { Pager } from "./pager.js";
 
-const DAY_S = 86_400;
+const HOUR_S = 3600;
 
 export class SecurityPanel {
   readonly element: HTMLElement;
@@ -42,18 +42,23 @@ export class SecurityPanel {
   }
 
   async refresh(): Promise<void> {
-    const to = Math.ceil(Date.now() / 1000);
+    // The last day by the collector's clock (the API's default span), not this browser's.
     const [alerts, rejections, commands] = await Promise.all([
       getAll<Alert>("/api/alerts?limit=1000", "alerts"),
-      getJson<RejectionCounts>(`/api/rejections?from=${to - DAY_S}&to=${to}&bucket=3600`),
+      getJson<RejectionCounts>(`/api/rejections?bucket=${HOUR_S}`),
       getAll<Command>("/api/commands?limit=1000", "commands"),
     ]);
     this.#all = [...alerts].reverse();
     this.#filter();
+    // The API leaves out the hours without a refusal: each is a count of 0 here, every hour of the day drawn.
     const causes = [...new Set(rejections.buckets.flatMap((b) => Object.keys(b.counts)))];
+    const step = rejections.bucketSeconds;
+    const starts: number[] = [];
+    for (let start = Math.floor(rejections.from / step) * step; start < rejections.to; start += step) starts.push(start);
+    const byStart = new Map(rejections.buckets.map((b) => [b.start, b.counts]));
     this.#rejections.update(
-      rejections.buckets.map((b) => b.start),
-      causes.map((cause) => ({ label: cause, values: rejections.buckets.map((b) => b.counts[cause] ?? 0) })),
+      causes.length === 0 ? [] : starts,
+      causes.map((cause) => ({ label: cause, values: starts.map((start) => byStart.get(start)?.[cause] ?? 0) })),
     );
     this.#commands.set([...commands].reverse());
   }

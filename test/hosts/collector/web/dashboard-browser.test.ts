@@ -13,6 +13,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { counterReuseAlert } from "../../../../hosts/collector/alerts.js";
 import { POLL_MS } from "../../../../hosts/collector/api/routes/live-events.js";
 import { buildDashboardAssets } from "../../../../hosts/collector/web/dashboard-bundle.js";
 import { parseEncrypt0 } from "../../../../src/wire/cose-encrypt0.js";
@@ -176,6 +177,26 @@ describe("the staff dashboard in a browser", () => {
     await page.click('[data-tab="audit"]');
     await expect.poll(() => page.locator(".audit-verdict .verdict").getAttribute("data-state")).toBe("holds");
     await page.click('[data-tab="data"]');
+    expect(visited.problems).toEqual([]);
+  });
+
+  it("shows the street's security: refused messages by cause, commands and their outcome, and an alert as soon as it is recorded", async () => {
+    const sent = street.delivered.find((m) => m.device === "street-02" && m.topic.endsWith("/summary"))!;
+    const forged = Uint8Array.from(sent.payload);
+    forged[forged.length - 1]! ^= 0x01;
+    expect((await street.collector.handle(sent.topic, forged)).ok).toBe(false);
+    await street.advance(1000); // the last day by the collector's clock ends after the refusal
+    await street.db.recordCommand({ device: "street-02", name: "set-window", args: { seconds: 300 }, counter: 0, sentAtMs: street.clock.wallMs() });
+    await street.db.recordCommandOutcome("street-02", 0, "accepted", street.clock.wallMs() + 1000);
+    await street.db.recordAlert(counterReuseAlert({ device: "street-02", epoch: 0, counter: 3 }, "another tag", new Date(street.clock.wallMs())));
+    const alert = page.locator('.alerts li.alert[data-kind="counter-reuse"]');
+    await expect.poll(() => alert.count(), { timeout: LIVE_MS }).toBe(1);
+    expect(await alert.textContent()).toContain("street-02 sealed two different messages under epoch 0, counter 3");
+    expect(await alert.locator(".action").textContent()).toContain("npm run provision -- street-02 --new-key");
+    expect(await page.locator('.commands li[data-outcome="accepted"]').textContent()).toContain("set-window seconds=300 to street-02");
+    const rejections = page.locator('.line-plot[data-plot="rejections"]');
+    expect(await rejections.locator(".u-legend").textContent()).toContain("authentication");
+    await page.locator(".security").screenshot({ path: join(ARTIFACTS, "dashboard-security.png") });
     expect(visited.problems).toEqual([]);
   });
 
