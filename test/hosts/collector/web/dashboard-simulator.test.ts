@@ -1,6 +1,6 @@
 /**
- * The dashboard as a new user meets it: `npm start` (the built simulator, a short run of three
- * nodes at 600x) prints the dashboard's one-time link; the link opens the page in a real browser
+ * The dashboard as a new user meets it: `npm start` (the built simulator, a short run of its
+ * default eight nodes at 600x) prints the dashboard's one-time link; the link opens the page in a real browser
  * with nothing going wrong, the page shows every node, its plot holds exactly the windows the API
  * stores, a new window appears while the street runs without a reload, and the inspector shows a
  * message of exactly the stored length. Stopping the simulator (Ctrl-C) with the page still
@@ -20,7 +20,7 @@ import { launchBrowser, type TestBrowser } from "../../../support/browser.js";
 import { visit, type Visit } from "./public-browser.js";
 
 const ARTIFACTS = join(process.cwd(), "test-artifacts");
-const NODES = 3;
+const NODES = 8; // npm start's default street
 /** 600x: a 300 s window every half second, a health report every 1.5 s. */
 const SPEED = 600;
 /** Starting takes a few seconds (keys, policies, the broker, the collector, the bundle): a minute on a loaded machine. */
@@ -87,7 +87,7 @@ describe("the dashboard of npm start", () => {
 
   it("opens with nothing going wrong and shows every node", async () => {
     expect(new URL(page.url()).pathname).toBe("/");
-    const devices = Array.from({ length: NODES }, (_, i) => `street-0${i + 1}`);
+    const devices = Array.from({ length: NODES }, (_, i) => `street-${String(i + 1).padStart(2, "0")}`);
     await page.waitForFunction((n) => document.querySelectorAll("rect.node").length === n, NODES);
     expect((await page.locator("rect.node").evaluateAll((dots) => dots.map((d) => d.getAttribute("data-device")))).sort()).toEqual(devices);
     expect((await page.locator(".node-list .node-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-device")))).sort()).toEqual(devices);
