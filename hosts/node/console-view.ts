@@ -186,9 +186,10 @@ export function formatHealth(line: HealthLine, previous: HealthLine | undefined)
 /**
  * The status line, at most `columns` wide. Storage trouble comes first, after the time, where the
  * eye falls: it costs messages. When the line is too wide it gives up, in this order, the causes of
- * rejection, what is well (all sensors ok, an empty queue, every node online), the date, what is
- * not well (nodes offline, faulty sensors, a queue), then the names of failing stores but the
- * first ones, and is cut only after that. The dashboard has all of it.
+ * rejection, what is well (all sensors ok, an empty queue, every node online), the date and what
+ * is not well (nodes offline, faulty sensors, a queue); then the trouble stays, naming as many
+ * failing stores as fit (the first one always, with its cause), and what follows is cut. The
+ * dashboard has all of it.
  */
 export function formatStatus(s: ViewStatus, columns = CONSOLE_COLUMNS): string {
   const [date, time] = new Date(s.simWallMs).toISOString().slice(0, 16).split("T") as [string, string];
@@ -200,27 +201,41 @@ export function formatStatus(s: ViewStatus, columns = CONSOLE_COLUMNS): string {
   const failures = s.storeFailures ?? [];
   const allOnline = s.brokerConnected === s.nodes;
   const emptyQueue = s.queued === 0 && !s.dropped;
-  const line = (keep: { date: boolean; causes: boolean; wellness: boolean; named: number; illness: boolean }) => {
+  const line = (keep: { date: boolean; causes: boolean; wellness: boolean; named: number; illness: boolean; rest: boolean }) => {
     const parts = [`sim ${keep.date ? `${date} ` : ""}${time}Z x${s.speed}`];
     if (failures.length > 0) {
       const named = failures.slice(0, keep.named).join(", ");
       const more = failures.length - keep.named;
-      parts.push(`STORE FAILING: ${keep.named === 0 ? `${failures.length} node(s)` : more > 0 ? `${named} +${more} more` : named}`);
+      parts.push(`STORE FAILING: ${more > 0 ? `${named} +${more} more` : named}`);
     } else if (s.storeErrors) parts.push(`${s.storeErrors} store error(s)`);
     if (s.sealFailures) parts.push(`${s.sealFailures} seal failure(s)`);
     if (s.collectorStoreFailure) parts.push(`COLLECTOR CANNOT STORE: ${s.collectorStoreFailure}`);
+    if (!keep.rest) return parts.join(" | ");
     if (allOnline ? keep.wellness : keep.illness) parts.push(`${s.brokerConnected}/${s.nodes} nodes online`);
     parts.push(progress, `${s.accepted} decrypted, ${s.rejected} rejected${s.rejected > 0 && keep.causes ? ` (${causes})` : ""}`);
     if (emptyQueue ? keep.wellness : keep.illness) parts.push(`queued ${s.queued}${s.dropped ? ` (${s.dropped} dropped)` : ""}`);
     if (s.faultySensors === 0 ? keep.wellness : keep.illness) parts.push(s.faultySensors === 0 ? "all sensors ok" : `${s.faultySensors} sensor(s) faulty`);
     return parts.join(" | ");
   };
-  const full = { date: true, causes: true, wellness: true, named: failures.length, illness: true };
+  const full = { date: true, causes: true, wellness: true, named: failures.length, illness: true, rest: true };
   const forms = [full, { ...full, causes: false }, { ...full, causes: false, wellness: false }, { ...full, causes: false, wellness: false, date: false }];
   const least = { ...forms.at(-1)!, illness: false };
   forms.push(least);
-  for (let named = failures.length - 1; named >= 0; named--) forms.push({ ...least, named });
-  return fit("", forms.map(line), columns);
+  // Still too wide: the trouble stays, naming as many failing stores as fit (one at least, with its
+  // cause), and what follows it is cut.
+  let named = failures.length;
+  while (named > 1 && columnsOf(line({ ...least, named, rest: false })) > columns - 2) named--;
+  for (const form of [...forms, { ...least, named }]) {
+    const text = line(form);
+    if (columnsOf(text) <= columns) return text;
+  }
+  // Cut between two parts after the trouble when there is such a place, else at a space.
+  const text = line({ ...least, named });
+  const trouble = line({ ...least, named, rest: false }).length;
+  const limit = columns - 2;
+  let cut = text.lastIndexOf(" | ", limit);
+  if (cut < trouble) cut = text.lastIndexOf(" ", limit);
+  return `${text.slice(0, cut)} …`;
 }
 
 /**
