@@ -15,7 +15,8 @@ import { AUDIT_GAP_SETTLE_MS } from "../../audit-chain-watch.js";
 import { bySealOrder, judgeLink, reportHashes, type AuditFinding, type ChainReport } from "../../audit-continuity.js";
 import { MAX_PAGE, type StoredHealth } from "../../db/collector-db.js";
 import { knownDevice, type ApiContext, type ApiRoute } from "../api-route.js";
-import { auditTrailSchema, deviceParameter, fromParameter, parameters, toParameter } from "../api-schemas.js";
+import { deviceParameter, fromParameter, parameters, toParameter } from "../api-schemas.js";
+import { auditTrailSchema } from "../dashboard-schemas.js";
 import { isoSeconds, parseTimeRange } from "../time-parameter.js";
 import { storeReads } from "./store-reads.js";
 

@@ -9,7 +9,8 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { knownDevice, type ApiContext, type ApiRoute } from "../api-route.js";
 import { ApiError } from "../api-errors.js";
-import { counterParameter, cursorParameter, deviceParameter, epochParameter, kindParameter, messageSchema, messagesLimitParameter, pageSchema, parameters } from "../api-schemas.js";
+import { cursorParameter, deviceParameter, pageSchema, parameters } from "../api-schemas.js";
+import { counterParameter, epochParameter, kindParameter, messageSchema, messagesLimitParameter } from "../dashboard-schemas.js";
 import { cursorScope, decodeCursor, encodeCursor } from "../page-cursor.js";
 import { isoMs, isoSeconds } from "../time-parameter.js";
 import { healthJson } from "./health-json.js";

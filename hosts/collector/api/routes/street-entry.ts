@@ -9,7 +9,7 @@
  */
 import type { DeviceRow } from "../../db/collector-db.js";
 import type { ApiContext } from "../api-route.js";
-import type { STREET_STATES } from "../api-schemas.js";
+import type { STREET_STATES } from "../dashboard-schemas.js";
 import { nodeEntry } from "../node-entry.js";
 import { isoMs, isoSeconds } from "../time-parameter.js";
 import type { StoreReads } from "./store-reads.js";

@@ -3,7 +3,8 @@
  * GET /api/nodes, and whether its newest health report names a faulty sensor (street-entry.ts).
  */
 import { knownDevices, type ApiContext, type ApiRoute } from "../api-route.js";
-import { cursorParameter, limitParameter, pageSchema, parameters, streetNodeSchema } from "../api-schemas.js";
+import { cursorParameter, limitParameter, pageSchema, parameters } from "../api-schemas.js";
+import { streetNodeSchema } from "../dashboard-schemas.js";
 import { cursorScope, decodeCursor, encodeCursor } from "../page-cursor.js";
 import { storeReads } from "./store-reads.js";
 import { streetEntry } from "./street-entry.js";
