@@ -6,7 +6,8 @@
  * the build compiles the Node code with tsc, which has no bundler step, and an esbuild run over a
  * few files takes a fraction of a second. A collector deployed without its sources (no
  * hosts/collector/web/dashboard-client/) serves the API and the public pages, and answers the
- * dashboard's script with a 503 it logs once (dashboard-bundle-failed).
+ * dashboard's script with a 503 that says so (logged once, dashboard-bundle-failed, where the page
+ * module was given a log).
  *
  * uPlot's stylesheet is served as the file it ships (style-src 'self': no inline style).
  */

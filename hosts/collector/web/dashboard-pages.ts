@@ -51,7 +51,7 @@ export function dashboardPages(options: DashboardPagesOptions = {}): WebPages {
       } catch (error) {
         if (!logged) log("error", "dashboard-bundle-failed", { message: String((error as Error)?.message ?? error).slice(0, 500) });
         logged = true;
-        return reply.code(503).header("Retry-After", "60").send({ error: "unavailable", message: "the dashboard's script could not be built: see the collector's log (dashboard-bundle-failed)" });
+        return reply.code(503).header("Retry-After", "60").send({ error: "unavailable", message: "the dashboard's script could not be built from hosts/collector/web/dashboard-client: is that folder deployed beside dist/?" });
       }
       return reply.type(type).send(pick(built));
     };

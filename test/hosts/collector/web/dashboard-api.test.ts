@@ -11,9 +11,10 @@ import { LOGIN_CODE_MS, SESSION_MS, StaffSessions } from "../../../../hosts/coll
 import { LiveEvents } from "../../../../hosts/collector/api/routes/live-events.js";
 import { mqttPublishBytes } from "../../../../hosts/collector/api/routes/per-reading-stream.js";
 import { DASHBOARD_CSP } from "../../../../hosts/collector/web/dashboard-html.js";
+import { dashboardPages } from "../../../../hosts/collector/web/dashboard-pages.js";
 import { parseEncrypt0 } from "../../../../src/wire/cose-encrypt0.js";
 import { decodeKid } from "../../../../src/wire/kid.js";
-import { healthRecords, rootKeyOf as fixtureRootKeyOf, SealingNode } from "../api/api-fixture.js";
+import { healthRecords, rootKeyOf as fixtureRootKeyOf, SealingNode, startTestApi } from "../api/api-fixture.js";
 import { DashboardStreet, HOUR_MS, START_MS, WINDOW_MS, ZONE } from "./dashboard-street.js";
 
 const DEVICES = ["street-01", "street-02"];
@@ -314,6 +315,23 @@ describe("the dashboard's API", () => {
         expect(asset.headers.get("content-type"), path).toBe(type);
       }
       expect(await (await fetch(`${street.api.url}/dashboard/dashboard.js`)).text()).not.toMatch(/\.innerHTML\s*=|insertAdjacentHTML|document\.write/);
+    });
+
+    it("answers its script with a 503 that says why when the bundle cannot be built, logged once, and serves the rest", async () => {
+      const logged: string[] = [];
+      const broken = await startTestApi({ db: street.db, pages: [dashboardPages({ log: (_level, event) => logged.push(event), assets: Promise.reject(new Error("no such folder")) })] });
+      try {
+        for (let i = 0; i < 2; i++) {
+          const script = await fetch(`${broken.api.url}/dashboard/dashboard.js`);
+          expect(script.status).toBe(503);
+          expect(((await script.json()) as Json).message).toContain("hosts/collector/web/dashboard-client");
+        }
+        expect(logged.filter((e) => e === "dashboard-bundle-failed")).toHaveLength(1);
+        expect((await fetch(`${broken.api.url}/`)).status).toBe(200);
+        expect((await broken.get("/api/street")).status).toBe(200);
+      } finally {
+        await broken.close();
+      }
     });
   });
 });
