@@ -15,7 +15,6 @@
  */
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { ConfigError } from "../../src/policy/node-config.js";
 import { PolicyError, type DeploymentPolicy } from "../../src/policy/deployment-policy.js";
@@ -25,6 +24,7 @@ import { KEY_ID_STORE_KEY } from "../../src/wire/key-ratchet.js";
 import { writeFileAtomic } from "../node/atomic-file.js";
 import { ExclusiveLock, SIMULATOR_LOCK_FILE } from "../node/exclusive-lock.js";
 import { flashPath, provisionFlash } from "../node/flash-provisioning.js";
+import { parseCommandLine } from "../node/command-line.js";
 import { loadPolicyDocument, PolicyFileError } from "../node/policy-file.js";
 import { stateFolderProblem } from "../node/state-folder.js";
 import { streetBoard } from "../sim/street-board.js";
@@ -98,11 +98,10 @@ function main(argv: string[]): number {
 function provision(argv: string[]): number {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
+    // A value may start with a dash: --position -33.92,18.42 (south and west are negative).
+    parsed = parseCommandLine(
+      argv,
+      {
         zone: { type: "string" },
         state: { type: "string" },
         out: { type: "string" },
@@ -113,7 +112,8 @@ function provision(argv: string[]): number {
         position: { type: "string" },
         help: { type: "boolean" },
       },
-    });
+      true,
+    );
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${USAGE}`);
   }

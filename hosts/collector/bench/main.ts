@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { MOSQUITTO_BINARY } from "../../node/faults/mosquitto-broker.js";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../../node/command-line.js";
 import { runCollectorBench } from "./collector-bench.js";
 import { renderCollectorSection, writeCollectorSection, type ReportContext } from "./bench-report.js";
 
@@ -21,17 +21,14 @@ const USAGE = "usage: bench:collector [--devices N] [--windows N] [--repeats N] 
 async function main(): Promise<void> {
   let values;
   try {
-    ({ values } = parseArgs({
-      options: {
-        devices: { type: "string", default: "1000" },
-        windows: { type: "string", default: "10" },
-        repeats: { type: "string", default: "3" },
-        "no-default-inflight-run": { type: "boolean", default: false },
-        json: { type: "string" },
-        "no-write": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
+    ({ values } = parseCommandLine(process.argv.slice(2), {
+      devices: { type: "string", default: "1000" },
+      windows: { type: "string", default: "10" },
+      repeats: { type: "string", default: "3" },
+      "no-default-inflight-run": { type: "boolean", default: false },
+      json: { type: "string" },
+      "no-write": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
     }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);

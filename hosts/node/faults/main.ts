@@ -3,7 +3,7 @@
  * broker (aedes) and a real Mosquitto, prints a table per scenario and broker, and exits 1 when a
  * column that must be zero is not (docs/reliability.md). See USAGE.
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../command-line.js";
 import { runScenario, type ScenarioResult } from "./campaign.js";
 import { MOSQUITTO_BINARY } from "./mosquitto-broker.js";
 import { campaignPassed, formatCampaignTable } from "./report-table.js";
@@ -30,19 +30,15 @@ Exit codes: 0 every required column is zero, 1 one is not, 2 bad options.
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        short: { type: "boolean" },
-        broker: { type: "string" },
-        scenario: { type: "string" },
-        nodes: { type: "string" },
-        speed: { type: "string" },
-        seed: { type: "string" },
-        keep: { type: "boolean" },
-        help: { type: "boolean" },
-      },
+    ({ values } = parseCommandLine(argv, {
+      short: { type: "boolean" },
+      broker: { type: "string" },
+      scenario: { type: "string" },
+      nodes: { type: "string" },
+      speed: { type: "string" },
+      seed: { type: "string" },
+      keep: { type: "boolean" },
+      help: { type: "boolean" },
     }));
   } catch (error) {
     process.stderr.write(`faults: ${(error as Error).message}\n${USAGE}`);

@@ -122,7 +122,17 @@ describe("npm run provision writes a device's signed policy", () => {
     expect(readFileSync(join(state, OPERATOR_PUBLIC_KEY_FILE), "utf8")).toContain(Buffer.from(readOperatorPublicKey(state)!).toString("hex"));
   });
 
+  it("takes a position south of the equator and west of Greenwich (negative degrees, given as the next argument)", async () => {
+    const state = stateFolder();
+    const run = await provision(["street-07", "--zone", "old-town", "--state", state, "--policy", REFERENCE_FILE, "--position", "-33.92487,-18.42406"]);
+    expect(run.stderr).not.toContain("ambiguous");
+    expect(run.code).toBe(0);
+    const store = storeFromCsv(readFileSync(join(state, "provision", "street-07", "nvs.csv"), "utf8"));
+    expect(bootCheck(store).signed.position).toEqual({ latitude: -33.92487, longitude: -18.42406 });
+  });
+
   it.each([
+    [["--position", "-91,4.8", "--policy", REFERENCE_FILE], "latitude from -90 to 90"],
     [["--target", "esp32"], "--target esp32 needs --policy FILE"],
     [["--target", "lin", "--policy", REFERENCE_FILE], "--target lin needs --position LAT,LON"],
     [["--policy", REFERENCE_FILE, "--position", "52.37311"], "give LAT,LON in decimal degrees"],
