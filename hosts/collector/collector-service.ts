@@ -33,6 +33,8 @@ export interface CollectorServiceOptions extends Omit<CollectorOptions, "db" | "
   readonly db?: string;
   /** Where the API listens; "off" serves none. Default 127.0.0.1 on a free port. */
   readonly http?: HttpAddress | "off";
+  /** The address the public pages are published under (`--public-url`); default: each request's. */
+  readonly publicBaseUrl?: string;
   readonly log: Log;
 }
 
@@ -72,7 +74,7 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     await collector.start();
     if (options.http !== "off") {
       const address = options.http ?? { host: "127.0.0.1", port: 0 };
-      api = await startApi({ db, keyring, disclosures: collector.disclosures, operatorKey, host: address.host, port: address.port, tokenFile: join(stateDir, API_TOKEN_FILE), log, pages: collectorPages() });
+      api = await startApi({ db, keyring, disclosures: collector.disclosures, operatorKey, host: address.host, port: address.port, tokenFile: join(stateDir, API_TOKEN_FILE), log, pages: collectorPages({ log, ...(options.publicBaseUrl === undefined ? {} : { publicBaseUrl: options.publicBaseUrl }) }) });
     }
     const started = collector;
     const server = api;

@@ -10,6 +10,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { HttpAddressError, parseHttpAddress, type HttpAddress } from "./api/http-address.js";
+import { publicBaseUrl, PublicBaseUrlError } from "./web/public-page.js";
 import { databaseLocation, startCollectorService, usesPostgres } from "./collector-service.js";
 import { CollectorDbError } from "./db/db-errors.js";
 import { Keyring, KEYRING_FILE } from "./keyring.js";
@@ -37,6 +38,9 @@ Usage: npm run collector -- --broker mqtt://host:port [options]
   --session-expiry S    seconds the broker keeps a group member's session while it is away
                         (default 604800, a week)
   --http HOST:PORT|off  where the API listens (default 127.0.0.1 on a free port)
+  --public-url URL      the address residents reach the collector's pages at, behind the city's
+                        proxy (https://sensors.example.city): each node's public page and the QR
+                        code on its sign point there (default: the address of each request)
   --jsonl FILE          also append every stored summary and health report to FILE (JSON Lines)
   --retention-days N    delete summaries N days after their window, for a node whose signed
                         policy does not say (default: keep); a node's policy (retention.
@@ -63,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       "client-id": { type: "string" },
       "session-expiry": { type: "string" },
       http: { type: "string" },
+      "public-url": { type: "string" },
       jsonl: { type: "string" },
       "retention-days": { type: "string" },
       "health-days": { type: "string" },
@@ -89,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
   let numbers: { sessionExpiry?: number; retention?: number; health?: number; rejection?: number };
   try {
     http = values.http === undefined ? undefined : values.http === "off" ? "off" : parseHttpAddress(values.http);
+    if (values["public-url"] !== undefined) publicBaseUrl(values["public-url"]);
     numbers = {
       sessionExpiry: wholeNumber(values["session-expiry"], "--session-expiry", 0xffff_ffff),
       retention: wholeNumber(values["retention-days"], "--retention-days", 100_000),
@@ -97,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     };
   } catch (error) {
     if (error instanceof HttpAddressError || error instanceof RangeError) return usage(error.message);
+    if (error instanceof PublicBaseUrlError) return usage(error.message.replace(/^publicBaseUrl/, "--public-url"));
     throw error;
   }
   if (values.group !== undefined && !usesPostgres(values.db)) {
@@ -144,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
       clientId,
       sessionExpirySeconds: numbers.sessionExpiry,
       http,
+      ...(values["public-url"] === undefined ? {} : { publicBaseUrl: values["public-url"] }),
       jsonl: values.jsonl === undefined ? undefined : resolve(values.jsonl),
       retention: { summaryDays: numbers.retention ?? Infinity, healthDays: numbers.health ?? Infinity, rejectionDays: numbers.rejection ?? Infinity },
       log,

@@ -2,6 +2,7 @@
  * Options of `npm start`. Bad options produce a message that says what is wrong and exit code 2.
  */
 import { HttpAddressError, parseHttpAddress, type HttpAddress } from "../collector/api/http-address.js";
+import { publicBaseUrl, PublicBaseUrlError } from "../collector/web/public-page.js";
 import { CommandLineError, parseCommandLine } from "./command-line.js";
 import { readPinnedCa } from "./pinned-ca.js";
 
@@ -25,6 +26,8 @@ export interface SimulatorOptions {
   readonly db: string | undefined;
   /** Where the collector's API listens; "off" for none; undefined: 127.0.0.1 on a free port. */
   readonly http: HttpAddress | "off" | undefined;
+  /** The address residents reach the collector's public pages at (`--public-url`); undefined: each request's. */
+  readonly publicUrl: string | undefined;
   /** A JSON Lines export of what the collector stores, if asked for. */
   readonly jsonl: string | undefined;
   /** The deployment policy file (policy.json); undefined: the reference street's. */
@@ -53,6 +56,9 @@ Options:
   --db PATH|URL   the collector's database: an SQLite file (default DIR/collector.db) or
                   postgres://user:password@host:port/database
   --http H:P|off  where the collector's API listens (default 127.0.0.1 on a free port; printed)
+  --public-url URL
+                  the address residents reach the collector's pages at, behind a proxy: each
+                  node's public page and QR code point there (default: each request's address)
   --jsonl FILE    also append every stored summary and health report to FILE (JSON Lines)
   --policy FILE   the deployment policy every node runs on (policy.json, docs/policy.md;
                   default: the reference street's, src/policy/reference-street.policy.json);
@@ -84,6 +90,7 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
       faults: { type: "string" },
       db: { type: "string" },
       http: { type: "string" },
+      "public-url": { type: "string" },
       jsonl: { type: "string" },
       policy: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -109,10 +116,21 @@ export function parseSimulatorOptions(argv: readonly string[]): SimulatorOptions
     state: values.state ?? ".civicnode",
     db: values.db,
     http: httpAddress(values.http),
+    publicUrl: publicUrl(values["public-url"]),
     jsonl: values.jsonl,
     policy: values.policy,
     help: values.help ?? false,
   };
+}
+
+function publicUrl(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return publicBaseUrl(text);
+  } catch (error) {
+    if (error instanceof PublicBaseUrlError) throw new UsageError(error.message.replace(/^publicBaseUrl/, "--public-url"));
+    throw error;
+  }
 }
 
 function httpAddress(text: string | undefined): HttpAddress | "off" | undefined {

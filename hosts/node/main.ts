@@ -191,7 +191,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let service: CollectorService;
   try {
     service = await withTimeout(
-      startCollectorService({ stateDir, brokerUrl, ca: options.ca, keyring, db: options.db, http: options.http, jsonl: options.jsonl === undefined ? undefined : resolve(options.jsonl), log }),
+      startCollectorService({ stateDir, brokerUrl, ca: options.ca, keyring, db: options.db, http: options.http, ...(options.publicUrl === undefined ? {} : { publicBaseUrl: options.publicUrl }), jsonl: options.jsonl === undefined ? undefined : resolve(options.jsonl), log }),
       15_000,
       `cannot start the collector on the MQTT broker at ${brokerUrl}`,
     );

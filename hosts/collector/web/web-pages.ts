@@ -7,16 +7,23 @@
  * A module: `(app, context) => void`, registering with `app.get(path, { config: { access } }, handler)`.
  */
 import type { FastifyInstance } from "fastify";
+import type { Log } from "../../../src/platform.js";
 import type { ApiContext } from "../api/api-route.js";
 import { dashboardPages } from "./dashboard-pages.js";
 import { publicPages } from "./public-page.js";
 
 export type WebPages = (app: FastifyInstance, context: ApiContext) => void;
 
-/** Every page module of the collector, in the order they register. */
-export function collectorPages(): WebPages[] {
+export interface CollectorPagesOptions {
+  /** The address the public pages (and their QR codes) are published under: `--public-url`. */
+  readonly publicBaseUrl?: string;
+  readonly log?: Log;
+}
+
+/** Every page module of the collector, in the order they register; throws PublicBaseUrlError for a bad publicBaseUrl. */
+export function collectorPages(options: CollectorPagesOptions = {}): WebPages[] {
   return [
-    dashboardPages(),
-    publicPages(),
+    dashboardPages(options.log === undefined ? {} : { log: options.log }),
+    publicPages(options.publicBaseUrl === undefined ? {} : { publicBaseUrl: options.publicBaseUrl }),
   ];
 }

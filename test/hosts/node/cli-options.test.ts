@@ -39,6 +39,11 @@ describe("npm start's numeric options", () => {
     });
   }
 
+  it("takes --public-url as the public pages' address, without its trailing slash", () => {
+    expect(parseSimulatorOptions(["--public-url", "https://sensors.example.city/street/"]).publicUrl).toBe("https://sensors.example.city/street");
+    expect(parseSimulatorOptions([]).publicUrl).toBeUndefined();
+  });
+
   it("takes the values in range, written as a person writes them", () => {
     const options = parseSimulatorOptions(["--nodes", "256", "--speed", "0600.5", "--windows", "+3", "--faults", "0", "--state", "-odd-folder"]);
     expect(options).toMatchObject({ nodes: 256, speed: 600.5, windows: 3, faultHours: 0, state: "-odd-folder" });

@@ -52,6 +52,7 @@ describe("usage errors of the built tools", () => {
     ["--nodes", "-3", 'civicnode: --nodes: "-3" is not a number from 1 to 256'],
     ["--windows", "-abc", 'civicnode: --windows: "-abc" is not a number from 1 to 100000'],
     ["--faults", "-0.5", 'civicnode: --faults: "-0.5" is not a number from 0 to 100000'],
+    ["--public-url", "https://sensors.example.city/?x=1", 'civicnode: --public-url "https://sensors.example.city/?x=1": must have no query, fragment or credentials: the pages\' addresses are built under it'],
   ])("npm start %s %s: the option's own message", async (option, value, message) => {
     const run = await runBuiltScript(TOOLS[0].script, [option, value, "--state", join(dir, "never-made")]);
     expect(run.code).toBe(2);
@@ -64,6 +65,8 @@ describe("usage errors of the built tools", () => {
     ["--rejection-days", "-x", 'collector: --rejection-days: "-x" is not a whole number from 0 to 100000'],
     ["--session-expiry", "-60", 'collector: --session-expiry: "-60" is not a whole number from 0 to 4294967295'],
     ["--http", "-", 'collector: --http "-": expected host:port'],
+    ["--public-url", "sensors.example.city", 'collector: --public-url "sensors.example.city": expected an absolute http(s) URL'],
+    ["--public-url", "ftp://sensors.example.city", 'collector: --public-url "ftp://sensors.example.city": must be http or https'],
   ])("npm run collector %s %s: the option's own message", async (option, value, message) => {
     const run = await runBuiltScript(TOOLS[1].script, [...TOOLS[1].args, option, value, "--state", join(dir, "never-made")]);
     expect(run.code).toBe(2);
