@@ -1,9 +1,9 @@
 /** GET /api/nodes/{device}/health: a node's health reports (staff). */
-import type { StoredHealth } from "../../db/collector-db.js";
 import { knownDevice, type ApiContext, type ApiRoute } from "../api-route.js";
 import { cursorParameter, deviceParameter, fromParameter, healthReportSchema, limitParameter, pageSchema, parameters, toParameter } from "../api-schemas.js";
 import { cursorScope, decodeCursor, encodeCursor } from "../page-cursor.js";
-import { isoMs, isoSeconds, parseTimeRange } from "../time-parameter.js";
+import { healthJson } from "./health-json.js";
+import { parseTimeRange } from "../time-parameter.js";
 
 export function nodeHealthRoute(context: ApiContext): ApiRoute {
   return {
@@ -28,21 +28,5 @@ export function nodeHealthRoute(context: ApiContext): ApiRoute {
       const next = encodeCursor(scope, page.cursor);
       return { kind: "json", body: { reports: page.items.map(healthJson), cursor: next ?? null }, next };
     },
-  };
-}
-
-function healthJson(row: StoredHealth) {
-  const { report } = row;
-  return {
-    time: row.time,
-    timeIso: isoSeconds(row.time),
-    epoch: row.epoch,
-    counter: row.counter,
-    receivedAt: isoMs(row.receivedAtMs),
-    node: report.node,
-    budget: report.budget,
-    commands: report.commands,
-    audit: report.audit,
-    sensors: report.sensors,
   };
 }
