@@ -14,7 +14,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildSync } from "esbuild";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { nodeConfigFromSignedPolicy } from "../../src/policy/node-from-policy.js";
 import { parseNodeConfig } from "../../src/policy/node-config.js";
@@ -30,7 +29,7 @@ import { installSignedPolicy } from "../node/street-policy.js";
 import { MemoryStore } from "../sim/memory-store.js";
 import { streetBoard, streetPosition } from "../sim/street.js";
 import { decodeBridge, encodeBridge, type BridgeValue } from "./bridge-codec.js";
-import { projectRoot } from "./bundle.js";
+import { bundleForXs } from "./bundle.js";
 import { XsnapWorker, type XsMeter } from "./xsnap-worker.js";
 
 const IDENTITY = { device: "street-01", zone: "demo-street" };
@@ -91,20 +90,7 @@ class SignatureWorker {
 
   /** Loads the bundle and the node's store; with `reserve`, grows the heap for measuring; with `table: false`, as the firmware, no base point table. */
   async load(node: ProvisionedNode, options: { reserve: boolean; table: boolean }): Promise<void> {
-    const built = buildSync({
-      entryPoints: [join(projectRoot(), "hosts", "xs", "worker", "signature-bench-entry.ts")],
-      bundle: true,
-      write: false,
-      format: "iife",
-      platform: "neutral",
-      target: "es2022",
-      supported: { "class-static-field": false },
-      mainFields: ["module", "main"],
-      conditions: ["import", "default"],
-      legalComments: "none",
-      logLevel: "silent",
-    });
-    await this.#worker.evaluate(built.outputFiles[0]!.text);
+    await this.#worker.evaluate(bundleForXs("signature-bench").code);
     await this.store(node);
     if (!options.table) await this.run("no-table");
     if (options.reserve) await this.run("reserve", RESERVE_OBJECTS);

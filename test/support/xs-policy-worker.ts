@@ -4,10 +4,8 @@
  * @noble/curves' Ed25519 needs in this XS, and which only this entry gets: lowering them for the
  * street node made the XS street twice as slow.
  */
-import { join } from "node:path";
-import { buildSync } from "esbuild";
 import { decodeBridge, encodeBridge, type BridgeValue } from "../../hosts/xs/bridge-codec.js";
-import { projectRoot } from "../../hosts/xs/bundle.js";
+import { bundleForXs } from "../../hosts/xs/bundle.js";
 import { XsnapWorker, type XsMeter } from "../../hosts/xs/xsnap-worker.js";
 
 export interface PolicyWorker {
@@ -16,21 +14,8 @@ export interface PolicyWorker {
 }
 
 export async function startPolicyWorker(): Promise<PolicyWorker> {
-  const built = buildSync({
-    entryPoints: [join(projectRoot(), "hosts", "xs", "worker", "policy-update-entry.ts")],
-    bundle: true,
-    write: false,
-    format: "iife",
-    platform: "neutral",
-    target: "es2022",
-    supported: { "class-static-field": false },
-    mainFields: ["module", "main"],
-    conditions: ["import", "default"],
-    legalComments: "none",
-    logLevel: "silent",
-  });
   const worker = new XsnapWorker({ name: "civicnode-policy-test" });
-  await worker.evaluate(built.outputFiles[0]!.text);
+  await worker.evaluate(bundleForXs("policy-update").code);
   return {
     async run(...message) {
       const { reply, meter } = await worker.command(encodeBridge(message));
