@@ -101,6 +101,8 @@ describe("the dashboard of npm start", () => {
     expect(visited.requests.filter((url) => new URL(url).pathname === "/")).toHaveLength(1);
     const details = plot.locator("details.plot-values");
     await details.locator("summary").click();
+    // The table is filled on the details' toggle event, which the browser fires after the click.
+    await details.locator("tbody tr[data-stored=true]").first().waitFor();
     const rows = await details.locator("tbody tr[data-stored=true]").evaluateAll((trs) =>
       trs.map((tr) => ({ x: Number(tr.getAttribute("data-x")), mean: tr.querySelector('td[data-series="mean"]')?.getAttribute("data-value") ?? "" })),
     );
